@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class RelationshipsConfig(AppConfig):
+    name = "relationships"
+    verbose_name = "Relationships"
+
+    def ready(self):
+        from . import checks, signals  # noqa: F401  (registers system checks and signal handlers)

@@ -1,0 +1,413 @@
+"""Rapport's domain: who the user talks with, and what came of it.
+
+Every row belongs to one user; views and tasks always filter by that user.
+The names follow ../shared/DESIGN.md: Source -> Identity -> Person,
+Interaction, Rapport, Nudge, Job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from .platforms import records
+
+PLATFORM_CHOICES = [
+    (records.MASTODON, "Mastodon"),
+    (records.BLUESKY, "Bluesky"),
+    (records.X, "X"),
+]
+KIND_CHOICES = [
+    (records.REPLY, "reply"),
+    (records.MENTION, "mention"),
+    (records.QUOTE, "quote"),
+    (records.DM, "direct message"),
+    (records.REPOST, "repost"),
+    (records.LIKE, "like"),
+]
+DIRECTION_CHOICES = [(records.INBOUND, "from them"), (records.OUTBOUND, "from you")]
+
+
+def _default_weights() -> dict[str, float]:
+    return {"dm": 3.0, "reply": 3.0, "quote": 2.0, "mention": 2.0, "repost": 1.0, "like": 0.5}
+
+
+class Preferences(models.Model):
+    """Per-user settings: time zone and the knobs of scoring and nudging."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences")
+    time_zone = models.CharField(max_length=64, default="UTC")
+    weights = models.JSONField(default=_default_weights)
+    half_life_days = models.FloatField(default=90.0)
+    follow_threshold = models.PositiveIntegerField(default=5, help_text="Talks before a follow nudge.")
+    mass_mention_cut = models.PositiveIntegerField(
+        default=5, help_text="A mention in a post naming more people than this is a weak signal, never a talk."
+    )
+    daily_nudge_budget = models.PositiveIntegerField(default=5)
+    digest_opt_in = models.BooleanField(default=False)
+    digest_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "preferences"
+
+    def __str__(self) -> str:
+        return f"Preferences of {self.user}"
+
+    @property
+    def tzinfo(self) -> dt.tzinfo:
+        try:
+            return zoneinfo.ZoneInfo(self.time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return dt.UTC
+
+    @classmethod
+    def for_user(cls, user) -> Preferences:
+        prefs, _ = cls.objects.get_or_create(user=user)
+        return prefs
+
+
+class Source(models.Model):
+    """One connected account or one imported archive of a user."""
+
+    class Kind(models.TextChoices):
+        ACCOUNT = "account", "connected account"
+        ARCHIVE = "archive", "imported archive"
+
+    class State(models.TextChoices):
+        ACTIVE = "active"
+        NEEDS_REAUTH = "needs_reauth", "needs reconnecting"
+        ERROR = "error"
+        DISABLED = "disabled"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sources")
+    platform = models.CharField(max_length=16, choices=PLATFORM_CHOICES)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.ACCOUNT)
+    label = models.CharField(max_length=200, blank=True)
+    base_url = models.URLField(blank=True, help_text="Instance or PDS URL for connected accounts.")
+    handle = models.CharField(max_length=255, blank=True)
+    # The user's own account on this platform, as the platform names it; never a Person.
+    account_external_id = models.CharField(max_length=512, blank=True)
+    # MultiFernet ciphertext of a JSON object; see relationships.crypto. Never rendered.
+    credentials_ciphertext = models.BinaryField(blank=True, default=b"", editable=False)
+    cursors = models.JSONField(default=dict, blank=True)
+    counts = models.JSONField(default=dict, blank=True, help_text="Things counted without a person, e.g. likes.")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
+    state_reason = models.TextField(blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    # Set by the conditional UPDATE that claims a sync; cleared when it ends.
+    sync_claimed_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            # The beat sweep: active connected sources whose last sync is old.
+            models.Index(fields=["state", "kind", "last_synced_at"], name="source_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label or f"{self.get_platform_display()} {self.handle or self.get_kind_display()}"
+
+    def set_credentials(self, data: dict) -> None:
+        from .crypto import encrypt_json
+
+        self.credentials_ciphertext = encrypt_json(data)
+
+    def get_credentials(self) -> dict:
+        """Decrypt the stored credentials; raises relationships.crypto.CredentialsUnreadable."""
+        from .crypto import decrypt_json
+
+        return decrypt_json(bytes(self.credentials_ciphertext or b""))
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.credentials_ciphertext)
+
+
+class PersonQuerySet(models.QuerySet):
+    def for_user(self, user):
+        return self.filter(user=user)
+
+    def visible(self):
+        return self.filter(hidden=False)
+
+
+class Person(models.Model):
+    """Someone the user knows; holds one or more platform identities."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="people")
+    name = models.CharField(max_length=255, blank=True)
+    notes = models.TextField(blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    hidden = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PersonQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "people"
+        indexes = [
+            # The people list: a user's visible people, searched by name.
+            models.Index(fields=["user", "hidden", "name"], name="person_list_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or f"Person {self.pk}"
+
+    @property
+    def display_name(self) -> str:
+        return self.name or "Someone"
+
+
+class Identity(models.Model):
+    """A platform account someone uses, with the follow state as last seen."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="identities")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="identities")
+    platform = models.CharField(max_length=16, choices=PLATFORM_CHOICES)
+    # Mastodon actor URI, Bluesky DID or X numeric id: see platforms/records.py.
+    external_id = models.CharField(max_length=512)
+    # True while the key was guessed (user@host from a CSV) rather than seen.
+    provisional = models.BooleanField(default=False)
+    handle = models.CharField(max_length=255, null=True, blank=True)
+    display_name = models.CharField(max_length=255, blank=True)
+    avatar_url = models.URLField(max_length=1024, blank=True)
+    profile_url = models.URLField(max_length=1024, blank=True)
+    is_bot = models.BooleanField(null=True)
+    discoverable = models.BooleanField(null=True)
+    i_follow = models.BooleanField(null=True)
+    follows_me = models.BooleanField(null=True)
+    blocked = models.BooleanField(null=True)
+    muted = models.BooleanField(null=True)
+    followed_since = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "identities"
+        constraints = [
+            # Ingest upserts on this key; re-syncs and re-imports never duplicate.
+            models.UniqueConstraint(fields=["user", "platform", "external_id"], name="identity_unique_key"),
+        ]
+        indexes = [
+            # Provisional-key correction and search look identities up by handle.
+            models.Index(fields=["user", "platform", "handle"], name="identity_handle_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.handle or self.external_id}"
+
+
+class Interaction(models.Model):
+    """One event between the user and one identity, in one direction."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="interactions")
+    identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="interactions")
+    platform = models.CharField(max_length=16, choices=PLATFORM_CHOICES)
+    # The post / record / message id that carries the event (see records.py).
+    external_id = models.CharField(max_length=512)
+    kind = models.CharField(max_length=16, choices=KIND_CHOICES)
+    direction = models.CharField(max_length=3, choices=DIRECTION_CHOICES)
+    occurred_at = models.DateTimeField()
+    # The day in the user's time zone, stored so "talks" (distinct days) is a
+    # plain COUNT(DISTINCT day) in SQL; rewritten when the time zone changes.
+    day = models.DateField()
+    permalink = models.URLField(max_length=1024, blank=True)
+    excerpt = models.CharField(max_length=500, blank=True)
+    thread_id = models.CharField(max_length=512, blank=True)
+    named_count = models.PositiveIntegerField(default=1)
+    sources = models.ManyToManyField(Source, through="InteractionSource", related_name="interactions")
+
+    class Meta:
+        constraints = [
+            # Ingest upserts on this key: a post naming two people is two rows,
+            # and the same post seen again (re-sync, re-import) is the same row.
+            models.UniqueConstraint(
+                fields=["user", "platform", "external_id", "identity", "kind", "direction"],
+                name="interaction_unique_key",
+            ),
+        ]
+        indexes = [
+            # Rapport aggregation and the person timeline: one identity's
+            # interactions, newest first.
+            models.Index(fields=["identity", "occurred_at"], name="interaction_timeline_idx"),
+            # Dashboard and digest: a user's recent interactions.
+            models.Index(fields=["user", "occurred_at"], name="interaction_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.direction} {self.identity_id} @ {self.occurred_at:%Y-%m-%d}"
+
+
+class InteractionSource(models.Model):
+    """Which sources saw an interaction, so removing a source removes only what it alone saw."""
+
+    interaction = models.ForeignKey(Interaction, on_delete=models.CASCADE)
+    source = models.ForeignKey(Source, on_delete=models.CASCADE)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["interaction", "source"], name="interaction_source_unique"),
+        ]
+        indexes = [
+            # Source removal: every interaction a source saw.
+            models.Index(fields=["source", "interaction"], name="interaction_source_idx"),
+        ]
+
+
+class Rapport(models.Model):
+    """Per-person figures, recomputed from interactions (services/rapport.py)."""
+
+    class Tier(models.TextChoices):
+        SILENT = "silent"
+        CLOSE = "close"
+        REGULAR = "regular"
+        NEW = "new"
+        FAN = "fan"
+        ONE_WAY = "one_way", "one way"
+        QUIET = "quiet"
+        ACQUAINTANCE = "acquaintance"
+
+    person = models.OneToOneField(Person, on_delete=models.CASCADE, primary_key=True, related_name="rapport")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="rapports")
+    score = models.FloatField(default=0.0)
+    talks = models.PositiveIntegerField(default=0)
+    reciprocity = models.FloatField(default=0.0)
+    inbound = models.JSONField(default=dict, blank=True)
+    outbound = models.JSONField(default=dict, blank=True)
+    first_interaction_at = models.DateTimeField(null=True, blank=True)
+    last_interaction_at = models.DateTimeField(null=True, blank=True)
+    last_talk_on = models.DateField(null=True, blank=True)
+    tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.SILENT)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # The people list, ranked by rapport.
+            models.Index(fields=["user", "-score"], name="rapport_rank_idx"),
+            # Dashboard counts by tier.
+            models.Index(fields=["user", "tier"], name="rapport_tier_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person}: {self.tier} ({self.score:.2f})"
+
+
+class Nudge(models.Model):
+    class Kind(models.TextChoices):
+        FOLLOW = "follow"
+        SHOWS_UP = "shows_up", "shows up"
+        RECONNECT = "reconnect"
+
+    class State(models.TextChoices):
+        OPEN = "open"
+        ACTED = "acted"
+        SNOOZED = "snoozed"
+        DISMISSED = "dismissed"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="nudges")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="nudges")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
+    reason = models.TextField()
+    strength = models.FloatField(default=0.0)
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    opened_on = models.DateField(null=True, blank=True, help_text="Day it last became open; the daily budget counts these.")
+    outcome = models.CharField(max_length=32, blank=True)
+    outcome_reason = models.TextField(blank=True)
+    # "Why I followed": the interactions that led to acting on the nudge.
+    evidence = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # One nudge per person and kind, ever: generating twice, or from two
+            # workers at once, cannot duplicate; a dismissed one stays dismissed.
+            models.UniqueConstraint(fields=["person", "kind"], name="nudge_one_per_person_kind"),
+        ]
+        indexes = [
+            # Dashboard cards and the daily budget: a user's nudges by state.
+            models.Index(fields=["user", "state", "opened_on"], name="nudge_state_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} nudge for {self.person} ({self.state})"
+
+
+class JobQuerySet(models.QuerySet):
+    def running(self):
+        return self.filter(state__in=[Job.State.QUEUED, Job.State.RUNNING])
+
+
+class Job(models.Model):
+    """One background run (import, sync, recompute), as the user sees it."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
+    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
+    kind = models.CharField(max_length=32)
+    description = models.CharField(max_length=255, blank=True)
+    # Enough to queue the work again after a dead worker: a task name and ids
+    # (never secrets).
+    task_name = models.CharField(max_length=200)
+    task_kwargs = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    progress_done = models.PositiveBigIntegerField(default=0)
+    progress_total = models.PositiveBigIntegerField(null=True, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    # Where a restarted run resumes: e.g. records already committed.
+    checkpoint = models.JSONField(default=dict, blank=True)
+    summary = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = JobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # Sources page history and the stale-job sweep.
+            models.Index(fields=["user", "-created_at"], name="job_history_idx"),
+            models.Index(fields=["state", "heartbeat_at"], name="job_stale_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=["queued", "running", "done", "failed"]), name="job_state_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.state})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (self.State.DONE, self.State.FAILED)
+
+    @property
+    def percent(self) -> int | None:
+        if not self.progress_total:
+            return None
+        return min(100, int(100 * self.progress_done / self.progress_total))
+
+
+class Heartbeat(models.Model):
+    """Last time a worker or beat was heard from; the UI warns when it is old."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.seen_at:%Y-%m-%d %H:%M}"

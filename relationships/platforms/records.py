@@ -1,0 +1,150 @@
+"""The normalized records every connector and importer yields.
+
+This module is the contract between the platform side (``relationships/platforms/``)
+and the database side (``relationships/services/ingest.py``). Connectors and
+importers build these plain, frozen values and never touch the ORM; ingest only
+ever sees these values and never parses a platform format.
+
+Conventions
+-----------
+* ``platform`` is one of :data:`PLATFORMS`.
+* ``external_id`` of an identity is the platform's stable account id: the
+  Mastodon account's ActivityPub actor URI, the Bluesky DID, the X numeric user
+  id (as a string: X ids exceed 2**53).
+* ``external_id`` of an interaction is the id of the post or record that carries
+  it: the Mastodon status URI, the Bluesky record AT-URI, the X tweet / DM id.
+  The same post yields one :class:`InteractionRecord` per person it concerns.
+* Times are timezone-aware datetimes (UTC preferred).
+* ``handle`` is written without a leading ``@``: ``user@host`` on Mastodon, the
+  domain handle on Bluesky, the screen name on X; ``None`` when unknown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+MASTODON = "mastodon"
+BLUESKY = "bluesky"
+X = "x"
+PLATFORMS = (MASTODON, BLUESKY, X)
+
+# Interaction kinds. One post gives one *direct* interaction per person, the
+# first that applies in this order: dm > reply > quote > mention.
+DM = "dm"
+REPLY = "reply"
+QUOTE = "quote"
+MENTION = "mention"
+REPOST = "repost"
+LIKE = "like"
+KINDS = (REPLY, MENTION, QUOTE, DM, REPOST, LIKE)
+DIRECT_KINDS = (DM, REPLY, QUOTE, MENTION)
+
+INBOUND = "in"  # the other person did it to the user
+OUTBOUND = "out"  # the user did it to the other person
+DIRECTIONS = (INBOUND, OUTBOUND)
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityRecord:
+    """A platform account as seen by a source.
+
+    ``is_self`` marks one of the user's own accounts: ingest remembers it on
+    the source and never makes it a Person.
+
+    ``provisional`` marks a key that was guessed, not seen: a Mastodon account
+    known only as ``user@host`` (from a following CSV) is keyed by the
+    conventional actor URI ``https://host/users/user``. When a later record
+    shows the real URI for the same handle, ingest corrects the key in place.
+
+    Empty strings and ``None`` mean "not known by this source": they never
+    overwrite a value another source already stored.
+    """
+
+    platform: str
+    external_id: str
+    handle: str | None = None
+    display_name: str = ""
+    avatar_url: str = ""
+    profile_url: str = ""
+    is_bot: bool | None = None
+    discoverable: bool | None = None
+    is_self: bool = False
+    provisional: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionRecord:
+    """One event between the user and one other account.
+
+    ``identity_id`` is the ``external_id`` of the other account on
+    ``platform``. ``named_count`` is how many people the post named (mentions
+    plus the reply target), so scoring can discount mass mentions.
+    """
+
+    platform: str
+    external_id: str
+    identity_id: str
+    kind: str
+    direction: str
+    occurred_at: dt.datetime
+    permalink: str = ""
+    excerpt: str = ""
+    thread_id: str = ""
+    named_count: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class FollowRecord:
+    """Relationship state between the user and one account, as last seen.
+
+    ``None`` means the source does not know (an X follower list says nothing
+    about who the user follows). ``blocked`` / ``muted`` are the user's own
+    blocks and mutes, when the source reports them.
+    """
+
+    platform: str
+    identity_id: str
+    i_follow: bool | None = None
+    follows_me: bool | None = None
+    blocked: bool | None = None
+    muted: bool | None = None
+    since: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CountRecord:
+    """Something counted on the source, not attached to any person.
+
+    X and Mastodon archives list the user's likes without the liked post's
+    author: they are counted (``name="likes_without_author"``), never turned
+    into interactions.
+    """
+
+    name: str
+    count: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class SkipRecord:
+    """An input item the importer could not use, with a reason a person reads."""
+
+    reason: str
+    detail: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointRecord:
+    """Everything before this record has been yielded: a safe place to resume.
+
+    Connectors yield it after each page; the sync service flushes the pending
+    batch, then stores ``cursor`` under ``stream`` in the source's cursors, so a
+    restarted sync continues from here. ``None`` removes the stream's cursor.
+    Ingest ignores it.
+    """
+
+    stream: str
+    cursor: str | None
+
+
+Record = IdentityRecord | InteractionRecord | FollowRecord | CountRecord | SkipRecord | CheckpointRecord

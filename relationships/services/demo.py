@@ -1,0 +1,245 @@
+"""Demo data: a believable two-year community across Mastodon, Bluesky and X.
+
+Everything is written through the real ingest service, as records, so the
+demo exercises the same path as a real source. The generator is seeded, so
+the same external ids come out every time and seeding twice adds nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from ..models import Source
+from ..platforms import records as r
+from . import ingest
+
+DEMO_USERNAME = "demo"
+DEMO_PASSWORD = "demo"
+
+FIRST = (
+    "Ana Ben Chloé Dmitri Esi Farid Greta Hiro Ines Jonas Kemi Lars Maya Noor Oskar Priya Quinn Rosa Sami Tess "
+    "Uma Viktor Wen Xavi Yara Zoe Aiko Bruno Carmen Dario Elif Femi Gus Hana Ivo Jade Kofi Lena Milo Nia Omar "
+    "Paz Rami Sofia Theo Ulla Vera Will Ximena Yusuf"
+).split()
+LAST = (
+    "Alves Berg Castro Dubois Eze Fischer García Haddad Ito Jensen Kowalski Lindqvist Moreau Nakamura Okafor "
+    "Petrov Quispe Rossi Sato Tanaka Urban Varga Weber Xu Yilmaz Zhang"
+).split()
+HOSTS = {r.MASTODON: ["fedi.example", "social.example", "toot.example"], r.BLUESKY: ["bsky.example"], r.X: [""]}
+
+# (archetype, how many, platforms weight) — see _interactions_for for what each does.
+ARCHETYPES = [
+    ("close", 8),
+    ("regular", 24),
+    ("candidate", 10),  # talks often, not followed yet: follow nudges
+    ("new", 12),
+    ("fan", 50),
+    ("shows_up", 10),  # replies and shares, never answered: shows_up nudges
+    ("one_way", 25),
+    ("mass_mention", 18),
+    ("drifted", 10),  # many talks long ago, followed: reconnect nudges
+    ("quiet", 20),
+    ("bought", 215),  # follow the user, never interact
+]
+
+
+@dataclass
+class DemoPerson:
+    index: int
+    archetype: str
+    platform: str
+    external_id: str
+    handle: str
+    name: str
+
+
+def _people(rng: random.Random) -> list[DemoPerson]:
+    people = []
+    index = 0
+    for archetype, count in ARCHETYPES:
+        for _ in range(count):
+            platform = rng.choice([r.MASTODON, r.MASTODON, r.BLUESKY, r.BLUESKY, r.X])
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            name = f"{first} {last}" if archetype != "bought" else f"{first}{rng.randint(1000, 99999)}"
+            slug = f"{first}{last}{index}".lower().replace("é", "e").replace("í", "i")
+            if platform == r.MASTODON:
+                host = rng.choice(HOSTS[r.MASTODON])
+                ext, handle = f"https://{host}/users/{slug}", f"{slug}@{host}"
+            elif platform == r.BLUESKY:
+                ext, handle = f"did:plc:demo{index:020d}", f"{slug}.bsky.example"
+            else:
+                ext, handle = str(1_500_000_000_000_000_000 + index), slug
+            people.append(DemoPerson(index, archetype, platform, ext, handle, name))
+            index += 1
+    return people
+
+
+def _permalink(person: DemoPerson, post_id: str) -> str:
+    if person.platform == r.MASTODON:
+        host = person.handle.split("@", 1)[1]
+        return f"https://{host}/@{person.handle.split('@')[0]}/{post_id}"
+    if person.platform == r.BLUESKY:
+        return f"https://bsky.app/profile/{person.handle}/post/{post_id}"
+    return f"https://x.com/{person.handle}/status/{post_id}"
+
+
+def _profile_url(person: DemoPerson) -> str:
+    if person.platform == r.MASTODON:
+        user, host = person.handle.split("@", 1)
+        return f"https://{host}/@{user}"
+    if person.platform == r.BLUESKY:
+        return f"https://bsky.app/profile/{person.handle}"
+    return f"https://x.com/{person.handle}"
+
+
+EXCERPTS = [
+    "That's a great point — I hadn't thought of it that way.",
+    "Thanks for sharing this, saving it for later.",
+    "Are you going to the meetup next week?",
+    "Ha, same here. Coffee first, then code.",
+    "Could you send me the link to that talk?",
+    "Congrats on the launch! 🎉",
+    "I tried your recipe, it worked!",
+    "Let's pick this up on Monday.",
+]
+
+
+def _events(rng: random.Random, person: DemoPerson, now: dt.datetime) -> Iterator[tuple]:
+    """(days_ago, kind, direction, named_count) events for one person."""
+    a = person.archetype
+
+    def some(n, lo, hi, kinds, directions=(r.INBOUND, r.OUTBOUND), named=1):
+        for _ in range(n):
+            yield rng.uniform(lo, hi), rng.choice(kinds), rng.choice(directions), named
+
+    direct = [r.REPLY, r.REPLY, r.MENTION, r.QUOTE]
+    if a == "close":
+        yield from some(rng.randint(60, 110), 0, 720, direct + [r.DM])
+        yield from some(rng.randint(1100, 1600), 0, 720, [r.LIKE, r.LIKE, r.REPOST])
+        yield from some(6, 0, 20, [r.REPLY, r.DM])
+    elif a == "regular":
+        yield from some(rng.randint(15, 30), 0, 400, direct)
+        yield from some(rng.randint(120, 260), 0, 400, [r.LIKE, r.REPOST])
+    elif a == "candidate":
+        yield from some(rng.randint(7, 10), 0, 120, direct)
+        yield from some(rng.randint(10, 30), 0, 120, [r.LIKE])
+    elif a == "new":
+        yield from some(rng.randint(2, 6), 0, 25, direct + [r.LIKE])
+    elif a == "fan":
+        yield from some(rng.randint(30, 120), 0, 700, [r.LIKE, r.LIKE, r.REPOST], (r.INBOUND,))
+    elif a == "shows_up":
+        yield from some(rng.randint(6, 10), 0, 50, [r.REPLY, r.MENTION, r.REPOST], (r.INBOUND,))
+        yield from some(rng.randint(5, 15), 0, 50, [r.LIKE], (r.INBOUND,))
+    elif a == "one_way":
+        yield from some(rng.randint(3, 12), 0, 500, [r.REPLY, r.MENTION, r.LIKE], (r.OUTBOUND,))
+    elif a == "mass_mention":
+        yield from some(rng.randint(30, 80), 0, 300, [r.MENTION], (r.INBOUND,), named=rng.randint(12, 40))
+    elif a == "drifted":
+        yield from some(rng.randint(14, 24), 120, 500, direct)
+        yield from some(rng.randint(20, 60), 120, 500, [r.LIKE, r.REPOST])
+    elif a == "quiet":
+        yield from some(rng.randint(2, 6), 400, 720, direct + [r.LIKE])
+
+
+def demo_records(platform: str, now: dt.datetime | None = None, seed: int = 7) -> Iterator[r.Record]:
+    """Every record of the demo community on one platform, deterministic for a seed."""
+    now = now or timezone.now()
+    rng = random.Random(seed)
+    people = _people(rng)
+    own = {
+        r.MASTODON: ("https://fedi.example/users/demo", "demo@fedi.example"),
+        r.BLUESKY: ("did:plc:demo0000000000000000self", "demo.bsky.example"),
+        r.X: ("1000000000000000001", "demo"),
+    }[platform]
+    yield r.IdentityRecord(platform=platform, external_id=own[0], handle=own[1], display_name="Demo", is_self=True)
+    for person in people:
+        # One generator per person, so each person's events are stable
+        # whichever platform is being generated.
+        prng = random.Random(seed * 1_000_003 + person.index)
+        if person.platform != platform:
+            continue
+        host = person.handle.split("@", 1)[1] if platform == r.MASTODON else ""
+        yield r.IdentityRecord(
+            platform=platform,
+            external_id=person.external_id,
+            handle=person.handle,
+            display_name=person.name,
+            profile_url=_profile_url(person),
+            is_bot=False,
+            discoverable=True,
+        )
+        a = person.archetype
+        yield r.FollowRecord(
+            platform=platform,
+            identity_id=person.external_id,
+            i_follow=a in ("close", "regular", "drifted", "one_way") or (a == "quiet" and prng.random() < 0.5),
+            follows_me=a in ("close", "regular", "candidate", "fan", "bought", "drifted", "shows_up")
+            or prng.random() < 0.2,
+        )
+        for n, (days_ago, kind, direction, named) in enumerate(_events(prng, person, now)):
+            post_id = f"{person.index:04d}{n:05d}"
+            when = now - dt.timedelta(days=days_ago, minutes=prng.randint(0, 600))
+            ext = {
+                r.MASTODON: f"https://{host}/users/demo-{person.index}/statuses/{post_id}",
+                r.BLUESKY: f"at://{person.external_id}/app.bsky.feed.post/demo{post_id}",
+                r.X: str(1_600_000_000_000_000_000 + person.index * 100_000 + n),
+            }[platform]
+            yield r.InteractionRecord(
+                platform=platform,
+                external_id=ext,
+                identity_id=person.external_id,
+                kind=kind,
+                direction=direction,
+                occurred_at=when,
+                permalink=_permalink(person, post_id),
+                excerpt=prng.choice(EXCERPTS) if kind not in (r.LIKE, r.REPOST) else "",
+                thread_id=f"demo-thread-{person.index}-{n // 4}",
+                named_count=named,
+            )
+
+
+def seed_records(user, progress=None) -> ingest.IngestResult:
+    """Ingest the demo community for ``user``, one demo source per platform."""
+    total = ingest.IngestResult()
+    for platform in r.PLATFORMS:
+        source, _ = Source.objects.get_or_create(
+            user=user,
+            platform=platform,
+            kind=Source.Kind.ARCHIVE,
+            label=f"Demo data ({platform})",
+        )
+        result = ingest.ingest(user, source, demo_records(platform))
+        total.records_read += result.records_read
+        total.new += result.new
+        total.known += result.known
+        total.identities_new += result.identities_new
+        total.people_touched |= result.people_touched
+        total.skipped.update(result.skipped)
+        if progress:
+            progress(platform, result)
+    return total
+
+
+def seed_history(user, progress, days: int = 14) -> str:
+    """Recompute rapport, then generate nudges day by day over the recent past.
+
+    Walking the days keeps the daily nudge budget honest: the demo shows what a
+    user who had run Rapport for two weeks would see.
+    """
+    from . import nudges, rapport
+
+    today = timezone.localdate()
+    progress.update(done=0, total=days + 1)
+    updated = rapport.recompute(user)
+    created = 0
+    for step, back in enumerate(range(days, -1, -1), start=1):
+        day = today - dt.timedelta(days=back)
+        result = nudges.generate(user, today=day)
+        created += result if isinstance(result, int) else sum(result.values()) if isinstance(result, dict) else 0
+        progress.update(done=step)
+    return f"Demo community scored: {updated:,} people, {created} nudges over the last {days + 1} days."

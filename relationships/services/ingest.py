@@ -1,0 +1,484 @@
+"""Ingest: bulk, idempotent upsert of normalized records for one user and source.
+
+The one path every source takes into the database. It knows nothing of
+platform formats: it reads only ``relationships.platforms.records``.
+
+Guarantees
+----------
+* Bounded memory: records are consumed as an iterator and written in batches
+  of ``batch_size``; only per-batch state and the set of touched person ids
+  are kept.
+* Idempotent: identities are keyed by (user, platform, external id) and
+  interactions by (user, platform, external id, identity, kind, direction),
+  so the same records twice, in another order or split into other batches,
+  give the same rows. The first sighting of an interaction is kept; identity
+  fields and follow state take the newest non-empty value.
+* Each batch commits in its own transaction; ``on_flush`` runs inside that
+  transaction so a caller can store its checkpoint atomically with the rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import Identity, Interaction, InteractionSource, Person, Preferences, Source
+from ..platforms import records as r
+
+# Interactions outside these bounds are platform bugs or hostile input.
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+FUTURE_SLACK = dt.timedelta(days=2)
+# SQLite caps bound parameters per statement; PostgreSQL is happy with more.
+IN_CHUNK = 900
+
+
+@dataclass
+class IngestResult:
+    records_read: int = 0
+    new: int = 0
+    known: int = 0
+    identities_new: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    counts: Counter = field(default_factory=Counter)
+    people_touched: set[int] = field(default_factory=set)
+
+    def as_dict(self) -> dict:
+        return {
+            "records_read": self.records_read,
+            "new": self.new,
+            "known": self.known,
+            "identities_new": self.identities_new,
+            "skipped": dict(self.skipped),
+            "counts": dict(self.counts),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> IngestResult:
+        return cls(
+            records_read=data.get("records_read", 0),
+            new=data.get("new", 0),
+            known=data.get("known", 0),
+            identities_new=data.get("identities_new", 0),
+            skipped=Counter(data.get("skipped", {})),
+            counts=Counter(data.get("counts", {})),
+        )
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(self.skipped.values())
+
+
+FlushCallback = Callable[[IngestResult, list[r.CheckpointRecord]], None]
+
+
+def auto_name(handle: str | None, display_name: str, external_id: str) -> str:
+    """The name a new Person gets until the user renames them."""
+    return (display_name or handle or external_id)[:255]
+
+
+class _Batch:
+    def __init__(self) -> None:
+        self.identities: dict[tuple[str, str], r.IdentityRecord] = {}
+        self.interactions: dict[tuple, r.InteractionRecord] = {}
+        self.follows: dict[tuple[str, str], dict] = {}
+        self.checkpoints: list[r.CheckpointRecord] = []
+
+    def __len__(self) -> int:
+        return len(self.identities) + len(self.interactions) + len(self.follows)
+
+    def add_identity(self, rec: r.IdentityRecord) -> None:
+        key = (rec.platform, rec.external_id)
+        old = self.identities.get(key)
+        self.identities[key] = rec if old is None else _merge_identity(old, rec)
+
+    def add_follow(self, rec: r.FollowRecord) -> None:
+        state = self.follows.setdefault((rec.platform, rec.identity_id), {})
+        for name in ("i_follow", "follows_me", "blocked", "muted", "since"):
+            value = getattr(rec, name)
+            if value is not None:
+                state[name] = value
+
+
+def _merge_identity(old: r.IdentityRecord, new: r.IdentityRecord) -> r.IdentityRecord:
+    values = {}
+    for name in ("handle", "display_name", "avatar_url", "profile_url", "is_bot", "discoverable"):
+        value = getattr(new, name)
+        values[name] = value if value not in (None, "") else getattr(old, name)
+    return r.IdentityRecord(
+        platform=new.platform,
+        external_id=new.external_id,
+        is_self=old.is_self or new.is_self,
+        provisional=old.provisional and new.provisional,
+        **values,
+    )
+
+
+def ingest(
+    user,
+    source: Source,
+    records: Iterable[r.Record],
+    *,
+    batch_size: int | None = None,
+    on_flush: FlushCallback | None = None,
+    result: IngestResult | None = None,
+) -> IngestResult:
+    """Write ``records`` for ``user`` as seen by ``source``; return what happened.
+
+    ``result`` lets a resumed run continue counting from a checkpoint.
+    """
+    batch_size = batch_size or settings.RAPPORT_INGEST_BATCH_SIZE
+    writer = _Writer(user, source, result or IngestResult())
+    batch = _Batch()
+    for rec in records:
+        writer.result.records_read += 1
+        if isinstance(rec, r.InteractionRecord):
+            problem = _interaction_problem(rec)
+            if problem:
+                writer.result.skipped[problem] += 1
+                continue
+            key = (rec.platform, rec.external_id, rec.identity_id, rec.kind, rec.direction)
+            batch.interactions.setdefault(key, rec)
+        elif isinstance(rec, r.IdentityRecord):
+            if rec.platform not in r.PLATFORMS or not rec.external_id:
+                writer.result.skipped["identity without a platform or id"] += 1
+                continue
+            batch.add_identity(rec)
+        elif isinstance(rec, r.FollowRecord):
+            if rec.platform not in r.PLATFORMS or not rec.identity_id:
+                writer.result.skipped["follow state without an account"] += 1
+                continue
+            batch.add_follow(rec)
+        elif isinstance(rec, r.CountRecord):
+            writer.result.counts[rec.name] += rec.count
+        elif isinstance(rec, r.SkipRecord):
+            writer.result.skipped[rec.reason] += 1
+        elif isinstance(rec, r.CheckpointRecord):
+            # Everything before the checkpoint must be durable before the
+            # caller stores the cursor, so a checkpoint always flushes.
+            batch.checkpoints.append(rec)
+            writer.flush(batch, on_flush)
+            batch = _Batch()
+        else:
+            writer.result.skipped["unknown record type"] += 1
+        if len(batch) >= batch_size:
+            writer.flush(batch, on_flush)
+            batch = _Batch()
+    writer.flush(batch, on_flush)
+    return writer.result
+
+
+def _interaction_problem(rec: r.InteractionRecord) -> str | None:
+    if rec.platform not in r.PLATFORMS:
+        return "unknown platform"
+    if rec.kind not in r.KINDS:
+        return "unknown interaction kind"
+    if rec.direction not in r.DIRECTIONS:
+        return "unknown direction"
+    if not rec.external_id or not rec.identity_id:
+        return "interaction without a post or account id"
+    if len(rec.external_id) > 512 or len(rec.identity_id) > 512:
+        return "id too long"
+    when = rec.occurred_at
+    if when is None or when.tzinfo is None:
+        return "interaction without a time zone-aware time"
+    if when < EARLIEST or when > timezone.now() + FUTURE_SLACK:
+        return "time out of range"
+    return None
+
+
+def _chunks(items: list, size: int = IN_CHUNK):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class _Writer:
+    def __init__(self, user, source: Source, result: IngestResult):
+        self.user = user
+        self.source = source
+        self.result = result
+        self.tz = Preferences.for_user(user).tzinfo
+        self.self_ids: set[tuple[str, str]] = {
+            (platform, ext)
+            for platform, ext in Source.objects.filter(user=user)
+            .exclude(account_external_id="")
+            .values_list("platform", "account_external_id")
+        }
+
+    # -- one batch, one transaction ------------------------------------------------
+
+    def flush(self, batch: _Batch, on_flush: FlushCallback | None) -> None:
+        if not len(batch) and not batch.checkpoints:
+            return
+        with transaction.atomic():
+            self._note_self(batch)
+            ids = self._upsert_identities(batch)
+            self._upsert_interactions(batch, ids)
+            self._apply_follows(batch, ids)
+            if on_flush is not None:
+                on_flush(self.result, batch.checkpoints)
+
+    def _note_self(self, batch: _Batch) -> None:
+        for key, rec in list(batch.identities.items()):
+            if rec.is_self:
+                self.self_ids.add(key)
+                if rec.platform == self.source.platform and not self.source.account_external_id:
+                    self.source.account_external_id = rec.external_id
+                    if rec.handle and not self.source.handle:
+                        self.source.handle = rec.handle[:255]
+                    Source.objects.filter(pk=self.source.pk).update(
+                        account_external_id=self.source.account_external_id, handle=self.source.handle
+                    )
+        for key in [k for k in batch.identities if k in self.self_ids]:
+            del batch.identities[key]
+        for key in [k for k in batch.follows if k in self.self_ids]:
+            del batch.follows[key]
+        for key in [k for k in batch.interactions if (k[0], k[2]) in self.self_ids]:
+            del batch.interactions[key]
+            self.result.skipped["with your own account"] += 1
+
+    def _upsert_identities(self, batch: _Batch) -> dict[tuple[str, str], Identity]:
+        self._correct_provisional_keys(batch)
+        wanted: set[tuple[str, str]] = set(batch.identities)
+        wanted.update((k[0], k[2]) for k in batch.interactions)
+        wanted.update(batch.follows)
+        if not wanted:
+            return {}
+        found = self._load_identities(wanted)
+        missing = sorted(wanted - set(found))
+        if missing:
+            self._create_identities(missing, batch)
+            found.update(self._load_identities(set(missing)))
+        self._update_identities(batch, found)
+        return found
+
+    def _load_identities(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Identity]:
+        found: dict[tuple[str, str], Identity] = {}
+        by_platform: dict[str, list[str]] = {}
+        for platform, ext in keys:
+            by_platform.setdefault(platform, []).append(ext)
+        for platform, exts in by_platform.items():
+            for chunk in _chunks(exts):
+                for ident in Identity.objects.filter(user=self.user, platform=platform, external_id__in=chunk):
+                    found[(platform, ident.external_id)] = ident
+        return found
+
+    def _correct_provisional_keys(self, batch: _Batch) -> None:
+        """Re-key guessed Mastodon identities (user@host) to the URI now seen, in place."""
+        real = {
+            rec.handle.lower(): rec
+            for rec in batch.identities.values()
+            if rec.platform == r.MASTODON and rec.handle and not rec.provisional
+        }
+        guessed = {
+            rec.handle.lower(): rec
+            for rec in batch.identities.values()
+            if rec.platform == r.MASTODON and rec.handle and rec.provisional
+        }
+        if real:
+            for chunk in _chunks(sorted(real)):
+                for ident in Identity.objects.filter(
+                    user=self.user, platform=r.MASTODON, provisional=True, handle__in=chunk
+                ):
+                    rec = real[ident.handle.lower()]
+                    if ident.external_id != rec.external_id and not Identity.objects.filter(
+                        user=self.user, platform=r.MASTODON, external_id=rec.external_id
+                    ).exists():
+                        Identity.objects.filter(pk=ident.pk).update(external_id=rec.external_id, provisional=False)
+        if guessed:
+            # A guessed key for an account already known by its real URI maps
+            # onto that identity instead of creating a twin.
+            for chunk in _chunks(sorted(guessed)):
+                for ident in Identity.objects.filter(
+                    user=self.user, platform=r.MASTODON, provisional=False, handle__in=chunk
+                ):
+                    rec = guessed[ident.handle.lower()]
+                    self._rekey(batch, (r.MASTODON, rec.external_id), (r.MASTODON, ident.external_id))
+
+    def _rekey(self, batch: _Batch, old: tuple[str, str], new: tuple[str, str]) -> None:
+        if old == new:
+            return
+        rec = batch.identities.pop(old, None)
+        if rec is not None:
+            batch.add_identity(
+                r.IdentityRecord(
+                    platform=rec.platform, external_id=new[1], handle=rec.handle, display_name=rec.display_name,
+                    avatar_url=rec.avatar_url, profile_url=rec.profile_url, is_bot=rec.is_bot,
+                    discoverable=rec.discoverable,
+                )
+            )
+        if old in batch.follows:
+            state = batch.follows.pop(old)
+            batch.follows.setdefault(new, {}).update(state)
+        for key in [k for k in batch.interactions if (k[0], k[2]) == old]:
+            rec_i = batch.interactions.pop(key)
+            batch.interactions.setdefault((key[0], key[1], new[1], key[3], key[4]), rec_i)
+
+    def _create_identities(self, missing: list[tuple[str, str]], batch: _Batch) -> None:
+        people = []
+        rows = []
+        for platform, ext in missing:
+            rec = batch.identities.get((platform, ext)) or r.IdentityRecord(platform=platform, external_id=ext)
+            people.append(Person(user=self.user, name=auto_name(rec.handle, rec.display_name, ext)))
+            rows.append(rec)
+        Person.objects.bulk_create(people)
+        identities = [
+            Identity(
+                user=self.user,
+                person=person,
+                platform=rec.platform,
+                external_id=rec.external_id,
+                provisional=rec.provisional,
+                handle=(rec.handle or None) and rec.handle[:255],
+                display_name=rec.display_name[:255],
+                avatar_url=_url(rec.avatar_url),
+                profile_url=_url(rec.profile_url),
+                is_bot=rec.is_bot,
+                discoverable=rec.discoverable,
+            )
+            for person, rec in zip(people, rows)
+        ]
+        # ignore_conflicts: another worker may have created the same identity
+        # since we looked; its row wins and our spare Person is removed below.
+        Identity.objects.bulk_create(identities, ignore_conflicts=True)
+        created = self._load_identities(set(missing))
+        ours = {p.pk for p in people}
+        used = {ident.person_id for ident in created.values()}
+        orphans = ours - used
+        if orphans:
+            Person.objects.filter(pk__in=orphans).delete()
+        self.result.identities_new += len(ours & used)
+
+    def _update_identities(self, batch: _Batch, found: dict[tuple[str, str], Identity]) -> None:
+        changed: list[Identity] = []
+        renames: dict[int, tuple[str, str]] = {}
+        for key, rec in batch.identities.items():
+            ident = found.get(key)
+            if ident is None:
+                continue
+            before = auto_name(ident.handle, ident.display_name, ident.external_id)
+            dirty = False
+            for name, value in (
+                ("handle", (rec.handle or "")[:255] or None),
+                ("display_name", rec.display_name[:255]),
+                ("avatar_url", _url(rec.avatar_url)),
+                ("profile_url", _url(rec.profile_url)),
+                ("is_bot", rec.is_bot),
+                ("discoverable", rec.discoverable),
+            ):
+                if value not in (None, "") and getattr(ident, name) != value:
+                    setattr(ident, name, value)
+                    dirty = True
+            if ident.provisional and not rec.provisional:
+                ident.provisional = False
+                dirty = True
+            if dirty:
+                changed.append(ident)
+                after = auto_name(ident.handle, ident.display_name, ident.external_id)
+                if after != before:
+                    renames[ident.person_id] = (before, after)
+        if changed:
+            Identity.objects.bulk_update(
+                changed, ["handle", "display_name", "avatar_url", "profile_url", "is_bot", "discoverable", "provisional"]
+            )
+        # A person still called by the identity's old automatic name follows
+        # the better name; a name the user typed is never touched.
+        for person_id, (before, after) in renames.items():
+            Person.objects.filter(pk=person_id, name=before).update(name=after)
+
+    def _upsert_interactions(self, batch: _Batch, ids: dict[tuple[str, str], Identity]) -> None:
+        if not batch.interactions:
+            return
+        wanted: dict[tuple, r.InteractionRecord] = {}
+        for (platform, ext, ident_ext, kind, direction), rec in batch.interactions.items():
+            ident = ids.get((platform, ident_ext))
+            if ident is None:
+                self.result.skipped["account could not be stored"] += 1
+                continue
+            wanted[(platform, ext, ident.pk, kind, direction)] = rec
+        existing = self._load_interaction_ids(wanted)
+        fresh = [key for key in wanted if key not in existing]
+        if fresh:
+            Interaction.objects.bulk_create(
+                [self._interaction_row(key, wanted[key]) for key in fresh], ignore_conflicts=True
+            )
+            existing_after = self._load_interaction_ids(wanted)
+        else:
+            existing_after = existing
+        self.result.new += len(fresh)
+        self.result.known += len(wanted) - len(fresh)
+        InteractionSource.objects.bulk_create(
+            [InteractionSource(interaction_id=pk, source_id=self.source.pk) for pk in existing_after.values()],
+            ignore_conflicts=True,
+        )
+        if fresh:
+            touched_identities = {key[2] for key in fresh}
+            self.result.people_touched.update(
+                ident.person_id for ident in ids.values() if ident.pk in touched_identities
+            )
+
+    def _load_interaction_ids(self, wanted: dict[tuple, r.InteractionRecord]) -> dict[tuple, int]:
+        found: dict[tuple, int] = {}
+        exts = sorted({key[1] for key in wanted})
+        platforms = sorted({key[0] for key in wanted})
+        for chunk in _chunks(exts):
+            rows = Interaction.objects.filter(
+                user=self.user, platform__in=platforms, external_id__in=chunk
+            ).values_list("pk", "platform", "external_id", "identity_id", "kind", "direction")
+            for pk, *key in rows:
+                key = tuple(key)
+                if key in wanted:
+                    found[key] = pk
+        return found
+
+    def _interaction_row(self, key: tuple, rec: r.InteractionRecord) -> Interaction:
+        platform, ext, identity_id, kind, direction = key
+        return Interaction(
+            user=self.user,
+            identity_id=identity_id,
+            platform=platform,
+            external_id=ext,
+            kind=kind,
+            direction=direction,
+            occurred_at=rec.occurred_at,
+            day=rec.occurred_at.astimezone(self.tz).date(),
+            permalink=_url(rec.permalink),
+            excerpt=(rec.excerpt or "")[:500],
+            thread_id=(rec.thread_id or "")[:512],
+            named_count=max(0, min(int(rec.named_count or 0), 1_000_000)),
+        )
+
+    def _apply_follows(self, batch: _Batch, ids: dict[tuple[str, str], Identity]) -> None:
+        changed = []
+        for key, state in batch.follows.items():
+            ident = ids.get(key)
+            if ident is None:
+                continue
+            dirty = False
+            for name, field_name in (
+                ("i_follow", "i_follow"),
+                ("follows_me", "follows_me"),
+                ("blocked", "blocked"),
+                ("muted", "muted"),
+                ("since", "followed_since"),
+            ):
+                if name in state and getattr(ident, field_name) != state[name]:
+                    setattr(ident, field_name, state[name])
+                    dirty = True
+            if dirty:
+                changed.append(ident)
+                self.result.people_touched.add(ident.person_id)
+        if changed:
+            Identity.objects.bulk_update(changed, ["i_follow", "follows_me", "blocked", "muted", "followed_since"])
+
+
+def _url(value: str | None) -> str:
+    value = value or ""
+    if len(value) > 1024 or not value.startswith(("https://", "http://")):
+        return ""
+    return value

@@ -1,0 +1,191 @@
+"""Jobs: every background run, claimed, tracked, and never left "running" forever.
+
+A Celery task receives a job id and calls :func:`execute` with the service
+that does the work. The job row holds the task name and its (id-only)
+arguments, so the stale-job sweep can queue the work again after a worker died
+— on the embedded filesystem broker that is the only redelivery there is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from celery import current_app
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from ..models import Heartbeat, Job
+
+log = logging.getLogger(__name__)
+
+# A live run refreshes its heartbeat at least this often (each batch does).
+HEARTBEAT_SECONDS = 15
+
+
+class PermanentJobError(Exception):
+    """The work cannot succeed as asked: the message is shown to the user, no retry."""
+
+
+class TransientJobError(Exception):
+    """The work may succeed later: the task is retried with a growing delay."""
+
+    def __init__(self, message: str, retry_in: float | None = None):
+        super().__init__(message)
+        self.retry_in = retry_in
+
+
+class JobBusy(Exception):
+    """Another worker holds this job right now (a duplicate or early redelivery)."""
+
+
+@dataclass
+class Outcome:
+    state: str
+    retry_in: float | None = None
+
+
+class Progress:
+    """Handed to a service: reports progress, counts and checkpoints, and beats."""
+
+    def __init__(self, job: Job):
+        self.job = job
+
+    def update(self, done=None, total=None, counts=None, checkpoint=None) -> None:
+        fields = {"heartbeat_at": timezone.now()}
+        if done is not None:
+            fields["progress_done"] = self.job.progress_done = done
+        if total is not None:
+            fields["progress_total"] = self.job.progress_total = total
+        if counts is not None:
+            fields["counts"] = self.job.counts = counts
+        if checkpoint is not None:
+            fields["checkpoint"] = self.job.checkpoint = checkpoint
+        Job.objects.filter(pk=self.job.pk).update(**fields)
+
+
+def create(user, *, kind: str, task_name: str, source=None, description: str = "", **task_kwargs) -> Job:
+    """Create a queued Job and send its task once the surrounding transaction commits."""
+    job = Job.objects.create(
+        user=user, source=source, kind=kind, task_name=task_name, description=description, task_kwargs=task_kwargs
+    )
+    job.task_kwargs = {"job_id": job.pk, **task_kwargs}
+    Job.objects.filter(pk=job.pk).update(task_kwargs=job.task_kwargs)
+    send(job)
+    return job
+
+
+def send(job: Job) -> None:
+    kwargs = dict(job.task_kwargs)
+    # on_commit: a job created inside a transaction that rolls back is never sent,
+    # and the worker never looks for a row that is not committed yet.
+    transaction.on_commit(lambda: current_app.send_task(job.task_name, kwargs=kwargs))
+
+
+def claim(job_id: int) -> Job | None:
+    """Take the job for this worker with one conditional UPDATE.
+
+    Returns None when the job is finished (a duplicate delivery: nothing to
+    do); raises JobBusy when another live worker holds it.
+    """
+    now = timezone.now()
+    stale = now - dt.timedelta(seconds=3 * HEARTBEAT_SECONDS)
+    taken = Job.objects.filter(
+        Q(state=Job.State.QUEUED) | Q(state=Job.State.RUNNING, heartbeat_at__lt=stale) | Q(
+            state=Job.State.RUNNING, heartbeat_at__isnull=True
+        ),
+        pk=job_id,
+    ).update(state=Job.State.RUNNING, heartbeat_at=now, attempts=F("attempts") + 1)
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None or job.is_finished:
+        return None
+    if not taken:
+        raise JobBusy(f"Job {job_id} is held by another worker")
+    if job.started_at is None:
+        Job.objects.filter(pk=job_id).update(started_at=now)
+        job.started_at = now
+    return job
+
+
+def execute(job_id: int, work: Callable[[Job, Progress], str]) -> Outcome:
+    """Run ``work(job, progress)`` for a claimed job and record how it ended.
+
+    ``work`` returns the summary a person reads. It raises PermanentJobError
+    for a clear refusal, TransientJobError to be retried.
+    """
+    beat("worker")
+    try:
+        job = claim(job_id)
+    except JobBusy:
+        return Outcome("busy", retry_in=HEARTBEAT_SECONDS)
+    if job is None:
+        return Outcome("duplicate")
+    progress = Progress(job)
+    try:
+        summary = work(job, progress)
+    except PermanentJobError as exc:
+        finish(job, Job.State.FAILED, error=str(exc))
+        return Outcome(Job.State.FAILED)
+    except TransientJobError as exc:
+        if job.attempts >= settings.RAPPORT_JOB_MAX_ATTEMPTS:
+            finish(job, Job.State.FAILED, error=f"Gave up after {job.attempts} attempts: {exc}")
+            return Outcome(Job.State.FAILED)
+        Job.objects.filter(pk=job.pk).update(state=Job.State.QUEUED, error=str(exc), heartbeat_at=None)
+        delay = exc.retry_in if exc.retry_in is not None else min(600, 10 * 2 ** job.attempts)
+        return Outcome("retry", retry_in=delay)
+    except Exception as exc:  # a bug: record it on the job, keep the worker alive
+        log.exception("Job %s (%s) failed", job.pk, job.kind)
+        finish(job, Job.State.FAILED, error=f"Unexpected error ({type(exc).__name__}). The details are in the worker log.")
+        return Outcome(Job.State.FAILED)
+    finish(job, Job.State.DONE, summary=summary or "")
+    return Outcome(Job.State.DONE)
+
+
+def finish(job: Job, state: str, *, summary: str = "", error: str = "") -> None:
+    Job.objects.filter(pk=job.pk).update(
+        state=state, summary=summary, error=error, finished_at=timezone.now(), heartbeat_at=timezone.now()
+    )
+
+
+def beat(name: str) -> None:
+    """Record that a worker or the beat scheduler is alive (the UI warns when not)."""
+    Heartbeat.objects.update_or_create(name=name, defaults={"seen_at": timezone.now()})
+
+
+def sweep_stale(now: dt.datetime | None = None) -> dict[str, int]:
+    """Re-queue jobs whose worker died, or fail them after too many attempts.
+
+    A running job is dead when its heartbeat is older than
+    RAPPORT_STALE_JOB_MINUTES; a queued job is lost when nothing picked it up
+    in that time (the embedded broker drops a message whose worker died).
+    Returns a readable summary of what it did.
+    """
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(minutes=settings.RAPPORT_STALE_JOB_MINUTES)
+    summary = {"requeued": 0, "failed": 0}
+    stale = Job.objects.filter(
+        Q(state=Job.State.RUNNING, heartbeat_at__lt=cutoff)
+        | Q(state=Job.State.QUEUED, heartbeat_at__isnull=True, created_at__lt=cutoff)
+        | Q(state=Job.State.QUEUED, heartbeat_at__lt=cutoff)
+    )
+    for job in stale:
+        if job.attempts >= settings.RAPPORT_JOB_MAX_ATTEMPTS:
+            # Conditional on the state we saw, so a job that just finished keeps its result.
+            done = Job.objects.filter(pk=job.pk, state=job.state).update(
+                state=Job.State.FAILED,
+                finished_at=now,
+                error=job.error or f"The worker stopped while running this job ({job.attempts} attempts).",
+            )
+            summary["failed"] += done
+        else:
+            moved = Job.objects.filter(pk=job.pk, state=job.state, heartbeat_at=job.heartbeat_at).update(
+                state=Job.State.QUEUED, heartbeat_at=now
+            )
+            if moved:
+                current_app.send_task(job.task_name, kwargs=job.task_kwargs)
+                summary["requeued"] += 1
+    return summary

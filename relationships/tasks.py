@@ -1,0 +1,37 @@
+"""Celery tasks: thin wrappers. Ids in, one service call, a retry decision.
+
+Every task takes a Job id (never a secret, never a user-supplied path beyond
+what the Job row holds) and re-reads ownership from the database.
+"""
+
+from celery import shared_task
+
+from .services import jobs, runs
+
+
+def _run(task, job_id: int, work):
+    outcome = jobs.execute(job_id, work)
+    if outcome.retry_in is not None:
+        raise task.retry(countdown=outcome.retry_in)
+    return outcome.state
+
+
+@shared_task(bind=True, name="relationships.recompute", max_retries=None)
+def recompute(self, job_id: int, person_ids: list[int] | None = None, **_):
+    return _run(self, job_id, lambda job, progress: runs.recompute(job, progress, person_ids))
+
+
+@shared_task(bind=True, name="relationships.seed_demo", max_retries=None)
+def seed_demo(self, job_id: int, **_):
+    return _run(self, job_id, runs.seed_demo)
+
+
+@shared_task(name="relationships.sweep_stale_jobs")
+def sweep_stale_jobs():
+    jobs.beat("beat")
+    return jobs.sweep_stale()
+
+
+@shared_task(name="relationships.nightly_refresh")
+def nightly_refresh():
+    return runs.queue_nightly_refresh()

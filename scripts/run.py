@@ -1,0 +1,66 @@
+"""`make run`: the web server, a Celery worker and beat in one terminal.
+
+Ctrl-C (or SIGTERM) stops all three; if any of them exits, the others are
+stopped too, so a crash is never hidden behind a half-running app.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+PORT = os.environ.get("PORT", "8000")
+VAR = Path(os.environ.get("RAPPORT_VAR_DIR", ROOT / "var"))
+
+COMMANDS = {
+    "web": [PYTHON, "manage.py", "runserver", f"127.0.0.1:{PORT}", "--noreload"],
+    "worker": [PYTHON, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency", "2",
+               "--hostname", "rapport-worker@%h"],
+    "beat": [PYTHON, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
+             "--schedule", str(VAR / "celerybeat-schedule")],
+}
+
+
+def main() -> int:
+    procs: dict[str, subprocess.Popen] = {}
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    for name, command in COMMANDS.items():
+        procs[name] = subprocess.Popen(command, cwd=ROOT, start_new_session=True)
+    print(f"\nRapport is starting at http://127.0.0.1:{PORT}/ (log in as demo / demo). Ctrl-C stops everything.\n",
+          flush=True)
+    code = 0
+    while not stopping:
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                print(f"{name} exited with code {proc.returncode}; stopping the others.", file=sys.stderr)
+                code = proc.returncode or 1
+                stopping = True
+                break
+        time.sleep(0.5)
+    for proc in procs.values():
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.time() + 15
+    for proc in procs.values():
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Shared fixtures. Personas: alice owns the data; bob is another user who must see none of it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+
+import pytest
+
+REQUIRE_SERVICES = os.environ.get("RAPPORT_REQUIRE_SERVICES", "").lower() in {"1", "true", "yes", "on"}
+REDIS_TEST_URL = os.environ.get("RAPPORT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def need_service(available: bool, reason: str) -> None:
+    """Skip when a service is missing on a laptop; fail in CI (RAPPORT_REQUIRE_SERVICES=1)."""
+    if available:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason} (RAPPORT_REQUIRE_SERVICES=1 turns this skip into a failure)")
+    pytest.skip(reason)
+
+
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def redis_url():
+    from urllib.parse import urlparse
+
+    parsed = urlparse(REDIS_TEST_URL)
+    need_service(port_open(parsed.hostname or "127.0.0.1", parsed.port or 6379), f"Redis is not running at {REDIS_TEST_URL}")
+    import redis
+
+    client = redis.Redis.from_url(REDIS_TEST_URL)
+    client.flushdb()
+    yield REDIS_TEST_URL
+    client.flushdb()
+
+
+@pytest.fixture
+def chromium_path():
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    need_service(os.path.exists(path), "Debian's chromium is not installed (apt-get install -y chromium)")
+    return path
+
+
+@pytest.fixture
+def alice(django_user_model):
+    return django_user_model.objects.create_user("alice", "alice@example.com", "correct horse battery staple")
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user("bob", "bob@example.com", "another long password 42")
+
+
+@pytest.fixture
+def alice_client(client, alice):
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def make_source():
+    from relationships.models import Source
+
+    def make(user, platform="mastodon", kind=Source.Kind.ARCHIVE, **fields):
+        return Source.objects.create(user=user, platform=platform, kind=kind, **fields)
+
+    return make
