@@ -74,3 +74,13 @@ def make_source():
         return Source.objects.create(user=user, platform=platform, kind=kind, **fields)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    # Production hashes static names via a manifest built by collectstatic;
+    # tests render templates without running it.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
