@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
@@ -218,6 +219,7 @@ def test_checkpoints_flush_and_reach_the_callback_inside_the_batch_transaction(a
 
 # --- Properties ---------------------------------------------------------------------------
 
+_example_numbers = itertools.count()
 PEOPLE = [f"https://h.example/users/u{i}" for i in range(6)]
 
 
@@ -251,8 +253,9 @@ record_lists = st.lists(
 @hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(records=record_lists, shuffle_seed=st.randoms(use_true_random=False), batch_size=st.integers(1, 15))
 def test_same_rows_whatever_the_order_repetition_or_batching(django_user_model, records, shuffle_seed, batch_size):
-    one = django_user_model.objects.create_user(f"one-{id(records)}-{batch_size}")
-    two = django_user_model.objects.create_user(f"two-{id(records)}-{batch_size}")
+    n = next(_example_numbers)
+    one = django_user_model.objects.create_user(f"one-{n}")
+    two = django_user_model.objects.create_user(f"two-{n}")
     ingest(one, Source.objects.create(user=one, platform=r.MASTODON), records, batch_size=1000)
     shuffled = list(records) * 2
     shuffle_seed.shuffle(shuffled)
