@@ -77,9 +77,13 @@ def make_source():
 
 
 @pytest.fixture(autouse=True)
-def _plain_static_storage(settings):
+def _plain_static_storage(request):
     # Production hashes static names via a manifest built by collectstatic;
-    # tests render templates without running it.
+    # tests render templates without running it. (Skipped when pytest-django
+    # is disabled, as for the pure platform tests.)
+    if not request.config.pluginmanager.hasplugin("django"):
+        return
+    settings = request.getfixturevalue("settings")
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -1,0 +1,136 @@
+"""The connector interface of live platforms, and the registry keyed by platform.
+
+A connector talks to one account on one platform through the project's HTTP
+seam (:mod:`relationships.platforms.http`) and yields the normalized records
+of :mod:`relationships.platforms.records`. It never touches the database: the
+sync service stores what it yields, the cursors it checkpoints and the
+credentials it refreshed.
+
+Adding a platform is one module and one line in ``_REGISTRY``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from .http import SafeSession, make_session
+from .records import BLUESKY, MASTODON, IdentityRecord, Record
+
+FOLLOWING = "following"
+REQUESTED = "requested"
+FAILED = "failed"
+FOLLOW_STATES = (FOLLOWING, REQUESTED, FAILED)
+
+
+@dataclass(frozen=True, slots=True)
+class FollowOutcome:
+    """What a follow request achieved.
+
+    ``state`` is ``following``, ``requested`` (the account approves followers
+    by hand) or ``failed``; ``reason`` is a sentence a person reads;
+    ``record_uri`` is the platform record that now holds the follow, when
+    there is one (the Bluesky follow record, needed to unfollow).
+    """
+
+    state: str
+    reason: str = ""
+    record_uri: str | None = None
+
+
+class Connector(ABC):
+    """Base of the live connectors.
+
+    Subclasses set ``platform`` and implement :meth:`verify`, :meth:`fetch`
+    and :meth:`follow`. Every call may raise a
+    :class:`~relationships.platforms.errors.PlatformError`:
+    ``AuthError`` (the source needs re-authorisation), ``RateLimited``
+    (retry at ``reset_at``), ``TransientError`` (retry later),
+    ``MalformedResponse`` / ``UnsafeURL`` (permanent for this run).
+    """
+
+    platform: ClassVar[str]
+    #: The streams :meth:`fetch` checkpoints, in the order it reads them.
+    streams: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: dict[str, Any],
+        *,
+        allow_private_hosts: bool = False,
+        session: SafeSession | None = None,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] | None = None,
+    ):
+        """``session`` (tests, or a shared pool) wins over ``sleep`` / ``clock``,
+        which otherwise configure a new :func:`~relationships.platforms.http.make_session`."""
+        if session is None:
+            options: dict[str, Any] = {}
+            if sleep is not None:
+                options["sleep"] = sleep
+            if clock is not None:
+                options["clock"] = clock
+            session = make_session(allow_private_hosts, **options)
+        self.http = session
+        self.base_url = session.validate_base_url(base_url)
+        self.credentials = dict(credentials)
+
+    @abstractmethod
+    def verify(self) -> IdentityRecord:
+        """Check the credentials and return the user's own account (``is_self=True``).
+
+        Raises ``AuthError`` when the credentials are not (or no longer) valid.
+        """
+
+    @abstractmethod
+    def fetch(self, cursors: dict[str, str], backfill_since: dt.datetime | None) -> Iterator[Record]:
+        """Yield what happened since the last sync.
+
+        ``cursors`` maps stream names to the cursors of earlier
+        ``CheckpointRecord``\\ s (empty on the first sync, which backfills
+        down to ``backfill_since``). After each page the connector yields a
+        ``CheckpointRecord(stream, cursor)``: the caller flushes what came
+        before it, then stores the cursor. A run that stopped with an
+        exception resumes from the last stored cursors. With nothing new, a
+        sync makes at most one request per stream. Records may repeat across
+        runs (ingest is idempotent); nothing between checkpoints is lost.
+        """
+
+    @abstractmethod
+    def follow(self, external_id: str, handle: str | None) -> FollowOutcome:
+        """Follow the account ``external_id`` (``handle`` helps to find it); safe to repeat."""
+
+    @property
+    def updated_credentials(self) -> dict[str, Any] | None:
+        """Credentials to store because the connector refreshed them, else None.
+
+        Read it after every call, also after one that raised: a refresh
+        rotates the stored secret, and the old one soon stops working.
+        """
+        return None
+
+
+_REGISTRY: dict[str, str] = {
+    MASTODON: "relationships.platforms.mastodon:MastodonConnector",
+    BLUESKY: "relationships.platforms.bluesky:BlueskyConnector",
+}
+
+
+def get_connector(platform: str) -> type[Connector]:
+    """The connector class of ``platform``; ``KeyError`` if the platform has no live connector."""
+    try:
+        path = _REGISTRY[platform]
+    except KeyError:
+        raise KeyError(f"no live connector for platform {platform!r}") from None
+    module_name, _, class_name = path.partition(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def live_platforms() -> tuple[str, ...]:
+    """Platforms that can be synced live (X has archives only)."""
+    return tuple(_REGISTRY)

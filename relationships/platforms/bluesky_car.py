@@ -1,0 +1,385 @@
+"""Bluesky repository export (.car) importer.
+
+The CAR is read whole into memory (``ArchiveLimits.max_car_size``, default
+512 MB, larger files are refused), its blocks indexed by CID and decoded with
+libipld (the decoder atproto's ``CAR`` uses) only when needed. The
+repository's Merkle Search Tree is walked here, in key order: every node's
+left subtree ``l``, then each entry followed by its right subtree ``t``. A
+missing node or record block (a partial export) becomes a SkipRecord; a node
+seen twice (a hostile loop) is not walked again.
+
+Items, in this order (the resume ``position`` counts them, see archive_base):
+the commit (the user's own identity, keyed by the commit's DID), then every
+MST entry in key order (``<collection>/<rkey>``; the record's URI is
+``at://<did>/<key>``). Progress is counted in MST entries (``unit =
+"records"``).
+
+* ``app.bsky.feed.post``: a ``reply`` to the author of ``reply.parent.uri``
+  (the DID is the URI's host) unless it is the user; a ``quote`` of the author
+  of an ``app.bsky.embed.record`` / ``recordWithMedia`` embed of a post; a
+  ``mention`` of every ``app.bsky.richtext.facet#mention`` DID. One
+  interaction per person: reply > quote > mention.
+* ``app.bsky.feed.like`` / ``app.bsky.feed.repost``: a ``like`` / ``repost``
+  of the subject's author (the author is known here, unlike in X/Mastodon).
+* ``app.bsky.graph.follow``: ``FollowRecord(i_follow=True, since=createdAt)``.
+* ``app.bsky.actor.profile/self``: the user's display name.
+
+Handles are not in a CAR: identities carry ``handle=None``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import libipld
+
+from .archive_base import ArchiveError, ArchiveImporter, ArchiveLimits, excerpt, human_size, parse_iso
+from .records import (
+    BLUESKY,
+    LIKE,
+    MENTION,
+    OUTBOUND,
+    QUOTE,
+    REPLY,
+    REPOST,
+    FollowRecord,
+    IdentityRecord,
+    InteractionRecord,
+    Record,
+    SkipRecord,
+)
+
+POST = "app.bsky.feed.post"
+_MENTION_FEATURE = "app.bsky.richtext.facet#mention"
+_QUOTE_EMBED = "app.bsky.embed.record"
+_QUOTE_WITH_MEDIA = "app.bsky.embed.recordWithMedia"
+
+
+def did_of(at_uri: object) -> str:
+    """The DID an ``at://did/collection/rkey`` URI lives under ("" if none)."""
+    if not isinstance(at_uri, str) or not at_uri.startswith("at://"):
+        return ""
+    host = at_uri[5:].split("/", 1)[0]
+    return host if host.startswith("did:") else ""
+
+
+def _collection(at_uri: str) -> tuple[str, str]:
+    parts = at_uri[5:].split("/")
+    return (parts[1], parts[2]) if len(parts) >= 3 else ("", "")
+
+
+def _web_url(at_uri: str) -> str:
+    did = did_of(at_uri)
+    collection, rkey = _collection(at_uri)
+    if collection == POST:
+        return f"https://bsky.app/profile/{did}/post/{rkey}"
+    if collection == "app.bsky.feed.generator":
+        return f"https://bsky.app/profile/{did}/feed/{rkey}"
+    if collection == "app.bsky.graph.list":
+        return f"https://bsky.app/profile/{did}/lists/{rkey}"
+    return ""
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    """(value, next position) of the unsigned LEB128 varint at ``pos``."""
+    value = shift = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise ArchiveError("The CAR file is truncated or damaged (bad length prefix)")
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+
+
+def _cid_length(data: bytes, pos: int) -> int:
+    if data[pos : pos + 2] == b"\x12\x20":  # CIDv0: a bare sha2-256 multihash
+        return 34
+    start = pos
+    for _ in range(3):  # version, codec, multihash code
+        _, pos = _varint(data, pos)
+    digest, pos = _varint(data, pos)
+    return pos - start + digest
+
+
+class CarBlocks:
+    """The blocks of a CAR v1 file, indexed by raw CID bytes, decoded on demand.
+
+    atproto's ``CAR.from_bytes`` decodes every block up front, which takes
+    about eight times the file's size in memory (a 42 MB repository needs
+    300 MB); indexing the framing and decoding each block when the walk
+    reaches it keeps the peak near the file's own size. CID links inside
+    blocks decode (libipld) to the same raw bytes used as keys here.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._index: dict[bytes, tuple[int, int]] = {}
+        length, pos = _varint(data, 0)
+        try:
+            header = libipld.decode_dag_cbor(data[pos : pos + length])
+        except Exception as exc:
+            raise ArchiveError(f"The CAR file is truncated or damaged (bad header: {exc})") from exc
+        header = header if isinstance(header, dict) else {}
+        roots = header.get("roots")
+        if header.get("version") != 1 or not isinstance(roots, list) or not roots or not isinstance(roots[0], bytes):
+            raise ArchiveError("The CAR file has no root; is it a Bluesky repository export?")
+        self.root: bytes = roots[0]
+        pos += length
+        while pos < len(data):
+            length, pos = _varint(data, pos)
+            end = pos + length
+            if end > len(data):
+                raise ArchiveError("The CAR file is truncated or damaged (it ends inside a block)")
+            cid_end = pos + _cid_length(data, pos)
+            if cid_end > end:
+                raise ArchiveError("The CAR file is truncated or damaged (a block's CID is cut)")
+            self._index[bytes(data[pos:cid_end])] = (cid_end, end)
+            pos = end
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def get(self, cid: object) -> tuple[str, object]:
+        """("ok", block), ("missing", None) or ("damaged", None)."""
+        span = self._index.get(cid) if isinstance(cid, bytes) else None
+        if span is None:
+            return "missing", None
+        try:
+            return "ok", libipld.decode_dag_cbor(self._data[span[0] : span[1]])
+        except Exception:
+            # Any decoding failure (bad CBOR, too deep, bad UTF-8) is a damaged block.
+            return "damaged", None
+
+
+def cid_text(cid: object) -> str:
+    try:
+        return libipld.encode_cid(cid)
+    except Exception:
+        return bytes(cid).hex() if isinstance(cid, bytes) else repr(cid)
+
+
+class BlueskyCarImporter(ArchiveImporter):
+    kind = "bluesky"
+    unit = "records"
+
+    def __init__(self, path: str | os.PathLike, *, skip: int = 0, limits: ArchiveLimits | None = None) -> None:
+        super().__init__(skip=skip)
+        limit = (limits or ArchiveLimits()).max_car_size
+        size = os.path.getsize(path)
+        if size > limit:
+            raise ArchiveError(
+                f"The CAR file is {human_size(size)}, over the {human_size(limit)} limit for a Bluesky repository"
+            )
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+        if len(data) > limit:
+            raise ArchiveError(f"The CAR file is over the {human_size(limit)} limit for a Bluesky repository")
+        self._blocks: CarBlocks | None = CarBlocks(data)
+        _status, commit = self._blocks.get(self._blocks.root)
+        if not isinstance(commit, dict) or not isinstance(commit.get("did"), str) or "data" not in commit:
+            raise ArchiveError("The CAR file has no repository commit; is it a Bluesky repository export?")
+        self.did: str = commit["did"]
+        self._root = commit["data"]
+        self._entries_walked = 0
+        self.total = sum(1 for step in self._walk() if step[0] == "entry")
+
+    # -- the MST ----------------------------------------------------------------------
+    def _walk(self) -> Iterator[tuple[str, object, object]]:
+        """In-order steps: ("entry", key, record link) or ("problem", reason, detail)."""
+        stack: list[tuple[str, object]] = [("node", self._root)]
+        visited: set = set()
+        while stack:
+            step, value = stack.pop()
+            if step == "entry":
+                yield "entry", *value
+                continue
+            status, node = self._blocks.get(value)
+            if status == "missing":
+                yield "problem", "repository tree node missing from the CAR (partial export?)", cid_text(value)
+                continue
+            if value in visited:
+                yield "problem", "repository tree node visited twice (damaged tree)", cid_text(value)
+                continue
+            visited.add(value)
+            try:
+                if status != "ok":
+                    raise ValueError("undecodable block")
+                children = self._children(node)
+            except (KeyError, TypeError, AttributeError, ValueError) as exc:
+                yield "problem", "damaged repository tree node", f"{cid_text(value)}: {exc}"
+                continue
+            stack.extend(reversed(children))
+
+    @staticmethod
+    def _children(node: dict) -> list[tuple[str, object]]:
+        children: list[tuple[str, object]] = []
+        if node.get("l"):
+            children.append(("node", node["l"]))
+        previous = b""
+        for entry in node["e"]:
+            key = previous[: entry["p"]] + entry["k"]
+            previous = key
+            children.append(("entry", (key.decode("utf-8"), entry["v"])))
+            if entry.get("t"):
+                children.append(("node", entry["t"]))
+        return children
+
+    # -- importer hooks ---------------------------------------------------------------
+    def _done(self) -> int:
+        return self._entries_walked
+
+    def close(self) -> None:
+        self._blocks = None
+
+    def _items(self):
+        yield self._self_records, None, "repository"
+        for step, first, second in self._walk():
+            if step == "problem":
+                yield (lambda item: [SkipRecord(item[0], detail=item[1])]), (first, second), "tree node"
+            else:
+                self._entries_walked += 1
+                yield self._entry, (first, second), "repository record"
+
+    # -- records ------------------------------------------------------------------------
+    def _self_records(self, _raw: object, display_name: str = "") -> list[Record]:
+        return [
+            IdentityRecord(
+                platform=BLUESKY,
+                external_id=self.did,
+                display_name=display_name,
+                profile_url=f"https://bsky.app/profile/{self.did}",
+                is_self=True,
+            )
+        ]
+
+    def _identity(self, did: str) -> list[IdentityRecord]:
+        return self._announce(
+            IdentityRecord(platform=BLUESKY, external_id=did, profile_url=f"https://bsky.app/profile/{did}")
+        )
+
+    def _entry(self, item: tuple[str, object]) -> list[Record]:
+        key, link = item
+        status, record = self._blocks.get(link)
+        if status == "missing":
+            return [SkipRecord("record missing from the CAR (partial export?)", detail=key)]
+        if status == "damaged":
+            return [SkipRecord("damaged record block", detail=key)]
+        if not isinstance(record, dict):
+            return [SkipRecord("record that is not an object", detail=key)]
+        collection, _, rkey = key.partition("/")
+        uri = f"at://{self.did}/{key}"
+        if collection == POST:
+            return self._post(uri, rkey, record)
+        if collection in ("app.bsky.feed.like", "app.bsky.feed.repost"):
+            return self._subject(uri, LIKE if collection.endswith("like") else REPOST, record)
+        if collection == "app.bsky.graph.follow":
+            return self._follow(uri, record)
+        if collection == "app.bsky.actor.profile" and rkey == "self":
+            name = record.get("displayName")
+            return self._self_records(None, name if isinstance(name, str) else "")
+        return []
+
+    def _when(self, uri: str, record: dict) -> object:
+        when = parse_iso(record.get("createdAt"))
+        return when if when is not None else SkipRecord("record without a readable createdAt", detail=uri)
+
+    def _post(self, uri: str, rkey: str, record: dict) -> list[Record]:
+        when = self._when(uri, record)
+        if isinstance(when, SkipRecord):
+            return [when]
+        me = self.did
+        targets: dict[str, str] = {}
+        reply = record.get("reply") if isinstance(record.get("reply"), dict) else {}
+        parent_uri = (reply.get("parent") or {}).get("uri") if reply else None
+        root_uri = (reply.get("root") or {}).get("uri") if reply else None
+        reply_to = did_of(parent_uri)
+        if reply_to and reply_to != me:
+            targets[reply_to] = REPLY
+        quoted = self._quoted(record.get("embed"))
+        if quoted and did_of(quoted) != me and _collection(quoted)[0] == POST:
+            targets.setdefault(did_of(quoted), QUOTE)
+        mentioned = []
+        for facet in record.get("facets") or []:
+            for feature in (facet.get("features") or []) if isinstance(facet, dict) else []:
+                if isinstance(feature, dict) and feature.get("$type") == _MENTION_FEATURE:
+                    if isinstance(feature.get("did"), str) and feature["did"].startswith("did:"):
+                        mentioned.append(feature["did"])
+        for did in mentioned:
+            if did != me:
+                targets.setdefault(did, MENTION)
+        named = {d for d in mentioned if d != me}
+        if reply_to and reply_to != me:
+            named.add(reply_to)
+        records: list[Record] = []
+        for did, kind in targets.items():
+            records += self._identity(did)
+            records.append(
+                InteractionRecord(
+                    platform=BLUESKY,
+                    external_id=uri,
+                    identity_id=did,
+                    kind=kind,
+                    direction=OUTBOUND,
+                    occurred_at=when,
+                    permalink=f"https://bsky.app/profile/{me}/post/{rkey}",
+                    excerpt=excerpt(record.get("text") if isinstance(record.get("text"), str) else ""),
+                    thread_id=root_uri if isinstance(root_uri, str) and root_uri else uri,
+                    named_count=max(len(named), 1),
+                )
+            )
+        return records
+
+    @staticmethod
+    def _quoted(embed: object) -> str:
+        if not isinstance(embed, dict):
+            return ""
+        kind = embed.get("$type")
+        record = embed.get("record")
+        if kind == _QUOTE_WITH_MEDIA and isinstance(record, dict):
+            record = record.get("record")
+        elif kind != _QUOTE_EMBED:
+            return ""
+        uri = record.get("uri") if isinstance(record, dict) else None
+        return uri if isinstance(uri, str) else ""
+
+    def _subject(self, uri: str, kind: str, record: dict) -> list[Record]:
+        when = self._when(uri, record)
+        if isinstance(when, SkipRecord):
+            return [when]
+        subject = record.get("subject")
+        subject_uri = subject.get("uri") if isinstance(subject, dict) else None
+        author = did_of(subject_uri)
+        if not author:
+            return [SkipRecord(f"{kind} without a subject post", detail=uri)]
+        if author == self.did:
+            return []
+        return [
+            *self._identity(author),
+            InteractionRecord(
+                platform=BLUESKY,
+                external_id=uri,
+                identity_id=author,
+                kind=kind,
+                direction=OUTBOUND,
+                occurred_at=when,
+                permalink=_web_url(subject_uri),
+                thread_id=subject_uri,
+            ),
+        ]
+
+    def _follow(self, uri: str, record: dict) -> list[Record]:
+        subject = record.get("subject")
+        if not isinstance(subject, str) or not subject.startswith("did:"):
+            return [SkipRecord("follow without a subject DID", detail=uri)]
+        if subject == self.did:
+            return []
+        return [
+            *self._identity(subject),
+            FollowRecord(
+                platform=BLUESKY, identity_id=subject, i_follow=True, since=parse_iso(record.get("createdAt"))
+            ),
+        ]

@@ -1,0 +1,362 @@
+"""X archive importer: behaviour on archives shaped like real ones (no database)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from relationships.platforms import records as r
+from relationships.platforms.archives import ArchiveError, open_archive
+from tests.builders.x import (
+    ME,
+    XUser,
+    build_x_archive,
+    conversation,
+    dm,
+    group_conversation,
+    group_message,
+    js,
+    quote,
+    reply,
+    retweet,
+    tweet,
+)
+
+ANA = XUser("732980797985148928", "empathy2000", "Ana")
+BOB = XUser("871182201068683265", "bob_builds", "Bob")
+CY = XUser("144119186", "cy_sells", "Cy")
+UTC = dt.timezone.utc
+
+
+def read(path, **kw):
+    return list(open_archive(path, **kw))
+
+
+def interactions(records):
+    return [x for x in records if isinstance(x, r.InteractionRecord)]
+
+
+def skips(records):
+    return [x for x in records if isinstance(x, r.SkipRecord)]
+
+
+def identities(records):
+    return {x.external_id: x for x in records if isinstance(x, r.IdentityRecord) and not x.is_self}
+
+
+@pytest.fixture
+def archive(tmp_path):
+    def build(**kw):
+        return build_x_archive(tmp_path / "twitter-2023-02-18.zip", **kw)
+
+    return build
+
+
+def test_the_account_is_the_users_own_identity_and_comes_first(archive):
+    records = read(archive(tweets=[reply("10", to=ANA)]))
+    first = records[0]
+    assert first == r.IdentityRecord(platform="x", external_id=ME.id, handle=ME.screen, display_name=ME.name,
+                                     profile_url=f"https://x.com/{ME.screen}", is_self=True)
+
+
+def test_a_reply_is_one_outbound_reply_with_permalink_excerpt_and_thread(archive):
+    at = dt.datetime(2023, 2, 18, 12, 33, 11, tzinfo=UTC)
+    text = "@empathy2000 did NOT know &amp; now I listen"
+    records = read(archive(tweets=[reply("1626922779105759235", to=ANA, text=text,
+                                         reply_to_status="1626916612560281601", at=at)]))
+    assert interactions(records) == [r.InteractionRecord(
+        platform="x", external_id="1626922779105759235", identity_id=ANA.id, kind="reply", direction="out",
+        occurred_at=at, permalink="https://x.com/Jack_L_Lance/status/1626922779105759235",
+        excerpt="@empathy2000 did NOT know & now I listen", thread_id="1626916612560281601", named_count=1,
+    )]
+    assert identities(records)[ANA.id].handle == "empathy2000"
+    assert identities(records)[ANA.id].display_name == "Ana"
+
+
+def test_a_reply_that_also_mentions_its_target_is_one_reply(archive):
+    records = read(archive(tweets=[reply("10", to=ANA, text="@empathy2000 hi @empathy2000", also_mention=[ANA])]))
+    assert [(i.identity_id, i.kind) for i in interactions(records)] == [(ANA.id, "reply")]
+
+
+def test_a_reply_that_mentions_someone_else_is_a_reply_and_a_mention_naming_two(archive):
+    records = read(archive(tweets=[reply("10", to=ANA, also_mention=[BOB])]))
+    found = {(i.identity_id, i.kind, i.named_count) for i in interactions(records)}
+    assert found == {(ANA.id, "reply", 2), (BOB.id, "mention", 2)}
+
+
+def test_mentions_of_several_people_are_one_mention_each_with_named_count(archive):
+    records = read(archive(tweets=[tweet("10", "@empathy2000 @bob_builds @cy_sells and me @Jack_L_Lance",
+                                         mentions=[ANA, BOB, CY, ME])]))
+    found = interactions(records)
+    assert {i.identity_id for i in found} == {ANA.id, BOB.id, CY.id}
+    assert {i.kind for i in found} == {"mention"}
+    assert {i.named_count for i in found} == {3}
+    assert {i.external_id for i in found} == {"10"}
+
+
+def test_a_reply_to_oneself_is_not_an_interaction(archive):
+    records = read(archive(tweets=[reply("10", to=ME, text="1/ a thread")]))
+    assert interactions(records) == []
+    assert skips(records) == []
+
+
+def test_mentions_in_a_reply_to_oneself_still_count(archive):
+    records = read(archive(tweets=[reply("10", to=ME, also_mention=[ANA])]))
+    assert [(i.identity_id, i.kind, i.named_count) for i in interactions(records)] == [(ANA.id, "mention", 1)]
+
+
+def test_a_reply_without_screen_name_gets_its_handle_from_another_tweet(archive):
+    records = read(archive(tweets=[
+        tweet("10", "@empathy2000 hi", reply_to=ANA, reply_screen_name=False),  # no user_mentions either
+        tweet("11", "later with @empathy2000", mentions=[ANA]),
+    ]))
+    assert [(i.external_id, i.kind) for i in interactions(records)] == [("10", "reply"), ("11", "mention")]
+    assert identities(records)[ANA.id].handle == "empathy2000"
+
+
+def test_a_reply_to_someone_never_named_has_no_handle(archive):
+    records = read(archive(tweets=[tweet("10", "hi", reply_to=BOB, reply_screen_name=False)]))
+    assert [(i.identity_id, i.kind) for i in interactions(records)] == [(BOB.id, "reply")]
+    bob = identities(records)[BOB.id]
+    assert bob.handle is None
+    assert bob.profile_url == f"https://x.com/i/user/{BOB.id}"
+
+
+def test_a_retweet_is_a_repost_of_the_first_mention_even_when_truncated(archive):
+    records = read(archive(tweets=[retweet("10", of=ANA, text="a very long original " * 20)]))
+    [found] = interactions(records)
+    assert (found.identity_id, found.kind, found.direction, found.named_count) == (ANA.id, "repost", "out", 1)
+    assert found.excerpt.startswith("RT @empathy2000: a very long original")
+
+
+def test_a_retweet_only_adds_its_author_not_the_people_the_original_mentioned(archive):
+    rt = retweet("10", of=ANA, text="thanks @bob_builds")
+    rt["tweet"]["entities"]["user_mentions"].append({"screen_name": BOB.screen, "id_str": BOB.id, "name": "Bob"})
+    records = read(archive(tweets=[rt]))
+    assert [(i.identity_id, i.kind) for i in interactions(records)] == [(ANA.id, "repost")]
+
+
+def test_a_retweet_without_mentions_is_attributed_from_its_rt_prefix(archive):
+    records = read(archive(tweets=[
+        retweet("10", of=ANA, with_mention=False),
+        tweet("11", "hi @empathy2000", mentions=[ANA]),
+    ]))
+    assert [(i.external_id, i.identity_id, i.kind) for i in interactions(records)] == [
+        ("10", ANA.id, "repost"), ("11", ANA.id, "mention")]
+
+
+def test_a_retweet_of_an_unknown_account_is_skipped_with_a_reason(archive):
+    records = read(archive(tweets=[retweet("10", of=ANA, with_mention=False)]))
+    assert interactions(records) == []
+    assert [s.reason for s in skips(records)] == ["retweet of an account the archive never names"]
+
+
+@pytest.mark.parametrize("host", ["twitter.com", "x.com", "mobile.twitter.com"])
+def test_a_status_link_to_a_known_account_is_a_quote(archive, host):
+    records = read(archive(tweets=[
+        quote("10", of=ANA, host=host),
+        tweet("11", "hi @empathy2000", mentions=[ANA]),
+    ]))
+    assert [(i.external_id, i.identity_id, i.kind) for i in interactions(records)] == [
+        ("10", ANA.id, "quote"), ("11", ANA.id, "mention")]
+
+
+def test_a_quote_of_an_account_never_named_is_skipped_with_a_counted_reason(archive):
+    records = read(archive(tweets=[quote("10", of=BOB), quote("11", of=CY)]))
+    assert interactions(records) == []
+    assert [s.reason for s in skips(records)] == ["quote of an account the archive never names"] * 2
+    assert "twitter.com/bob_builds/status/" in skips(records)[0].detail
+
+
+def test_a_quote_that_also_mentions_its_author_is_one_quote(archive):
+    q = quote("10", of=ANA, text="look @empathy2000")
+    q["tweet"]["entities"]["user_mentions"] = [{"screen_name": ANA.screen, "id_str": ANA.id, "name": "Ana"}]
+    records = read(archive(tweets=[q]))
+    assert [(i.identity_id, i.kind) for i in interactions(records)] == [(ANA.id, "quote")]
+
+
+def test_a_reply_that_quotes_its_target_is_one_reply(archive):
+    t = reply("10", to=ANA)
+    t["tweet"]["entities"]["urls"] = [{"expanded_url": f"https://x.com/{ANA.screen}/status/99"}]
+    records = read(archive(tweets=[t]))
+    assert [(i.identity_id, i.kind) for i in interactions(records)] == [(ANA.id, "reply")]
+
+
+def test_quoting_oneself_is_not_an_interaction(archive):
+    records = read(archive(tweets=[quote("10", of=ME)]))
+    assert interactions(records) == [] and skips(records) == []
+
+
+def test_direct_messages_go_both_ways_with_the_message_id_and_conversation(archive):
+    at = dt.datetime(2016, 1, 27, 1, 34, 58, tzinfo=UTC)
+    records = read(archive(dms=[conversation(
+        dm("692158825256845316", sender=CY, recipient=ME, text="thanks!", at=at + dt.timedelta(minutes=5)),
+        dm("692158825256845315", sender=ME, recipient=CY, text="here's the invoice", at=at),
+    )]))
+    found = interactions(records)
+    assert [(i.external_id, i.identity_id, i.kind, i.direction) for i in found] == [
+        ("692158825256845316", CY.id, "dm", "in"), ("692158825256845315", CY.id, "dm", "out")]
+    assert found[1].occurred_at == at
+    assert found[1].thread_id == f"{CY.id}-{ME.id}"
+    assert found[1].excerpt == "here's the invoice"
+    assert identities(records)[CY.id].handle is None
+
+
+def test_a_dm_partner_who_was_mentioned_gets_a_handle(archive):
+    records = read(archive(tweets=[tweet("10", "hi @cy_sells", mentions=[CY])],
+                           dms=[conversation(dm("5", sender=CY, recipient=ME))]))
+    assert identities(records)[CY.id].handle == "cy_sells"
+
+
+def test_a_group_message_by_the_user_is_a_dm_to_every_other_participant(archive):
+    records = read(archive(group_dms=[group_conversation(
+        "1481375431256690692", participants=[ME, ANA, BOB],
+        messages=[group_message("900", sender=ME, text="hi both")],
+    )]))
+    found = interactions(records)
+    assert sorted((i.identity_id, i.kind, i.direction, i.external_id) for i in found) == sorted([
+        (ANA.id, "dm", "out", "900"), (BOB.id, "dm", "out", "900")])
+    assert {i.named_count for i in found} == {2}
+    assert {i.thread_id for i in found} == {"1481375431256690692"}
+
+
+def test_group_participants_include_people_who_joined_later(archive):
+    records = read(archive(group_dms=[group_conversation(
+        "77", participants=[ME, ANA], joined=[CY],
+        messages=[group_message("901", sender=ME), group_message("900", sender=BOB)],
+    )]))
+    outbound = {i.identity_id for i in interactions(records) if i.direction == "out"}
+    assert outbound == {ANA.id, BOB.id, CY.id}
+
+
+def test_a_group_message_from_someone_else_is_an_inbound_dm_from_its_sender(archive):
+    records = read(archive(group_dms=[group_conversation(
+        "77", participants=[ME, ANA, BOB], messages=[group_message("900", sender=BOB)])]))
+    assert [(i.identity_id, i.direction) for i in interactions(records)] == [(BOB.id, "in")]
+
+
+def test_a_group_message_with_unknown_participants_is_skipped(archive):
+    convo = {"dmConversation": {"conversationId": "77", "messages": [group_message("900", sender=ME)]}}
+    records = read(archive(group_dms=[convo]))
+    assert interactions(records) == []
+    assert [s.reason for s in skips(records)] == ["group message whose other participants are unknown"]
+
+
+def test_likes_are_counted_without_authors_never_interactions(archive):
+    records = read(archive(likes=7))
+    assert [x for x in records if isinstance(x, r.CountRecord)] == [r.CountRecord("likes_without_author", 7)]
+    assert interactions(records) == []
+
+
+def test_followers_and_following_give_follow_state_and_id_only_identities(archive):
+    records = read(archive(followers=[ANA, BOB], following=[BOB]))
+    follows = [x for x in records if isinstance(x, r.FollowRecord)]
+    assert follows == [
+        r.FollowRecord(platform="x", identity_id=ANA.id, follows_me=True),
+        r.FollowRecord(platform="x", identity_id=BOB.id, follows_me=True),
+        r.FollowRecord(platform="x", identity_id=BOB.id, i_follow=True),
+    ]
+    assert {k: v.handle for k, v in identities(records).items()} == {ANA.id: None, BOB.id: None}
+
+
+def test_each_person_is_announced_once_and_before_their_first_interaction(archive):
+    records = read(archive(tweets=[reply(str(10 + n), to=ANA) for n in range(5)], followers=[ANA]))
+    seen = set()
+    for record in records:
+        if isinstance(record, r.IdentityRecord):
+            seen.add(record.external_id)
+        elif isinstance(record, (r.InteractionRecord, r.FollowRecord)):
+            assert record.identity_id in seen
+    assert sum(isinstance(x, r.IdentityRecord) and x.external_id == ANA.id for x in records) == 1
+
+
+def test_multipart_tweets_are_all_read_in_part_order(archive):
+    tweets = [tweet(str(100 + n), f"hi @empathy2000 {n}", mentions=[ANA]) for n in range(9)]
+    path = archive(tweets=tweets, multipart=3)
+    import zipfile
+
+    names = zipfile.ZipFile(path).namelist()
+    assert {"data/tweets.js", "data/tweets-part1.js", "data/tweets-part2.js"} <= set(names)
+    found = [i.external_id for i in interactions(read(path))]
+    assert sorted(found) == sorted(str(100 + n) for n in range(9))
+    assert found[:3] == ["100", "103", "106"]  # part0 first
+
+
+def test_parts_are_found_without_a_manifest(archive):
+    tweets = [tweet(str(100 + n), "hi @empathy2000", mentions=[ANA]) for n in range(4)]
+    assert len(interactions(read(archive(tweets=tweets, multipart=2, manifest=False)))) == 4
+
+
+def test_a_part_the_manifest_lists_but_the_zip_lacks_is_reported(archive):
+    tweets = [tweet(str(100 + n), "hi @empathy2000", mentions=[ANA]) for n in range(4)]
+    records = read(archive(tweets=tweets, multipart=2, extra={"data/tweets-part1.js": None}))
+    assert len(interactions(records)) == 2
+    assert [s.detail for s in skips(records)] == ["data/tweets-part1.js"]
+
+
+def test_old_tweet_js_archives_and_unwrapped_tweets_are_read(archive):
+    records = read(archive(tweets=[tweet("10", "hi @bob_builds", mentions=[BOB], wrapped=False)], old_names=True))
+    assert [(i.identity_id, i.kind) for i in interactions(records)] == [(BOB.id, "mention")]
+
+
+def test_an_archive_rezipped_inside_a_folder_is_read(archive):
+    records = read(archive(tweets=[reply("10", to=ANA)], root="twitter-2023-02-18-abc/"))
+    assert len(interactions(records)) == 1
+
+
+def test_the_account_falls_back_to_the_manifest(archive):
+    records = read(archive(tweets=[reply("10", to=ANA)], extra={"data/account.js": None}))
+    assert records[0].is_self and records[0].external_id == ME.id
+
+
+def test_an_archive_that_cannot_say_whose_it_is_is_refused(archive):
+    path = archive(tweets=[reply("10", to=ANA)], account=None, manifest=False)
+    with pytest.raises(ArchiveError, match="which account is yours"):
+        read(path)
+
+
+def test_tweet_times_honour_the_utc_offset_and_fall_back_to_the_snowflake(archive):
+    t = tweet("1626922779105759235", "hi @empathy2000", mentions=[ANA])
+    t["tweet"]["created_at"] = "Sat Feb 18 14:33:11 +0200 2023"
+    u = tweet("1626922779105759236", "hi @empathy2000", mentions=[ANA])
+    del u["tweet"]["created_at"]
+    found = interactions(read(archive(tweets=[t, u])))
+    assert found[0].occurred_at == dt.datetime(2023, 2, 18, 12, 33, 11, tzinfo=UTC)
+    assert abs(found[1].occurred_at - dt.datetime(2023, 2, 18, 12, 33, 11, tzinfo=UTC)) < dt.timedelta(seconds=1)
+
+
+def test_a_tweet_without_any_date_is_skipped(archive):
+    t = tweet("12345", "hi @empathy2000", mentions=[ANA])
+    del t["tweet"]["created_at"]
+    assert [s.reason for s in skips(read(archive(tweets=[t])))] == ["tweet without a readable date"]
+
+
+def test_a_tweet_of_an_odd_shape_is_skipped_not_fatal(archive):
+    bad = tweet("10", "hi")
+    bad["tweet"]["entities"] = "not an object"
+    records = read(archive(tweets=[bad, reply("11", to=ANA)]))
+    assert [s.reason for s in skips(records)] == ["unreadable tweet"]
+    assert len(interactions(records)) == 1
+
+
+def test_the_excerpt_is_about_200_characters(archive):
+    records = read(archive(tweets=[tweet("10", "@empathy2000 " + "word " * 100, mentions=[ANA])]))
+    excerpt = interactions(records)[0].excerpt
+    assert 150 <= len(excerpt) <= 200 and excerpt.endswith("\u2026")
+
+
+def test_a_wrapper_with_a_trailing_semicolon_is_accepted(archive):
+    content = js("YTD.tweets.part0", [tweet("10", "hi @empathy2000", mentions=[ANA])]) + ";\n"
+    records = read(archive(extra={"data/tweets.js": content}))
+    assert len(interactions(records)) == 1
+
+
+def test_an_account_or_manifest_of_an_odd_shape_does_not_crash(archive):
+    path = archive(tweets=[reply("10", to=ANA)], extra={
+        "data/account.js": js("YTD.account.part0", [1]),
+        "data/manifest.js": 'window.__THAR_CONFIG = {"userInfo": {"accountId": "2444552670"}, "dataTypes": []}',
+    })
+    records = read(path)
+    assert records[0].external_id == ME.id and records[0].handle is None
+    assert len(interactions(records)) == 1
