@@ -286,6 +286,11 @@ RAPPORT_ALLOW_PRIVATE_HOSTS = env_bool("RAPPORT_ALLOW_PRIVATE_HOSTS", False)
 RAPPORT_REQUIRE_SERVICES = env_bool("RAPPORT_REQUIRE_SERVICES", False)
 RAPPORT_UPLOAD_DIR = Path(env_str("RAPPORT_UPLOAD_DIR", str(VAR_DIR / "uploads")))
 RAPPORT_UPLOAD_MAX_BYTES = env_int("RAPPORT_UPLOAD_MAX_BYTES", 4 * 1024**3, minimum=1)
+# Uploads stream to disk beside their final place (a rename, not a copy).
+FILE_UPLOAD_HANDLERS = ["relationships.uploads.CappedUploadHandler"]
+FILE_UPLOAD_TEMP_DIR = str(RAPPORT_UPLOAD_DIR / "incoming")
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+FILE_UPLOAD_PERMISSIONS = 0o600
 RAPPORT_BACKFILL_DAYS = env_int("RAPPORT_BACKFILL_DAYS", 365, minimum=1)
 RAPPORT_SYNC_INTERVAL_MINUTES = env_int("RAPPORT_SYNC_INTERVAL_MINUTES", 15, minimum=1)
 # A running Job whose heartbeat is older than this is considered dead.

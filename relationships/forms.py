@@ -13,3 +13,15 @@ class SignUpForm(UserCreationForm):
 
 class PeopleFilterForm(forms.Form):
     q = forms.CharField(required=False, label="Search", max_length=100)
+
+
+class ArchiveUploadForm(forms.Form):
+    KIND_CHOICES = [
+        ("", "Detect from the file"),
+        ("x", "X archive (.zip)"),
+        ("mastodon", "Mastodon archive (.zip or .tar.gz)"),
+        ("mastodon-following", "Mastodon following list (.csv)"),
+        ("bluesky", "Bluesky repository (.car)"),
+    ]
+    archive = forms.FileField(label="Archive file", help_text="An export from X, Mastodon or Bluesky.")
+    kind = forms.ChoiceField(choices=KIND_CHOICES, required=False, label="Kind")

@@ -95,6 +95,9 @@ class Source(models.Model):
     # MultiFernet ciphertext of a JSON object; see relationships.crypto. Never rendered.
     credentials_ciphertext = models.BinaryField(blank=True, default=b"", editable=False)
     cursors = models.JSONField(default=dict, blank=True)
+    # Imported archives: where the upload was stored, and which importer reads it.
+    archive_path = models.CharField(max_length=1024, blank=True)
+    archive_kind = models.CharField(max_length=32, blank=True)
     counts = models.JSONField(default=dict, blank=True, help_text="Things counted without a person, e.g. likes.")
     state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
     state_reason = models.TextField(blank=True)

@@ -35,3 +35,15 @@ def sweep_stale_jobs():
 @shared_task(name="relationships.nightly_refresh")
 def nightly_refresh():
     return runs.queue_nightly_refresh()
+
+
+@shared_task(bind=True, name="relationships.import_archive", max_retries=None)
+def import_archive(self, job_id: int, **_):
+    from .services import imports
+
+    return _run(self, job_id, imports.run_import)
+
+
+# Sync and follow tasks live beside their services; importing them here
+# registers them with Celery's autodiscovery of `relationships.tasks`.
+from .sync_tasks import *  # noqa: E402,F401,F403

@@ -68,14 +68,21 @@ class Progress:
         Job.objects.filter(pk=self.job.pk).update(**fields)
 
 
-def create(user, *, kind: str, task_name: str, source=None, description: str = "", **task_kwargs) -> Job:
-    """Create a queued Job and send its task once the surrounding transaction commits."""
+def create(
+    user, *, kind: str, task_name: str, source=None, description: str = "", send_task: bool = True, **task_kwargs
+) -> Job:
+    """Create a queued Job and send its task once the surrounding transaction commits.
+
+    ``send_task=False`` is for work run in the foreground (management commands):
+    the Job still records it, but no worker is asked to run it.
+    """
     job = Job.objects.create(
         user=user, source=source, kind=kind, task_name=task_name, description=description, task_kwargs=task_kwargs
     )
     job.task_kwargs = {"job_id": job.pk, **task_kwargs}
     Job.objects.filter(pk=job.pk).update(task_kwargs=job.task_kwargs)
-    send(job)
+    if send_task:
+        send(job)
     return job
 
 

@@ -11,8 +11,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET
 
-from .forms import PeopleFilterForm, SignUpForm
-from .models import Job, Person
+from ..forms import PeopleFilterForm, SignUpForm
+from ..models import Job, Person
 
 
 @login_not_required

@@ -1,0 +1,91 @@
+"""Sources: connected accounts and imported archives, uploads, and live job progress."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from ..forms import ArchiveUploadForm
+from ..models import Job, Source
+from ..platforms.archives import ArchiveError
+from ..services import imports
+
+
+def sources(request):
+    context = {
+        "sources": Source.objects.filter(user=request.user).order_by("-created_at"),
+        "jobs": Job.objects.filter(user=request.user).select_related("source")[:20],
+        "form": ArchiveUploadForm(),
+    }
+    return render(request, "relationships/sources.html", context)
+
+
+@require_POST
+def upload_archive(request):
+    form = ArchiveUploadForm(request.POST, request.FILES)
+    refused = getattr(request, "upload_refused", None)
+    template = "relationships/sources.html#upload" if request.htmx else "relationships/sources.html"
+    context = {
+        "sources": Source.objects.filter(user=request.user).order_by("-created_at"),
+        "jobs": Job.objects.filter(user=request.user).select_related("source")[:20],
+    }
+    if refused:
+        form = ArchiveUploadForm()
+        form.errors["archive"] = form.error_class([refused])
+        return render(request, template, {**context, "form": form}, status=413)
+    if not form.is_valid():
+        return render(request, template, {**context, "form": form}, status=400)
+    upload = form.cleaned_data["archive"]
+    destination = imports.upload_dir() / f"{uuid.uuid4().hex}.upload"
+    _store(upload, destination)
+    try:
+        kind = imports.detect(destination, form.cleaned_data["kind"] or None)
+    except ArchiveError as exc:
+        destination.unlink(missing_ok=True)
+        form.add_error("archive", f"{exc}. Nothing was stored.")
+        return render(request, template, {**context, "form": form}, status=400)
+    source = imports.create_source(request.user, destination, kind, filename=os.path.basename(upload.name)[:100])
+    job = imports.queue_import(request.user, source)
+    if request.htmx:
+        return render(request, "relationships/sources.html#job", {"job": job})
+    messages.success(request, f"{source.label} uploaded; the import has started.")
+    return redirect("sources")
+
+
+def _store(upload, destination) -> None:
+    temp = getattr(upload, "temporary_file_path", None)
+    if temp:
+        upload.file.close()
+        os.replace(temp(), destination)
+        return
+    with open(destination, "wb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+
+
+def job_progress(request, pk: int):
+    job = Job.objects.filter(user=request.user, pk=pk).select_related("source").first()
+    if job is None:
+        raise Http404("No such job.")
+    response = render(request, "relationships/sources.html#job", {"job": job})
+    if job.is_finished and request.htmx:
+        # 286 tells htmx to stop polling; the final state is in this response.
+        stop = HttpResponseStopPolling(response.content)
+        return stop
+    return response
+
+
+@require_POST
+def source_remove(request, pk: int):
+    source = get_object_or_404(Source, user=request.user, pk=pk)
+    from ..services.sources import remove_source
+
+    summary = remove_source(source)
+    messages.success(request, summary)
+    return redirect("sources")
