@@ -15,13 +15,19 @@ class CappedUploadHandler(TemporaryFileUploadHandler):
     def __init__(self, request=None):
         super().__init__(request)
         self.received = 0
+        self.declared_too_large = False
         self.limit = settings.RAPPORT_UPLOAD_MAX_BYTES
 
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
-        if content_length and content_length > self.limit + 64 * 1024:
-            # Refused before a byte is written: the request says how big it is.
-            self._refuse()
+        # The request says how big it is: refuse before a byte is written.
+        # (StopUpload is only honoured once parsing has begun, in new_file.)
+        self.declared_too_large = bool(content_length and content_length > self.limit + 64 * 1024)
         return None
+
+    def new_file(self, *args, **kwargs):
+        if self.declared_too_large:
+            self._refuse()
+        return super().new_file(*args, **kwargs)
 
     def receive_data_chunk(self, raw_data, start):
         self.received += len(raw_data)

@@ -23,8 +23,9 @@ from ..models import Heartbeat, Job
 
 log = logging.getLogger(__name__)
 
-# A live run refreshes its heartbeat at least this often (each batch does).
-HEARTBEAT_SECONDS = 15
+
+def heartbeat_seconds() -> int:
+    return settings.RAPPORT_JOB_HEARTBEAT_SECONDS
 
 
 class PermanentJobError(Exception):
@@ -100,7 +101,7 @@ def claim(job_id: int) -> Job | None:
     do); raises JobBusy when another live worker holds it.
     """
     now = timezone.now()
-    stale = now - dt.timedelta(seconds=3 * HEARTBEAT_SECONDS)
+    stale = now - dt.timedelta(seconds=3 * heartbeat_seconds())
     taken = Job.objects.filter(
         Q(state=Job.State.QUEUED) | Q(state=Job.State.RUNNING, heartbeat_at__lt=stale) | Q(
             state=Job.State.RUNNING, heartbeat_at__isnull=True
@@ -128,7 +129,7 @@ def execute(job_id: int, work: Callable[[Job, Progress], str]) -> Outcome:
     try:
         job = claim(job_id)
     except JobBusy:
-        return Outcome("busy", retry_in=HEARTBEAT_SECONDS)
+        return Outcome("busy", retry_in=heartbeat_seconds())
     if job is None:
         return Outcome("duplicate")
     progress = Progress(job)

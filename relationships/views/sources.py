@@ -61,9 +61,14 @@ def upload_archive(request):
 def _store(upload, destination) -> None:
     temp = getattr(upload, "temporary_file_path", None)
     if temp:
-        upload.file.close()
-        os.replace(temp(), destination)
-        return
+        # A hard link keeps the streamed bytes without a copy; closing the
+        # temporary file then removes only its own name.
+        try:
+            os.link(temp(), destination)
+            upload.close()
+            return
+        except OSError:
+            pass
     with open(destination, "wb") as out:
         for chunk in upload.chunks():
             out.write(chunk)
