@@ -46,3 +46,17 @@ def rotate(token: bytes) -> bytes:
         return _fernet().rotate(token)
     except InvalidToken as exc:
         raise CredentialsUnreadable("The stored credentials cannot be decrypted with the configured keys.") from exc
+
+
+def encrypted_fields():
+    """Every (model, field name) holding ciphertext: fields named ``*_ciphertext``.
+
+    Found from the models rather than listed, so a new encrypted field is
+    rotated the day it is added.
+    """
+    from django.apps import apps
+
+    for model in apps.get_app_config("relationships").get_models():
+        for field in model._meta.get_fields():
+            if getattr(field, "name", "").endswith("_ciphertext") and field.concrete:
+                yield model, field.name
