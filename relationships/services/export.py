@@ -1,0 +1,146 @@
+"""Every Person of a user as JSON or CSV: the shapes people script against.
+
+Used by ``manage.py export_people`` and, later, the download on the people
+page. The shapes are a contract (issue 3): names, nulls and column order
+change only with a note to the people who script their install.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from collections.abc import Iterator
+from typing import IO
+
+from django.db.models import Prefetch
+
+from ..models import Identity, Nudge, Person
+from ..platforms import records as r
+
+FORMATS = ("json", "csv")
+# Kinds in the order the CSV columns name them.
+KINDS = (r.REPLY, r.MENTION, r.QUOTE, r.DM, r.REPOST, r.LIKE)
+CSV_HEADER = (
+    ["id", "name", "tier", "score", "talks", "first_interaction", "last_interaction", "identities",
+     "i_follow", "follows_me"]
+    + [f"in_{kind}" for kind in KINDS]
+    + [f"out_{kind}" for kind in KINDS]
+    + ["open_nudges"]
+)
+_CHUNK = 500
+
+
+def _utc(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _kinds(counts: dict | None) -> dict[str, int]:
+    # Only interaction kinds: Rapport rows also keep helper counts (mass mentions).
+    counts = counts or {}
+    return {kind: counts[kind] for kind in KINDS if counts.get(kind)}
+
+
+def _people(user):
+    return (
+        Person.objects.filter(user=user)
+        .select_related("rapport")
+        .prefetch_related(
+            Prefetch("identities", queryset=Identity.objects.order_by("platform", "pk")),
+            Prefetch("nudges", queryset=Nudge.objects.order_by("kind")),
+        )
+        .order_by("pk")
+    )
+
+
+def person_dict(person: Person) -> dict:
+    """One person in the JSON shape; Rapport figures are null if never computed."""
+    rapport = getattr(person, "rapport", None)
+    return {
+        "id": person.pk,
+        "name": person.name,
+        "tier": rapport.tier if rapport else None,
+        "score": round(rapport.score, 2) if rapport else None,
+        "talks": rapport.talks if rapport else None,
+        "first_interaction": _utc(rapport.first_interaction_at) if rapport else None,
+        "last_interaction": _utc(rapport.last_interaction_at) if rapport else None,
+        "identities": [
+            {
+                "platform": ident.platform,
+                "external_id": ident.external_id,
+                "handle": ident.handle or None,
+                "i_follow": ident.i_follow,
+                "follows_me": ident.follows_me,
+            }
+            for ident in person.identities.all()
+        ],
+        "inbound": _kinds(rapport.inbound if rapport else None),
+        "outbound": _kinds(rapport.outbound if rapport else None),
+        "nudges": [
+            {
+                "kind": nudge.kind,
+                "state": nudge.state,
+                "until": _utc(nudge.snoozed_until) if nudge.state == Nudge.State.SNOOZED else None,
+            }
+            for nudge in person.nudges.all()
+        ],
+    }
+
+
+def people(user) -> Iterator[dict]:
+    """Every person of ``user`` as JSON-shaped dicts, by id, in bounded memory."""
+    for person in _people(user).iterator(chunk_size=_CHUNK):
+        yield person_dict(person)
+
+
+def csv_row(item: dict) -> list:
+    """One JSON-shaped person as the CSV columns of CSV_HEADER."""
+    def flag(name: str) -> str:
+        return "true" if any(ident[name] for ident in item["identities"]) else "false"
+
+    identities = ";".join(
+        f"{ident['platform']}:{ident['handle'] or ident['external_id']}" for ident in item["identities"]
+    )
+    row = [
+        item["id"],
+        item["name"],
+        item["tier"] or "",
+        "" if item["score"] is None else f"{item['score']:.2f}",
+        "" if item["talks"] is None else item["talks"],
+        item["first_interaction"] or "",
+        item["last_interaction"] or "",
+        identities,
+        flag("i_follow"),
+        flag("follows_me"),
+    ]
+    row += [item["inbound"].get(kind, 0) for kind in KINDS]
+    row += [item["outbound"].get(kind, 0) for kind in KINDS]
+    row.append(";".join(n["kind"] for n in item["nudges"] if n["state"] == Nudge.State.OPEN))
+    return row
+
+
+def write(user, fmt: str, out: IO[str]) -> int:
+    """Write every person of ``user`` to the text stream ``out``; return how many.
+
+    Raises ValueError for an unknown format.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}: choose json or csv")
+    count = 0
+    if fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(CSV_HEADER)
+        for item in people(user):
+            writer.writerow(csv_row(item))
+            count += 1
+        return count
+    # A JSON array written item by item, so a large export never sits in memory whole.
+    out.write("[")
+    for item in people(user):
+        out.write(",\n" if count else "\n")
+        out.write(json.dumps(item, ensure_ascii=False))
+        count += 1
+    out.write("\n]\n" if count else "]\n")
+    return count
