@@ -44,7 +44,8 @@ ARCHETYPES = [
     ("mass_mention", 18),
     ("drifted", 10),  # many talks long ago, followed: reconnect nudges
     ("quiet", 20),
-    ("bought", 215),  # follow the user, never interact
+    ("acquaintance", 15),  # a few exchanges both ways, months ago
+    ("bought", 200),  # follow the user, never interact
 ]
 
 
@@ -119,19 +120,19 @@ def _events(rng: random.Random, person: DemoPerson, now: dt.datetime) -> Iterato
 
     direct = [r.REPLY, r.REPLY, r.MENTION, r.QUOTE]
     if a == "close":
-        yield from some(rng.randint(60, 110), 0, 720, direct + [r.DM])
-        yield from some(rng.randint(1100, 1600), 0, 720, [r.LIKE, r.LIKE, r.REPOST])
+        yield from some(rng.randint(80, 140), 0, 720, direct + [r.DM])
+        yield from some(rng.randint(1400, 2000), 0, 720, [r.LIKE, r.LIKE, r.REPOST])
         yield from some(6, 0, 20, [r.REPLY, r.DM])
     elif a == "regular":
         yield from some(rng.randint(15, 30), 0, 400, direct)
-        yield from some(rng.randint(120, 260), 0, 400, [r.LIKE, r.REPOST])
+        yield from some(rng.randint(200, 400), 0, 400, [r.LIKE, r.REPOST])
     elif a == "candidate":
         yield from some(rng.randint(7, 10), 0, 120, direct)
         yield from some(rng.randint(10, 30), 0, 120, [r.LIKE])
     elif a == "new":
         yield from some(rng.randint(2, 6), 0, 25, direct + [r.LIKE])
     elif a == "fan":
-        yield from some(rng.randint(30, 120), 0, 700, [r.LIKE, r.LIKE, r.REPOST], (r.INBOUND,))
+        yield from some(rng.randint(60, 200), 0, 700, [r.LIKE, r.LIKE, r.REPOST], (r.INBOUND,))
     elif a == "shows_up":
         yield from some(rng.randint(6, 10), 0, 50, [r.REPLY, r.MENTION, r.REPOST], (r.INBOUND,))
         yield from some(rng.randint(5, 15), 0, 50, [r.LIKE], (r.INBOUND,))
@@ -142,6 +143,11 @@ def _events(rng: random.Random, person: DemoPerson, now: dt.datetime) -> Iterato
     elif a == "drifted":
         yield from some(rng.randint(14, 24), 120, 500, direct)
         yield from some(rng.randint(20, 60), 120, 500, [r.LIKE, r.REPOST])
+    elif a == "acquaintance":
+        yield from some(1, 60, 300, [r.REPLY], (r.INBOUND,))
+        yield from some(1, 60, 300, [r.REPLY], (r.OUTBOUND,))
+        yield from some(rng.randint(0, 2), 60, 300, direct)
+        yield from some(rng.randint(3, 15), 30, 300, [r.LIKE])
     elif a == "quiet":
         yield from some(rng.randint(2, 6), 400, 720, direct + [r.LIKE])
 

@@ -1,0 +1,65 @@
+"""seed_demo: a believable community, written through ingest, scored by a Job, never twice."""
+
+import io
+from collections import Counter
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from relationships.models import Interaction, Job, Nudge, Person, Rapport
+from relationships.services import jobs, runs
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    from config.celery_app import app
+
+    calls = []
+    monkeypatch.setattr(app, "send_task", lambda name, kwargs=None, **kw: calls.append((name, kwargs)))
+    return calls
+
+
+def test_seed_demo_is_refused_in_production_mode(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="only with DEBUG on"):
+        call_command("seed_demo")
+
+
+def test_seed_demo_builds_a_community_with_every_tier_and_nudges_of_each_kind(settings, sent, django_user_model, django_capture_on_commit_callbacks):
+    settings.DEBUG = True
+    out = io.StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo", stdout=out)
+    demo = django_user_model.objects.get(username="demo")
+    assert demo.check_password("demo")
+    assert "password 'demo'" in out.getvalue()
+    people = Person.objects.filter(user=demo).count()
+    interactions = Interaction.objects.filter(user=demo).count()
+    assert 350 <= people <= 450
+    assert 25_000 <= interactions <= 35_000
+    job = Job.objects.get(user=demo, kind="seed")
+    assert sent == [("relationships.seed_demo", {"job_id": job.pk})]
+
+    # What the worker does with the job:
+    outcome = jobs.execute(job.pk, runs.seed_demo)
+    assert outcome.state == Job.State.DONE
+    tiers = Counter(Rapport.objects.filter(user=demo).values_list("tier", flat=True))
+    assert set(tiers) == set(Rapport.Tier.values)
+    # The bought followers: many, all silent, none nudged.
+    assert tiers["silent"] >= 150
+    assert not Nudge.objects.filter(user=demo, person__rapport__tier="silent").exists()
+    open_kinds = Counter(Nudge.objects.filter(user=demo, state="open").values_list("kind", flat=True))
+    assert all(open_kinds[kind] >= 3 for kind in Nudge.Kind.values), open_kinds
+
+
+def test_seeding_twice_duplicates_nothing(settings, sent, django_user_model):
+    settings.DEBUG = True
+    call_command("seed_demo", stdout=io.StringIO())
+    demo = django_user_model.objects.get(username="demo")
+    counts = (Person.objects.filter(user=demo).count(), Interaction.objects.filter(user=demo).count())
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    assert (Person.objects.filter(user=demo).count(), Interaction.objects.filter(user=demo).count()) == counts
+    assert "0 new interactions" in out.getvalue()
