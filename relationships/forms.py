@@ -11,8 +11,6 @@ class SignUpForm(UserCreationForm):
         fields = ("username", "email")
 
 
-class PeopleFilterForm(forms.Form):
-    q = forms.CharField(required=False, label="Search", max_length=100)
 
 
 class ArchiveUploadForm(forms.Form):
@@ -25,3 +23,7 @@ class ArchiveUploadForm(forms.Form):
     ]
     archive = forms.FileField(label="Archive file", help_text="An export from X, Mastodon or Bluesky.")
     kind = forms.ChoiceField(choices=KIND_CHOICES, required=False, label="Kind")
+
+
+# The pages' forms (dashboard, people, person, settings) live in forms_pages.py.
+from .forms_pages import *  # noqa: E402,F401,F403

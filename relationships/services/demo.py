@@ -237,7 +237,7 @@ def seed_history(user, progress, days: int = 14) -> str:
     Walking the days keeps the daily nudge budget honest: the demo shows what a
     user who had run Rapport for two weeks would see.
     """
-    from . import nudges, rapport
+    from . import dashboard, nudges, rapport
 
     today = timezone.localdate()
     progress.update(done=0, total=days + 1)
@@ -248,4 +248,5 @@ def seed_history(user, progress, days: int = 14) -> str:
         result = nudges.generate(user, today=day)
         created += result if isinstance(result, int) else sum(result.values()) if isinstance(result, dict) else 0
         progress.update(done=step)
+    dashboard.store_community(user)
     return f"Demo community scored: {updated:,} people, {created} nudges over the last {days + 1} days."

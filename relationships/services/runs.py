@@ -13,11 +13,13 @@ from . import jobs
 
 
 def recompute(job: Job, progress: jobs.Progress, person_ids: list[int] | None) -> str:
-    from . import nudges, rapport
+    from . import dashboard, nudges, rapport
 
     updated = rapport.recompute(job.user, person_ids)
     progress.update(done=updated, total=updated)
     created = nudges.generate(job.user)
+    # The dashboard reads only stored figures: refresh them with the scores.
+    dashboard.store_community(job.user)
     return f"Rapport recomputed for {updated:,} people; {_nudge_words(created)}."
 
 

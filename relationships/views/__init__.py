@@ -1,9 +1,13 @@
 """Function-based views, split by page; each checks ownership itself by filtering on request.user."""
 
-from .pages import csrf_failure, dashboard, healthz, job_detail, people, signup
+from .pages import csrf_failure, dashboard, healthz, job_detail, nudge_counts_view, nudge_reset, signup
+from .people import people
+from .person import person, person_hide, person_merge, person_notes, person_split
+from .preferences import account_delete, settings_export, settings_page
 from .sources import job_progress, source_remove, sources, upload_archive
 
 __all__ = [
-    "csrf_failure", "dashboard", "healthz", "job_detail", "job_progress", "people", "signup", "source_remove",
-    "sources", "upload_archive",
+    "account_delete", "csrf_failure", "dashboard", "healthz", "job_detail", "job_progress", "nudge_counts_view",
+    "nudge_reset", "people", "person", "person_hide", "person_merge", "person_notes", "person_split", "settings_export",
+    "settings_page", "signup", "source_remove", "sources", "upload_archive",
 ]

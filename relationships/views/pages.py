@@ -1,18 +1,25 @@
-"""Function-based views; each checks ownership itself by filtering on request.user."""
+"""The dashboard and the small pages (health, sign-up, job); each view filters by request.user itself."""
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
-from django.db.models import Q
-from django.http import Http404, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
 
-from ..forms import PeopleFilterForm, SignUpForm
-from ..models import Job, Person
+from ..forms import SignUpForm
+from ..forms_pages import DashboardForm
+from ..models import CommunityHeadline, CommunitySnapshot, Job, Nudge, Person, Preferences
+from ..services import dashboard as community
+from ..services import nudges
+from ..services.charts import Series, bar_chart
+from ..services.rapport import local_today
+from .common import nudge_cards, nudge_counts, render_page
 
 
 @login_not_required
@@ -43,26 +50,63 @@ def signup(request):
     return render(request, "registration/signup.html", {"form": form})
 
 
+NUDGE_CARDS = 6
+
+
+@vary_on_headers("HX-Request")
 def dashboard(request):
-    people = (
-        Person.objects.for_user(request.user)
-        .visible()
-        .select_related("rapport")
-        .prefetch_related("identities")
-        .order_by("-rapport__score", "name")[:50]
+    """The community headline, its twelve months, and the open nudges: stored figures only, never a scan."""
+    user = request.user
+    form = DashboardForm(request.GET or None)
+    show_all = form.is_valid() and form.cleaned_data["all"]
+    prefs = Preferences.for_user(user)
+    headline = CommunityHeadline.objects.filter(user=user).first()
+    months = list(CommunitySnapshot.objects.filter(user=user).order_by("month"))
+    counts = nudge_counts(user)
+    open_nudges = Nudge.objects.filter(user=user, state=Nudge.State.OPEN, person__hidden=False)
+    context = {
+        "today": local_today(prefs),
+        "headline": headline,
+        "named": community.examples(headline),
+        "chart": _community_chart(months),
+        "counts": counts,
+        "nudges": nudge_cards(open_nudges, None if show_all else NUDGE_CARDS),
+        "show_all": show_all,
+        "has_people": headline is not None or Person.objects.filter(user=user).exists(),
+        "running": Job.objects.filter(user=user).running().first(),
+    }
+    return render_page(request, "relationships/dashboard.html", context, "nudges")
+
+
+def nudge_counts_view(request):
+    """The nudge counts on the dashboard, refreshed after a card acts (htmx)."""
+    return render(request, "relationships/dashboard.html#nudge_counts", {"counts": nudge_counts(request.user)})
+
+
+def _community_chart(months):
+    labels = [m.month.strftime("%b") for m in months]
+    return bar_chart(
+        "Your community, month by month",
+        "People you had a two-way conversation with each month; the lighter part of each bar is people new that month.",
+        labels,
+        [
+            Series("Returning", "series-a", [m.two_way - m.newcomers for m in months]),
+            Series("New that month", "series-b", [m.newcomers for m in months]),
+        ],
+        stacked=True,
     )
-    jobs = Job.objects.filter(user=request.user)[:5]
-    return render(request, "relationships/dashboard.html", {"people": people, "jobs": jobs})
 
 
-def people(request):
-    form = PeopleFilterForm(request.GET or None)
-    qs = Person.objects.for_user(request.user).visible().select_related("rapport").prefetch_related("identities")
-    if form.is_valid() and form.cleaned_data["q"]:
-        q = form.cleaned_data["q"]
-        qs = qs.filter(Q(name__icontains=q) | Q(identities__handle__icontains=q)).distinct()
-    qs = qs.order_by("-rapport__score", "name")[:100]
-    return render(request, "relationships/people.html", {"people": qs, "form": form})
+@require_POST
+def nudge_reset(request, pk: int):
+    """Forget a dismissed nudge so it may come back (the person page's "allow again")."""
+    nudge = get_object_or_404(Nudge, pk=pk, user=request.user)
+    try:
+        nudges.reset(nudge)
+        messages.success(request, "Done: this nudge may come back when it applies again.")
+    except nudges.NudgeStateError as exc:
+        messages.error(request, str(exc))
+    return redirect("person", nudge.person_id)
 
 
 def job_detail(request, pk: int):

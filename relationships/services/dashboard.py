@@ -1,0 +1,217 @@
+"""The dashboard's community figures, stored when rapport is recomputed.
+
+The headline is the community, not an audience: people the user had two-way
+conversations with (a direct exchange from each side: reply, mention, quote,
+DM; mass mentions left out, as for talks) in the last 30 and 90 days, new
+regulars this month, people drifting away, and the same two-way figure for
+each of the last twelve months.
+
+:func:`store_community` runs a few GROUP BY queries over the last twelve
+months of interactions and writes CommunityHeadline + CommunitySnapshot rows;
+the dashboard only reads those rows (and Rapport rows), so a page view never
+aggregates interactions. Hidden people are left out of every figure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+from django.db import transaction
+from django.db.models import CharField, Count, F, Func, Max, Q
+from django.utils import timezone
+
+from ..models import CommunityHeadline, CommunitySnapshot, Identity, Interaction, Person, Preferences, Rapport
+from ..platforms import records as r
+from .rapport import REGULAR_TALKS, local_today, talk_filter
+
+MONTHS = 12
+DRIFT_AFTER_DAYS = 60
+DRIFT_UNTIL_DAYS = 365
+EXAMPLES = 5
+IN_CHUNK = 900
+_REGULAR_TIERS = (Rapport.Tier.REGULAR, Rapport.Tier.CLOSE)
+
+
+class MonthOf(Func):
+    """'YYYY-MM' of a DateField with each database's own C function.
+
+    Django's TruncMonth goes through a Python function on SQLite, called once
+    per row: far slower over a year of interactions than strftime.
+    """
+
+    template = "to_char(%(expressions)s, 'YYYY-MM')"
+    output_field = CharField()
+
+    def as_sqlite(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        # %% survives as a literal % through the driver's parameter formatting.
+        return f"strftime('%%Y-%%m', {sql})", params
+
+
+def month_starts(today: dt.date, count: int = MONTHS) -> list[dt.date]:
+    """The first days of the ``count`` months ending with ``today``'s, oldest first."""
+    year, month = today.year, today.month
+    starts = []
+    for _ in range(count):
+        starts.append(dt.date(year, month, 1))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return starts[::-1]
+
+
+def _visible_owner(user) -> dict[int, int]:
+    """identity id -> person id, for the user's visible people."""
+    return dict(
+        Identity.objects.filter(user=user, person__hidden=False).values_list("pk", "person_id")
+    )
+
+
+def _directions_by_month(user, prefs, owner, since: dt.date) -> dict[str, dict[int, set[str]]]:
+    """{'YYYY-MM': {person: {directions with a direct exchange}}} since ``since``."""
+    rows = (
+        Interaction.objects.filter(talk_filter(prefs), user=user, day__gte=since)
+        .order_by()
+        .values("identity_id", "direction", month=MonthOf("day"))
+        .annotate(n=Count("id"))
+        .values_list("identity_id", "direction", "month", "n")
+    )
+    found: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for ident, direction, month, _n in rows:
+        person = owner.get(ident)
+        if person is not None:
+            found[month][person].add(direction)
+    return found
+
+
+def _last_exchange(user, prefs, owner, since: dt.date) -> dict[int, dict[str, dt.date]]:
+    """{person: {direction: last day of a direct exchange}} since ``since``."""
+    rows = (
+        Interaction.objects.filter(talk_filter(prefs), user=user, day__gte=since)
+        .order_by()
+        .values("identity_id", "direction")
+        .annotate(last=Max("day"))
+        .values_list("identity_id", "direction", "last")
+    )
+    found: dict[int, dict[str, dt.date]] = defaultdict(dict)
+    for ident, direction, last in rows:
+        person = owner.get(ident)
+        if person is not None and (direction not in found[person] or found[person][direction] < last):
+            found[person][direction] = last
+    return found
+
+
+def _regular_before(user, prefs, person_ids: list[int], before: dt.date) -> set[int]:
+    """Of ``person_ids``, those who already had REGULAR_TALKS talks, both ways, before ``before``."""
+    regular = set()
+    for i in range(0, len(person_ids), IN_CHUNK):
+        rows = (
+            Interaction.objects.filter(
+                talk_filter(prefs), user=user, day__lt=before, identity__person_id__in=person_ids[i : i + IN_CHUNK]
+            )
+            .order_by()
+            .values(person=F("identity__person_id"))
+            .annotate(
+                talks=Count("day", distinct=True),
+                ins=Count("id", filter=Q(direction=r.INBOUND)),
+                outs=Count("id", filter=Q(direction=r.OUTBOUND)),
+            )
+            .values_list("person", "talks", "ins", "outs")
+        )
+        for person, talks, ins, outs in rows:
+            if talks >= REGULAR_TALKS and ins and outs:
+                regular.add(person)
+    return regular
+
+
+def compute_community(user, today: dt.date | None = None) -> tuple[dict, list[dict]]:
+    """The headline fields and the monthly rows, computed, not stored (see :func:`store_community`)."""
+    prefs = Preferences.for_user(user)
+    today = today or local_today(prefs)
+    starts = month_starts(today)
+    owner = _visible_owner(user)
+
+    by_month = _directions_by_month(user, prefs, owner, starts[0])
+    two_way_by_month = {
+        month: {p for p, directions in people.items() if len(directions) == 2} for month, people in by_month.items()
+    }
+    everyone = set().union(*two_way_by_month.values()) if two_way_by_month else set()
+    tz = prefs.tzinfo
+    first_month = {}
+    ids = sorted(everyone)
+    for i in range(0, len(ids), IN_CHUNK):
+        for person, first_at in Rapport.objects.filter(user=user, person_id__in=ids[i : i + IN_CHUNK]).values_list(
+            "person_id", "first_interaction_at"
+        ):
+            if first_at is not None:
+                first_month[person] = first_at.astimezone(tz).strftime("%Y-%m")
+    months = []
+    for start in starts:
+        key = start.strftime("%Y-%m")
+        people = two_way_by_month.get(key, set())
+        months.append(
+            {"month": start, "two_way": len(people), "newcomers": sum(1 for p in people if first_month.get(p) == key)}
+        )
+
+    last = _last_exchange(user, prefs, owner, today - dt.timedelta(days=89))
+    cut_30 = today - dt.timedelta(days=29)
+    talked_90 = [p for p, d in last.items() if len(d) == 2]
+    talked_30 = [p for p in talked_90 if min(last[p].values()) >= cut_30]
+
+    regulars = list(
+        Rapport.objects.filter(user=user, tier__in=_REGULAR_TIERS, person__hidden=False)
+        .order_by("-score", "person_id")
+        .values_list("person_id", "last_talk_on")
+    )
+    already = _regular_before(user, prefs, sorted(p for p, _ in regulars), starts[-1])
+    new_regulars = [p for p, _ in regulars if p not in already]
+    drift_from = today - dt.timedelta(days=DRIFT_UNTIL_DAYS)
+    drift_to = today - dt.timedelta(days=DRIFT_AFTER_DAYS)
+    drifting = [p for p, last_talk in regulars if last_talk is not None and drift_from <= last_talk < drift_to]
+
+    headline = {
+        "talked_30": len(talked_30),
+        "talked_90": len(talked_90),
+        "new_regulars": len(new_regulars),
+        "drifting": len(drifting),
+        "examples": {"new_regulars": new_regulars[:EXAMPLES], "drifting": drifting[:EXAMPLES]},
+        "computed_on": today,
+    }
+    return headline, months
+
+
+def store_community(user, today: dt.date | None = None) -> CommunityHeadline:
+    """Compute and store the dashboard's community figures for ``user``; return the headline row.
+
+    Call after ``rapport.recompute(user)`` (it reads the Rapport tiers). It
+    always covers the whole user: an incremental rapport recompute still
+    changes who is two-way this month. Idempotent; runs for one user queue on
+    the user's Preferences row, like rapport recomputes, so two workers never
+    interleave their writes. Cost: three GROUP BY queries over the last twelve
+    months of the user's interactions.
+    """
+    prefs = Preferences.for_user(user)
+    today = today or local_today(prefs)
+    with transaction.atomic():
+        Preferences.objects.select_for_update().filter(pk=prefs.pk).first()
+        headline, months = compute_community(user, today)
+        now = timezone.now()
+        row, _ = CommunityHeadline.objects.update_or_create(user=user, defaults={**headline, "computed_at": now})
+        CommunitySnapshot.objects.filter(user=user).delete()
+        CommunitySnapshot.objects.bulk_create(
+            [CommunitySnapshot(user=user, computed_at=now, **month) for month in months]
+        )
+    return row
+
+
+def examples(headline: CommunityHeadline | None) -> dict[str, list[Person]]:
+    """The people the headline names, loaded in one query: {"new_regulars": [...], "drifting": [...]}."""
+    wanted = {key: list((headline.examples or {}).get(key, [])) for key in ("new_regulars", "drifting")} if headline else {}
+    ids = {pk for pks in wanted.values() for pk in pks}
+    if not ids:
+        return {"new_regulars": [], "drifting": []}
+    people = Person.objects.filter(user_id=headline.user_id, hidden=False).in_bulk(sorted(ids))
+    # A person deleted (merged) or hidden since the figures were stored is left out.
+    return {
+        key: [people[pk] for pk in pks if pk in people]
+        for key, pks in wanted.items()
+    }

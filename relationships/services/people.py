@@ -1,0 +1,192 @@
+"""The user's own edits to people: merge, split, hide, notes, and merge suggestions.
+
+Ingest creates one Person per platform identity; these services let the user
+say "these two accounts are the same human" (merge) or "this account is
+someone else" (split). Both recompute the rapport of every person they touch,
+so talks on two platforms on the same day count once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Q
+
+from ..models import Identity, Nudge, Person, Preferences
+from ..platforms import records as r
+from . import rapport
+from .ingest import auto_name
+
+# When both people hold a nudge of the same kind, the one that records a
+# decision wins: acting or "never" must not come back as an open nudge.
+_STATE_RANK = {Nudge.State.ACTED: 3, Nudge.State.DISMISSED: 2, Nudge.State.SNOOZED: 1, Nudge.State.OPEN: 0}
+MAX_TAGS = 20
+MAX_TAG_LENGTH = 40
+
+
+class PeopleError(ValueError):
+    """The edit cannot be made as asked (the message says why, for the user)."""
+
+
+def _lock_user(user) -> None:
+    # Merges, splits and rapport recomputes of one user queue on this row, so
+    # a recompute never folds a half-moved person.
+    prefs = Preferences.for_user(user)
+    Preferences.objects.select_for_update().filter(pk=prefs.pk).first()
+
+
+def merge(keep: Person, other: Person) -> Person:
+    """Move everything of ``other`` into ``keep``, delete ``other``, recompute ``keep``.
+
+    Identities move; notes are appended; tags are united; a nudge kind held by
+    both keeps the one that records a decision (acted > dismissed > snoozed >
+    open), as the (person, kind) constraint allows one. Raises PeopleError for
+    the same person twice or two users' people.
+    """
+    if keep.pk == other.pk:
+        raise PeopleError("A person cannot be merged with themselves.")
+    if keep.user_id != other.user_id:
+        raise PeopleError("These people belong to different users.")
+    user = keep.user
+    with transaction.atomic():
+        _lock_user(user)
+        keep = Person.objects.select_for_update().get(pk=keep.pk, user=user)
+        other = Person.objects.select_for_update().get(pk=other.pk, user=user)
+        Identity.objects.filter(person=other).update(person=keep)
+        mine = {n.kind: n for n in Nudge.objects.filter(person=keep)}
+        for nudge in Nudge.objects.filter(person=other):
+            held = mine.get(nudge.kind)
+            if held is None:
+                nudge.person = keep
+                nudge.save(update_fields=["person"])
+            elif _STATE_RANK[nudge.state] > _STATE_RANK[held.state]:
+                held.delete()
+                nudge.person = keep
+                nudge.save(update_fields=["person"])
+            else:
+                nudge.delete()
+        if other.notes.strip():
+            keep.notes = f"{keep.notes.rstrip()}\n\n{other.notes.strip()}" if keep.notes.strip() else other.notes
+        keep.tags = clean_tags([*(keep.tags or []), *(other.tags or [])])
+        keep.name = keep.name or other.name
+        keep.save(update_fields=["notes", "tags", "name"])
+        other.delete()
+        rapport.recompute(user, [keep.pk])
+    return keep
+
+
+def split(identity: Identity) -> Person:
+    """Give ``identity`` a Person of its own; recompute both people; return the new one.
+
+    Nudges stay with the old person. Raises PeopleError when the identity is
+    its person's only one (there is nothing to split from).
+    """
+    user = identity.user
+    with transaction.atomic():
+        _lock_user(user)
+        identity = Identity.objects.select_for_update().get(pk=identity.pk, user=user)
+        old = identity.person
+        if Identity.objects.filter(person=old).count() < 2:
+            raise PeopleError("This is the only account of this person; there is nothing to split it from.")
+        new = Person.objects.create(
+            user=user, name=auto_name(identity.handle, identity.display_name, identity.external_id)
+        )
+        identity.person = new
+        identity.save(update_fields=["person"])
+        rapport.recompute(user, [old.pk, new.pk])
+    return new
+
+
+def set_hidden(person: Person, hidden: bool) -> None:
+    """Hide the person from lists, nudges and the dashboard figures (from the next recompute), or show them again."""
+    Person.objects.filter(pk=person.pk, user=person.user_id).update(hidden=hidden)
+    person.hidden = hidden
+
+
+def clean_tags(tags) -> list[str]:
+    """Trimmed, de-duplicated (case-insensitively, first spelling kept), at most MAX_TAGS."""
+    seen, out = set(), []
+    for tag in tags:
+        tag = " ".join(str(tag).split())[:MAX_TAG_LENGTH]
+        if tag and tag.lower() not in seen:
+            seen.add(tag.lower())
+            out.append(tag)
+    return out[:MAX_TAGS]
+
+
+def save_notes(person: Person, notes: str, tags: list[str]) -> Person:
+    person.notes = notes
+    person.tags = clean_tags(tags)
+    person.save(update_fields=["notes", "tags"])
+    return person
+
+
+# -- Suggested merges ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Suggestion:
+    person: Person
+    reason: str
+
+
+def handle_stem(platform: str, handle: str | None) -> str:
+    """The part of a handle people reuse across platforms: 'ana' of ana@fedi.example, ana.bsky.social, @ana."""
+    handle = (handle or "").strip().lstrip("@").lower()
+    if not handle:
+        return ""
+    if platform == r.MASTODON:
+        return handle.split("@", 1)[0]
+    if platform == r.BLUESKY:
+        return handle.split(".", 1)[0]
+    return handle
+
+
+def _stem_filter(stem: str) -> Q:
+    # The same stem on each platform's handle shape; index identity_handle_idx
+    # serves the exact and prefix matches.
+    return (
+        Q(platform=r.X, handle__iexact=stem)
+        | Q(platform=r.MASTODON, handle__istartswith=f"{stem}@")
+        | Q(platform=r.BLUESKY, handle__istartswith=f"{stem}.")
+    )
+
+
+def suggest_merges(person: Person, limit: int = 5) -> list[Suggestion]:
+    """Other people of the same user who look like the same human on another platform.
+
+    The same handle stem, or the same display name, on a platform ``person``
+    has no identity on. The user confirms; nothing is merged automatically.
+    """
+    mine = list(person.identities.all())
+    platforms = {ident.platform for ident in mine}
+    others = [p for p in r.PLATFORMS if p not in platforms]
+    if not mine or not others:
+        return []
+    stems = {handle_stem(ident.platform, ident.handle) for ident in mine} - {""}
+    names = {ident.display_name.strip() for ident in mine if ident.display_name.strip()}
+    if person.name.strip():
+        names.add(person.name.strip())
+    if not stems and not names:
+        return []
+    match = Q()
+    for stem in stems:
+        match |= _stem_filter(stem)
+    for name in names:
+        match |= Q(display_name__iexact=name)
+    found = (
+        Identity.objects.filter(match, user=person.user_id, platform__in=others)
+        .exclude(person=person)
+        .select_related("person")
+        .order_by("person_id")[: limit * 3]
+    )
+    suggestions: dict[int, Suggestion] = {}
+    for ident in found:
+        if ident.person_id in suggestions or ident.person.hidden:
+            continue
+        if handle_stem(ident.platform, ident.handle) in stems:
+            reason = f"the same handle, {ident.handle}, on {ident.get_platform_display()}"
+        else:
+            reason = f"the same name, {ident.display_name}, on {ident.get_platform_display()}"
+        suggestions[ident.person_id] = Suggestion(ident.person, reason)
+    return list(suggestions.values())[:limit]

@@ -1,0 +1,209 @@
+"""One person: identities, rapport in words, a monthly chart, the timeline, notes, merge / split / hide."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count, Exists, OuterRef, Q
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from ..forms_pages import HideForm, MergeForm, MergeSearchForm, PersonNotesForm, SplitForm, TimelineForm
+from ..models import Identity, Interaction, Nudge, Person, Preferences, Rapport
+from ..platforms import records as r
+from ..services import people as people_service
+from ..services.charts import Series, bar_chart
+from ..services.dashboard import MonthOf, month_starts
+from ..services.rapport import local_today
+from ..services.sentences import explain, explain_score
+from .common import attach_recent, decorate, identities_prefetch, render_page
+
+TIMELINE_PAGE = 25
+MERGE_RESULTS = 8
+# HX-Target of the person page's htmx requests -> the partial that answers it.
+_PARTIALS = {"timeline": "timeline", "merge-candidates": "merge_candidates", "about": "about"}
+
+
+def _owned(request, pk: int) -> Person:
+    # The permission check: another user's person is a 404, never a 403 that confirms it exists.
+    return get_object_or_404(
+        Person.objects.select_related("rapport").prefetch_related(identities_prefetch()), pk=pk, user=request.user
+    )
+
+
+def _rapport(person: Person) -> Rapport | None:
+    try:
+        return person.rapport
+    except Rapport.DoesNotExist:
+        return None
+
+
+def _monthly_chart(person: Person, identity_ids: list[int], prefs: Preferences, today: dt.date):
+    starts = month_starts(today)
+    since = dt.datetime.combine(starts[0], dt.time(0), tzinfo=prefs.tzinfo)
+    counts = {
+        (month, direction): n
+        for month, direction, n in Interaction.objects.filter(
+            identity_id__in=identity_ids, user_id=person.user_id, occurred_at__gte=since
+        )
+        .order_by()
+        .values("direction", month=MonthOf("day"))
+        .annotate(n=Count("id"))
+        .values_list("month", "direction", "n")
+    }
+    keys = [s.strftime("%Y-%m") for s in starts]
+    return bar_chart(
+        f"Interactions with {person.display_name}, month by month",
+        "Each month: what they did (replies, mentions, likes…) and what you did, side by side.",
+        [s.strftime("%b") for s in starts],
+        [
+            Series("From them", "series-a", [counts.get((k, r.INBOUND), 0) for k in keys]),
+            Series("From you", "series-b", [counts.get((k, r.OUTBOUND), 0) for k in keys]),
+        ],
+    )
+
+
+def _merge_candidates(person: Person, query: str):
+    query = query.strip().lstrip("@")
+    if not query:
+        return []
+    handles = Identity.objects.filter(person=OuterRef("pk")).filter(
+        Q(handle__icontains=query) | Q(display_name__icontains=query)
+    )
+    return list(
+        Person.objects.filter(user_id=person.user_id)
+        .exclude(pk=person.pk)
+        .filter(Q(name__icontains=query) | Exists(handles))
+        .prefetch_related(identities_prefetch())
+        .order_by("name", "pk")[:MERGE_RESULTS]
+    )
+
+
+def person_context(request, person: Person, **extra) -> dict:
+    """Everything the person page shows; a fixed number of queries whatever the person's history."""
+    prefs = Preferences.for_user(request.user)
+    today = local_today(prefs)
+    rapport_row = _rapport(person)
+    decorate(person)
+    identity_ids = [i.pk for i in person.identity_list]
+
+    timeline_form = TimelineForm(request.GET or None)
+    page_number = (timeline_form.cleaned_data.get("page") if timeline_form.is_valid() else None) or 1
+    timeline = Interaction.objects.filter(identity_id__in=identity_ids, user=request.user).select_related(
+        "identity"
+    ).order_by("-occurred_at", "-pk")
+    page = Paginator(timeline, TIMELINE_PAGE).get_page(page_number)
+
+    all_nudges = list(person.nudges.order_by("kind"))
+    open_nudges = [n for n in all_nudges if n.state == Nudge.State.OPEN]
+    if open_nudges:
+        attach_recent([person])
+        for nudge in open_nudges:
+            nudge.person = person
+            nudge.recent = person.recent
+
+    search = MergeSearchForm(request.GET or None)
+    merge_query = search.cleaned_data.get("merge_q", "") if search.is_valid() else ""
+    return {
+        "person": person,
+        "rapport": rapport_row,
+        "today": today,
+        "explanation": explain(rapport_row, person, today=today, prefs=prefs),
+        "score_sentence": explain_score(rapport_row, prefs) if rapport_row and rapport_row.tier != "silent" else "",
+        "chart": _monthly_chart(person, identity_ids, prefs, today),
+        "page": page,
+        "open_nudges": open_nudges,
+        "other_nudges": [n for n in all_nudges if n.state != Nudge.State.OPEN],
+        "suggestions": people_service.suggest_merges(person),
+        "merge_search": search,
+        "merge_query": merge_query,
+        "merge_candidates": _merge_candidates(person, merge_query),
+        "notes_form": PersonNotesForm(initial={"notes": person.notes, "tags": ", ".join(person.tags or [])}),
+        "editing": False,
+        **extra,
+    }
+
+
+@vary_on_headers("HX-Request", "HX-Target")
+def person(request, pk: int):
+    person = _owned(request, pk)
+    partial = _PARTIALS.get(request.htmx.target or "") if request.htmx else None
+    return render_page(request, "relationships/person.html", person_context(request, person), partial)
+
+
+@vary_on_headers("HX-Request")
+def person_notes(request, pk: int):
+    """Private notes and tags, edited in place: GET gives the form, POST saves and shows the result."""
+    person = _owned(request, pk)
+    if request.method == "POST":
+        form = PersonNotesForm(request.POST)
+        if form.is_valid():
+            people_service.save_notes(person, form.cleaned_data["notes"], form.cleaned_data["tags"])
+            if request.htmx:
+                return render_page(request, "relationships/person.html", {"person": person}, "about")
+            messages.success(request, "Notes saved.")
+            return redirect("person", person.pk)
+        if request.htmx:
+            return render_page(request, "relationships/person.html", {"person": person, "notes_form": form}, "about_form")
+        return render_page(request, "relationships/person.html",
+                           person_context(request, person, notes_form=form, editing=True), status=400)
+    if request.htmx:
+        form = PersonNotesForm(initial={"notes": person.notes, "tags": ", ".join(person.tags or [])})
+        return render_page(request, "relationships/person.html", {"person": person, "notes_form": form}, "about_form")
+    return render_page(request, "relationships/person.html", person_context(request, person, editing=True))
+
+
+@require_POST
+def person_merge(request, pk: int):
+    """Merge another of the user's people into this one (the page's person is kept)."""
+    person = _owned(request, pk)
+    form = MergeForm(request.POST, person=person)
+    if not form.is_valid():
+        messages.error(request, "Choose one of your other people to merge.")
+        return render_page(request, "relationships/person.html", person_context(request, person), status=400)
+    other = form.cleaned_data["other"]
+    name = other.display_name
+    try:
+        people_service.merge(person, other)
+    except people_service.PeopleError as exc:
+        messages.error(request, str(exc))
+        return redirect("person", person.pk)
+    messages.success(request, f"Merged {name} into {person.display_name}. Split an account off again if that was a mistake.")
+    return redirect("person", person.pk)
+
+
+@require_POST
+def person_split(request, pk: int):
+    """Give one of the person's accounts a person of its own."""
+    person = _owned(request, pk)
+    form = SplitForm(request.POST, person=person)
+    if not form.is_valid():
+        messages.error(request, "Choose one of this person's accounts to split off.")
+        return render_page(request, "relationships/person.html", person_context(request, person), status=400)
+    try:
+        new = people_service.split(form.cleaned_data["identity"])
+    except people_service.PeopleError as exc:
+        messages.error(request, str(exc))
+        return redirect("person", person.pk)
+    messages.success(request, format_html('Split off: <a href="{}">{}</a> is now a person of their own.',
+                                          reverse("person", args=[new.pk]), new.display_name))
+    return redirect("person", person.pk)
+
+
+@require_POST
+def person_hide(request, pk: int):
+    """Hide the person from the people list, nudges and the digest; or show them again."""
+    person = _owned(request, pk)
+    form = HideForm(request.POST)
+    if form.is_valid():
+        people_service.set_hidden(person, form.cleaned_data["hidden"])
+        if person.hidden:
+            messages.success(request, f"{person.display_name} is hidden from your lists and nudges.")
+        else:
+            messages.success(request, f"{person.display_name} is back in your lists.")
+    return redirect("person", person.pk)

@@ -1,0 +1,293 @@
+"""The pages in a real browser: Playwright driving Debian's chromium against pytest-django's live server.
+
+One browser for the whole session; each test gets a fresh context (cookies).
+axe-core is vendored (tests/ui/vendor/axe.min.js, from npm) and added with
+add_init_script, which the page's Content-Security-Policy does not block.
+Screenshots of the main pages land in tests/screenshots/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+from django.utils import timezone
+
+from relationships.models import Heartbeat, Nudge, Person
+from relationships.platforms import records as r
+from relationships.services import dashboard, demo, nudges, rapport
+from tests.conftest import need_service
+from tests.rapport.stories import Story
+
+pytestmark = [pytest.mark.services, pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
+
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+SHOTS = Path(__file__).resolve().parent.parent / "screenshots"
+PASSWORD = "correct horse battery staple"
+PHONE = {"width": 375, "height": 812}
+DESKTOP = {"width": 1280, "height": 900}
+TIMEOUT_MS = 10_000
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    # The same check as the chromium_path fixture (function-scoped, so not usable here).
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    need_service(os.path.exists(path), "Debian's chromium is not installed (apt-get install -y chromium)")
+    # Playwright's sync API keeps an event loop running in this thread; the
+    # ORM calls the tests make around it are plain synchronous ones.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=path,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live(live_server, chromium_path, settings):
+    # The live server runs in this process: settings changed here apply to it.
+    settings.DEBUG = False
+    return live_server.url
+
+
+@pytest.fixture
+def heartbeats(db):
+    # A running worker and beat, so no banner covers the screenshots.
+    for name in ("worker", "beat"):
+        Heartbeat.objects.update_or_create(name=name, defaults={"seen_at": timezone.now()})
+
+
+@pytest.fixture
+def alice_pw(django_user_model):
+    return django_user_model.objects.create_user("alice", "alice@example.com", PASSWORD)
+
+
+def _session_cookie(user, live_url: str) -> dict:
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    return {"name": django_settings.SESSION_COOKIE_NAME, "value": session.session_key, "url": live_url}
+
+
+@pytest.fixture
+def open_page(browser, live):
+    """open_page(user, path, viewport=..., scheme=...) -> a logged-in Playwright page at ``path``."""
+    contexts = []
+
+    def open_(user, path: str = "/", *, viewport=DESKTOP, scheme: str = "light"):
+        context = browser.new_context(viewport=viewport, color_scheme=scheme)
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        if user is not None:
+            context.add_cookies([_session_cookie(user, live)])
+        context.add_init_script(path=str(AXE))
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.errors = errors
+        page.goto(live + path)
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+def _community(user, make_source):
+    """Ana and Ben talk with the user (follow nudges); Ana is also on Bluesky, as another person."""
+    story = Story(user, make_source(user, platform=r.MASTODON))
+    for name, days in (("Ana", range(1, 7)), ("Ben", range(2, 9)), ("Cleo", range(1, 3)), ("Dan", range(5, 6))):
+        story.someone(name)
+        for day in days:
+            story.said(name, r.REPLY, day, when=timezone.now() - timezone.timedelta(days=day))
+            story.answered(name, r.REPLY, day, when=timezone.now() - timezone.timedelta(days=day))
+    story.save()
+    bluesky = Story(user, make_source(user, platform=r.BLUESKY), platform=r.BLUESKY)
+    bluesky.someone("ana").said("ana", r.REPLY, when=timezone.now() - timezone.timedelta(days=3))
+    bluesky.save()
+    rapport.recompute(user)
+    nudges.generate(user)
+    dashboard.store_community(user)
+
+
+def _wait_for_names(page, expected: list[str], ordered: bool = True) -> None:
+    """Wait until the people list shows exactly ``expected`` (htmx swaps it in a moment later)."""
+    page.wait_for_function(
+        """([expected, ordered]) => {
+            const seen = [...document.querySelectorAll('.pr-name')].map(a => a.innerText.trim());
+            const a = ordered ? seen : [...seen].sort(), b = ordered ? expected : [...expected].sort();
+            return a.length === b.length && a.every((x, i) => x === b[i]);
+        }""",
+        arg=[expected, ordered],
+    )
+
+
+def _no_overflow(page) -> None:
+    widths = page.evaluate("() => [document.documentElement.scrollWidth, document.body.scrollWidth, window.innerWidth]")
+    assert max(widths[:2]) <= widths[2], f"horizontal overflow at {page.url}: {widths}"
+
+
+def _axe(page, label: str) -> None:
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    bad = [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert not bad, f"{label}: " + "; ".join(bad)
+
+
+# -- Stories --------------------------------------------------------------------------------------------
+
+def test_logging_in_with_the_form_lands_on_the_dashboard(open_page, alice_pw, heartbeats, live):
+    page = open_page(None, "/")
+    assert "/accounts/login/" in page.url
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(live + "/")
+    assert page.get_by_role("heading", name="Your community").is_visible()
+    # A new user is shown where to start.
+    assert page.get_by_role("link", name="Connect your Mastodon or Bluesky account").is_visible()
+
+
+def test_filtering_and_searching_the_people_list_updates_it_in_place(open_page, alice_pw, heartbeats, make_source):
+    _community(alice_pw, make_source)
+    page = open_page(alice_pw, "/people/")
+    rows = page.locator(".pr-name")
+    assert rows.count() == 5
+    page.evaluate("() => { window.stillHere = true; }")
+    page.get_by_label("Name or handle").fill("ben")
+    _wait_for_names(page, ["Ben"])
+    assert "q=ben" in page.url  # pushed, so the filtered list has a real address
+    page.get_by_label("Name or handle").fill("")
+    page.get_by_label("Platform").select_option(r.BLUESKY)
+    _wait_for_names(page, ["ana"])
+    page.get_by_label("Platform").select_option("")
+    page.get_by_label("Tier").select_option("regular")
+    _wait_for_names(page, ["Ana", "Ben"], ordered=False)
+    assert page.evaluate("() => window.stillHere") is True  # no page reload
+    assert not page.errors
+
+
+def test_editing_a_note_in_place(open_page, alice_pw, heartbeats, make_source):
+    _community(alice_pw, make_source)
+    ana = Person.objects.get(user=alice_pw, name="Ana")
+    page = open_page(alice_pw, f"/people/{ana.pk}/")
+    page.evaluate("() => { window.stillHere = true; }")
+    page.get_by_role("link", name="Edit notes and tags").click()
+    page.get_by_label("Private notes").fill("Met at the <b>meetup</b>")
+    page.get_by_role("textbox", name="Tags").fill("meetup, design")
+    page.get_by_role("button", name="Save").click()
+    page.locator("#about .notes").wait_for()
+    assert page.locator("#about .notes").inner_text() == "Met at the <b>meetup</b>"  # text, not markup
+    assert page.locator("#about .tag").all_inner_texts() == ["meetup", "design"]
+    assert page.evaluate("() => window.stillHere") is True
+    ana.refresh_from_db()
+    assert ana.notes == "Met at the <b>meetup</b>" and ana.tags == ["meetup", "design"]
+
+
+def test_merging_two_people_from_a_suggestion(open_page, alice_pw, heartbeats, make_source):
+    _community(alice_pw, make_source)
+    ana = Person.objects.get(user=alice_pw, name="Ana")
+    page = open_page(alice_pw, f"/people/{ana.pk}/")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name=re.compile(r"^Merge ana into Ana")).click()
+    page.get_by_text("Merged ana into Ana").wait_for()
+    assert page.locator(".accounts > li").count() == 2
+    assert Person.objects.filter(user=alice_pw).count() == 4
+
+
+def test_merging_from_a_search(open_page, alice_pw, heartbeats, make_source):
+    _community(alice_pw, make_source)
+    ben = Person.objects.get(user=alice_pw, name="Ben")
+    page = open_page(alice_pw, f"/people/{ben.pk}/")
+    page.get_by_label("Find the other person by name or handle").fill("cleo")
+    button = page.get_by_role("button", name="Merge Cleo into Ben")
+    button.wait_for()
+    page.once("dialog", lambda dialog: dialog.accept())
+    button.click()
+    page.get_by_text("Merged Cleo into Ben").wait_for()
+    assert not Person.objects.filter(user=alice_pw, name="Cleo").exists()
+
+
+def test_not_now_and_never_take_the_cards_away_and_update_the_counts(open_page, alice_pw, heartbeats, make_source):
+    _community(alice_pw, make_source)
+    ana = Nudge.objects.get(user=alice_pw, person__name="Ana")
+    ben = Nudge.objects.get(user=alice_pw, person__name="Ben")
+    page = open_page(alice_pw, "/")
+    page.evaluate("() => { window.stillHere = true; }")
+    counts = page.locator("#nudge-counts")
+    assert "2 open" in counts.inner_text()
+
+    page.locator(f"#nudge-{ana.pk}").get_by_role("button", name="Not now").click()
+    page.locator(f"#nudge-{ana.pk}").get_by_role("button", name=re.compile("Not now|Snooze")).wait_for(state="detached")
+    page.wait_for_function("() => document.querySelector('#nudge-counts').innerText.includes('1 snoozed')")
+    assert "1 open" in counts.inner_text()
+
+    page.locator(f"#nudge-{ben.pk}").get_by_role("button", name="Never").click()
+    page.locator(f"#nudge-{ben.pk}").get_by_role("button", name=re.compile("Never|Dismiss")).wait_for(state="detached")
+    page.wait_for_function("() => document.querySelector('#nudge-counts').innerText.includes('0 open')")
+    assert page.evaluate("() => window.stillHere") is True
+    ana.refresh_from_db()
+    ben.refresh_from_db()
+    assert (ana.state, ben.state) == (Nudge.State.SNOOZED, Nudge.State.DISMISSED)
+    assert not page.errors
+
+
+def test_the_settings_preview_appears_in_place_without_saving(open_page, alice_pw, heartbeats, make_source):
+    _community(alice_pw, make_source)
+    page = open_page(alice_pw, "/settings/")
+    page.evaluate("() => { window.stillHere = true; }")
+    page.get_by_label("A like").fill("10")
+    page.get_by_role("button", name="Preview changes").click()
+    page.locator("#preview .preview-list li").first.wait_for()
+    assert "nothing is saved yet" in page.locator("#preview").inner_text()
+    assert page.evaluate("() => window.stillHere") is True
+    from relationships.models import Preferences
+
+    assert Preferences.for_user(alice_pw).weights.get("like", 0.5) == 0.5
+
+
+# -- Every main page: phone width, axe-core, screenshots ------------------------------------------------------
+
+def test_main_pages_fit_a_phone_pass_axe_and_are_photographed(open_page, alice_pw, heartbeats):
+    demo.seed_records(alice_pw)
+    rapport.recompute(alice_pw)
+    nudges.generate(alice_pw)
+    dashboard.store_community(alice_pw)
+    person = Person.objects.filter(user=alice_pw, rapport__tier="close").order_by("-rapport__score").first()
+    pages = {
+        "dashboard": "/",
+        "people": "/people/",
+        "person": f"/people/{person.pk}/",
+        "sources": "/sources/",
+        "settings": "/settings/",
+    }
+    SHOTS.mkdir(exist_ok=True)
+    for scheme in ("light", "dark"):
+        for name, path in pages.items():
+            for size, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
+                page = open_page(alice_pw, path, viewport=viewport, scheme=scheme)
+                label = f"{name} ({size}, {scheme})"
+                if size == "phone":
+                    _no_overflow(page)
+                _axe(page, label)
+                page.screenshot(path=str(SHOTS / f"{name}-{size}-{scheme}.png"), full_page=True)
+                page.screenshot(path=str(SHOTS / f"fold-{name}-{size}-{scheme}.png"))
+                assert not [e for e in page.errors if "Content Security Policy" in e], label
+                page.context.close()

@@ -1,0 +1,160 @@
+"""The dashboard's stored community figures, the nudge cards and the background-work banner."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from relationships.context_processors import background_warning
+from relationships.models import CommunityHeadline, CommunitySnapshot, Heartbeat, Job, Nudge, Person
+from relationships.platforms import records as r
+from relationships.services import dashboard
+from tests.rapport.stories import TODAY
+
+from .conftest import score, talk_often, with_permalinks
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def seasons(alice, story):
+    """Ana: new this month. Ben: a regular since May. Old: a regular gone quiet 100 days ago.
+    Fan: only likes. Crowd: mentioned alice in posts naming 30 people, and alice answered once."""
+    talk_often(story, "Ana", range(1, 7))
+    talk_often(story, "Ben", range(3, 40, 6))
+    talk_often(story, "Old", range(100, 112, 2))
+    story.someone("Fan")
+    for day in (1, 2, 3):
+        story.said("Fan", r.LIKE, day)
+    story.someone("Crowd")
+    for day in (1, 2, 3):
+        story.said("Crowd", r.MENTION, day, named_count=30)
+    story.answered("Crowd", r.REPLY, 2)
+    story.save()
+    with_permalinks(alice)
+    score(alice)
+
+
+def test_the_headline_counts_two_way_conversations_new_regulars_and_drifting_people(alice, seasons):
+    headline = CommunityHeadline.objects.get(user=alice)
+    assert (headline.talked_30, headline.talked_90) == (2, 2)  # Ana, Ben; not Fan, not Crowd's mass mentions
+    assert headline.new_regulars == 1 and headline.examples["new_regulars"] == [
+        Person.objects.get(user=alice, name="Ana").pk
+    ]
+    assert headline.drifting == 1 and headline.examples["drifting"] == [Person.objects.get(user=alice, name="Old").pk]
+    assert headline.computed_on == TODAY
+
+
+def test_twelve_months_are_stored_with_two_way_people_and_newcomers(alice, seasons):
+    months = {m.month: m for m in CommunitySnapshot.objects.filter(user=alice)}
+    assert len(months) == 12 and min(months) == dt.date(2025, 7, 1) and max(months) == dt.date(2026, 6, 1)
+    june, may, march = months[dt.date(2026, 6, 1)], months[dt.date(2026, 5, 1)], months[dt.date(2026, 3, 1)]
+    assert (june.two_way, june.newcomers) == (2, 1)  # Ana is new in June; Ben started in May
+    assert (may.two_way, may.newcomers) == (1, 1)
+    assert march.two_way == 1  # Old, 100-110 days before 15 June
+
+
+def test_hidden_people_are_left_out_of_the_figures(alice, seasons):
+    Person.objects.filter(user=alice, name="Ana").update(hidden=True)
+    dashboard.store_community(alice, today=TODAY)
+    headline = CommunityHeadline.objects.get(user=alice)
+    assert (headline.talked_30, headline.new_regulars) == (1, 0)
+
+
+def test_storing_twice_replaces_the_figures(alice, seasons):
+    dashboard.store_community(alice, today=TODAY)
+    dashboard.store_community(alice, today=TODAY + dt.timedelta(days=40))
+    assert CommunitySnapshot.objects.filter(user=alice).count() == 12
+    assert CommunityHeadline.objects.get(user=alice).computed_on == TODAY + dt.timedelta(days=40)
+
+
+def test_the_dashboard_reads_stored_figures_and_touches_interactions_only_for_the_cards(alice_client, alice, seasons):
+    with CaptureQueriesContext(connection) as queries:
+        html = alice_client.get(reverse("dashboard")).content.decode()
+    touching = [q["sql"] for q in queries.captured_queries if "relationships_interaction" in q["sql"]]
+    assert len(touching) == 1 and "ROW_NUMBER" in touching[0].upper()  # the last three per card, by person
+    assert 'class="chart-svg"' in html and "Old" in html  # named as drifting
+
+    Nudge.objects.filter(user=alice).update(state=Nudge.State.DISMISSED)
+    with CaptureQueriesContext(connection) as queries:
+        alice_client.get(reverse("dashboard"))
+    assert not [q for q in queries.captured_queries if "relationships_interaction" in q["sql"]]
+
+
+def test_nudge_cards_show_the_reason_the_last_three_interactions_and_their_buttons(alice_client, alice, seasons):
+    html = alice_client.get(reverse("dashboard")).content.decode()
+    nudge = Nudge.objects.get(user=alice, person__name="Ana")
+    card = html[html.index(f'id="nudge-{nudge.pk}"'):]
+    card = card[: card.index("</article>")]
+    assert "You&#x27;ve talked with Ana 6 times — follow them?" in card
+    assert card.count("View post") == 3
+    for action in ("nudge_follow", "nudge_snooze", "nudge_dismiss"):
+        url = reverse(action, args=[nudge.pk])
+        assert f'hx-post="{url}" hx-target="#nudge-{nudge.pk}" hx-swap="outerHTML"' in card
+        assert f'action="{url}"' in card  # works without JavaScript too
+
+
+def test_the_counts_refresh_after_a_card_acts(alice_client, alice, seasons):
+    html = alice_client.get(reverse("dashboard")).content.decode()
+    assert 'hx-trigger="htmx:afterRequest from:#nudge-area, nudge-changed from:body"' in html
+    open_before = Nudge.objects.filter(user=alice, state="open").count()
+    Nudge.objects.filter(user=alice, person__name="Ana").update(state=Nudge.State.SNOOZED)
+    counts = alice_client.get(reverse("nudge_counts"), **HTMX).content.decode()
+    assert f"{open_before - 1} open" in counts and "1 snoozed" in counts
+
+
+def test_only_six_cards_show_until_asked_for_all(alice_client, alice, story):
+    for i in range(8):
+        talk_often(story, f"Pal{i}", range(1, 7))
+    story.save()
+    from relationships.models import Preferences
+
+    Preferences.objects.filter(user=alice).update(daily_nudge_budget=20)
+    score(alice)
+    html = alice_client.get(reverse("dashboard")).content.decode()
+    assert html.count('data-nudge="') == 6 and "Show all 8 open nudges" in html
+    assert alice_client.get(reverse("dashboard"), {"all": "1"}, **HTMX).content.decode().count('data-nudge="') == 8
+
+
+def test_people_without_figures_yet_are_told_they_come_with_the_next_scoring(alice_client, alice, story):
+    story.someone("Ana").said("Ana", r.REPLY, 1)
+    story.save()
+    html = alice_client.get(reverse("dashboard")).content.decode()
+    assert "appear after the next scoring run" in html
+
+
+# -- The banner --------------------------------------------------------------------------------------------
+
+def test_a_banner_shows_on_every_page_when_the_beat_has_not_been_heard_from(alice_client, community):
+    Heartbeat.objects.create(name="beat", seen_at=timezone.now() - dt.timedelta(minutes=30))
+    Heartbeat.objects.create(name="worker", seen_at=timezone.now())
+    for name in ("dashboard", "people", "settings", "sources"):
+        html = alice_client.get(reverse(name)).content.decode()
+        assert 'class="banner"' in html and "background scheduler has not been heard from since" in html, name
+
+
+def test_no_banner_while_the_beat_and_worker_are_alive(alice_client, community):
+    Heartbeat.objects.create(name="beat", seen_at=timezone.now())
+    Heartbeat.objects.create(name="worker", seen_at=timezone.now() - dt.timedelta(hours=3))
+    assert 'class="banner"' not in alice_client.get(reverse("dashboard")).content.decode()
+
+
+def test_a_silent_worker_matters_when_work_waits_for_it(alice):
+    now = timezone.now()
+    Heartbeat.objects.create(name="beat", seen_at=now)
+    Heartbeat.objects.create(name="worker", seen_at=now - dt.timedelta(hours=1))
+    assert background_warning(alice, now) == ""
+    job = Job.objects.create(user=alice, kind="import", task_name="relationships.import_archive")
+    Job.objects.filter(pk=job.pk).update(created_at=now - dt.timedelta(minutes=10))
+    assert "No worker has picked up" in background_warning(alice, now)
+
+
+def test_a_fresh_install_without_heartbeats_says_so(alice):
+    assert "not been heard from yet" in background_warning(alice)
