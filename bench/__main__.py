@@ -22,6 +22,17 @@ PG_ADMIN_URL = os.environ.get("RAPPORT_BENCH_PG", "postgres://postgres@127.0.0.1
 ROWS = {
     "ingest": ("bench.ingest_bench", [("sqlite", "sqlite", {}), ("postgres", "postgres", {})]),
     "ingest-memory": ("bench.ingest_memory", [("100k", "sqlite", {"n": 100_000}), ("1M", "sqlite", {"n": 1_000_000})]),
+    "sync": ("bench.sync_bench", [("mastodon-20k", "sqlite", {"n": 20_000, "limit": 30, "window": 10})]),
+    "rapport": ("bench.rapport_bench", [("sqlite", "sqlite", {}), ("postgres", "postgres", {})]),
+    "import": (
+        "bench.import_bench",
+        [
+            ("100k", "sqlite", {"n": 100_000, "mode": "import"}),
+            ("100k-floor", "sqlite", {"n": 100_000, "mode": "floor"}),
+            ("1M", "sqlite", {"n": 1_000_000, "mode": "import"}),
+            ("1M-floor", "sqlite", {"n": 1_000_000, "mode": "floor"}),
+        ],
+    ),
 }
 
 

@@ -91,4 +91,20 @@ def cross_variant_summaries(results: list[dict]) -> list[dict]:
              "value": f"{mem['1M']['rss_mb']:.0f} MB", "floor": f"{mem['100k']['rss_mb']:.0f} MB",
              "ratio": ratio, "target": "<= 1.2x", "ok": ratio <= 1.2}
         )
+    imp = {r["variant"]: r for r in results if r["row"] == "import"}
+    for size in ("100k", "1M"):
+        if size in imp and f"{size}-floor" in imp:
+            ratio = imp[size]["seconds"] / imp[f"{size}-floor"]["seconds"]
+            out.append(
+                {"row": "import", "variant": f"{size} vs floor", "measure": "whole import time",
+                 "value": imp[size]["value"], "floor": imp[f"{size}-floor"]["value"], "ratio": ratio,
+                 "target": "<= 3x", "ok": ratio <= 3}
+            )
+    if "100k" in imp and "1M" in imp:
+        ratio = imp["1M"]["rss_mb"] / imp["100k"]["rss_mb"]
+        out.append(
+            {"row": "import", "variant": "1M vs 100k", "measure": "peak RSS",
+             "value": f"{imp['1M']['rss_mb']:.0f} MB", "floor": f"{imp['100k']['rss_mb']:.0f} MB", "ratio": ratio,
+             "target": "<= 1.2x and < 300 MB", "ok": ratio <= 1.2 and imp["1M"]["rss_mb"] < 300}
+        )
     return out

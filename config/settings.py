@@ -207,6 +207,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-jobs": {"task": "relationships.sweep_stale_jobs", "schedule": 60.0},
     "nightly-refresh": {"task": "relationships.nightly_refresh", "schedule": crontab(hour=3, minute=30)},
+    # Each connected source is synced when older than RAPPORT_SYNC_INTERVAL_MINUTES.
+    "sync-due-sources": {"task": "relationships.sync_due_sources", "schedule": 60.0},
+    # Daily; each user gets at most one digest a week, none without open nudges.
+    "send-digests": {"task": "relationships.send_digests", "schedule": crontab(hour=8, minute=0)},
 }
 
 # --- Auth --------------------------------------------------------------------

@@ -44,6 +44,7 @@ def import_archive(self, job_id: int, **_):
     return _run(self, job_id, imports.run_import)
 
 
-# Sync and follow tasks live beside their services; importing them here
+# Sync and digest tasks live beside their services; importing them here
 # registers them with Celery's autodiscovery of `relationships.tasks`.
+from .digest_tasks import *  # noqa: E402,F401,F403
 from .sync_tasks import *  # noqa: E402,F401,F403

@@ -142,8 +142,12 @@ def execute(job_id: int, work: Callable[[Job, Progress], str]) -> Outcome:
         if job.attempts >= settings.RAPPORT_JOB_MAX_ATTEMPTS:
             finish(job, Job.State.FAILED, error=f"Gave up after {job.attempts} attempts: {exc}")
             return Outcome(Job.State.FAILED)
-        Job.objects.filter(pk=job.pk).update(state=Job.State.QUEUED, error=str(exc), heartbeat_at=None)
         delay = exc.retry_in if exc.retry_in is not None else min(600, 10 * 2 ** job.attempts)
+        # The heartbeat points at the planned retry, so the stale-job sweep
+        # does not send the job again while it waits its turn.
+        Job.objects.filter(pk=job.pk).update(
+            state=Job.State.QUEUED, error=str(exc), heartbeat_at=timezone.now() + dt.timedelta(seconds=delay)
+        )
         return Outcome("retry", retry_in=delay)
     except Exception as exc:  # a bug: record it on the job, keep the worker alive
         log.exception("Job %s (%s) failed", job.pk, job.kind)

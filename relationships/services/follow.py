@@ -1,0 +1,274 @@
+"""Follow, for real: one person, on the user's click, through their connected account.
+
+:func:`follow_person` picks the person's identity on a platform the user has
+connected, follows it there (Mastodon: resolve on the user's own instance,
+then follow; Bluesky: check ``viewer.following``, then write the follow
+record), and records what came of it with the interactions that led to it
+("why I followed"): on a :class:`~relationships.models.FollowAttempt`, and on
+the nudge, which becomes acted (``following`` / ``requested``) or stays open
+with the failure's reason.
+
+Where Rapport cannot follow (X: archive only; or no connected account for
+that platform), nothing is called: the caller shows the profile to open in a
+new tab, and :func:`confirm_manual_follow` records it once the user says
+they followed.
+
+There is no bulk follow: one identity per call, a per-user hourly budget,
+and at most one follow in flight per identity.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from ..crypto import CredentialsUnreadable
+from ..models import FollowAttempt, Identity, Nudge, Person, Source
+from ..platforms import records as r
+from ..platforms.base import FAILED, FOLLOWING, REQUESTED, live_platforms
+from ..platforms.errors import AuthError, PlatformError, RateLimited, TransientError
+from . import connect, nudges
+
+MANUAL = "manual"
+#: A person clicks Follow a few times an hour; more is a script, and the
+#: platforms treat bulk following as spam.
+FOLLOWS_PER_HOUR = 30
+#: A pending attempt older than this died with its request; it no longer blocks.
+PENDING_TIMEOUT = dt.timedelta(minutes=2)
+#: Nudge kinds whose action is to follow.
+FOLLOW_KINDS = (Nudge.Kind.FOLLOW, Nudge.Kind.SHOWS_UP)
+
+
+class FollowRefused(Exception):
+    """The follow cannot be attempted at all (wrong owner, nothing to follow, too many)."""
+
+
+@dataclass
+class FollowResult:
+    """What happened: ``state`` is following / requested / failed, or manual (open ``profile_url``)."""
+
+    state: str
+    reason: str
+    person: Person
+    identity: Identity | None = None
+    nudge: Nudge | None = None
+    profile_url: str = ""
+    attempt: FollowAttempt | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state in (FOLLOWING, REQUESTED)
+
+
+# ---------------------------------------------------------------- choosing whom to follow
+
+
+def connected_source(user, platform: str) -> Source | None:
+    """The user's active connected account on ``platform``, if any (the oldest, when several)."""
+    if platform not in live_platforms():
+        return None
+    return (
+        Source.objects.filter(user=user, platform=platform, kind=Source.Kind.ACCOUNT, state=Source.State.ACTIVE)
+        .exclude(credentials_ciphertext=b"")
+        .order_by("pk")
+        .first()
+    )
+
+
+def targets(person: Person) -> list[Identity]:
+    """The person's identities that may be followed, the one they talk with most first."""
+    return list(
+        nudges.targets(person)
+        .annotate(talks=Count("interactions", filter=Q(interactions__kind__in=r.DIRECT_KINDS)))
+        .order_by("-talks", "pk")
+    )
+
+
+def choose(person: Person, user, identity_id: int | None = None) -> tuple[Identity | None, Source | None]:
+    """The identity to follow and the source to follow it with (None: follow by hand).
+
+    ``identity_id`` picks one of the person's identities; otherwise the first
+    one on a connected platform wins, then any with a profile to open.
+    """
+    options = targets(person)
+    if identity_id is not None:
+        options = [i for i in options if i.pk == identity_id]
+        if not options:
+            raise FollowRefused("That account is not one of this person's, or cannot be followed.")
+    for identity in options:
+        source = connected_source(user, identity.platform)
+        if source is not None:
+            return identity, source
+    for identity in options:
+        if profile_link(identity):
+            return identity, None
+    return None, None
+
+
+def profile_link(identity: Identity) -> str:
+    """A web address of the account's profile, for following by hand."""
+    if identity.profile_url:
+        return identity.profile_url
+    if identity.platform == r.X:
+        if identity.handle:
+            return f"https://x.com/{quote(identity.handle)}"
+        return f"https://x.com/i/user/{quote(identity.external_id)}"
+    if identity.platform == r.BLUESKY:
+        return f"https://bsky.app/profile/{quote(identity.handle or identity.external_id)}"
+    if identity.platform == r.MASTODON and identity.external_id.startswith(("https://", "http://")):
+        return identity.external_id
+    return ""
+
+
+# ---------------------------------------------------------------- following
+
+
+def follow_person(target: Nudge | Person, user, *, identity_id: int | None = None) -> FollowResult:
+    """Follow the person of ``target`` (a nudge or a person) for ``user``; see the module docstring.
+
+    Raises :class:`FollowRefused` when nothing may be attempted (another
+    user's nudge or person, a nudge that is not about following, no account
+    to follow, the hourly budget spent, a follow already in flight). Platform
+    failures do not raise: they come back as ``state == "failed"`` with a reason.
+    """
+    nudge, person = _unpack(target, user)
+    if nudge is not None and nudge.state == Nudge.State.ACTED:
+        # A second click (or a stale page) never calls the platform again.
+        return FollowResult(nudge.outcome or FOLLOWING, nudge.outcome_reason, person, nudge=nudge)
+    identity, source = choose(person, user, identity_id)
+    if identity is None:
+        raise FollowRefused(f"Rapport knows no account of {person.display_name} to follow.")
+    if source is None:
+        return FollowResult(MANUAL, _manual_reason(identity), person, identity, nudge, profile_link(identity))
+    _check_budget(user)
+    attempt = _start(user, person, identity, nudge)
+    try:
+        state, reason, record_uri = _call(source, identity)
+    except BaseException:
+        FollowAttempt.objects.filter(pk=attempt.pk).update(
+            state=FollowAttempt.State.FAILED, reason="Interrupted.", finished_at=timezone.now()
+        )
+        raise
+    return _record(attempt, nudge, state, reason, record_uri)
+
+
+def confirm_manual_follow(target: Nudge | Person, user, identity_id: int) -> FollowResult:
+    """The user followed by hand (X): record it, with the evidence, and act on the nudge."""
+    nudge, person = _unpack(target, user)
+    identity = Identity.objects.filter(pk=identity_id, person=person, user=user).first()
+    if identity is None:
+        raise FollowRefused("That account is not one of this person's.")
+    if nudge is not None and nudge.state == Nudge.State.ACTED:
+        return FollowResult(nudge.outcome or FOLLOWING, nudge.outcome_reason, person, identity, nudge)
+    name = identity.get_platform_display()
+    attempt = FollowAttempt.objects.create(
+        user=user, person=person, identity=identity, nudge=nudge, platform=identity.platform, manual=True,
+        state=FollowAttempt.State.FOLLOWING, reason=f"You followed them on {name} yourself.",
+        evidence=nudges.evidence_for(person), finished_at=timezone.now(),
+    )
+    return _record(attempt, nudge, FOLLOWING, attempt.reason, "", already_saved=True)
+
+
+def _unpack(target: Nudge | Person, user) -> tuple[Nudge | None, Person]:
+    if isinstance(target, Nudge):
+        if target.user_id != user.pk:
+            raise FollowRefused("This nudge is not yours.")
+        if target.kind not in FOLLOW_KINDS:
+            raise FollowRefused("This nudge is not about following.")
+        return target, target.person
+    if target.user_id != user.pk:
+        raise FollowRefused("This person is not in your list.")
+    return None, target
+
+
+def _manual_reason(identity: Identity) -> str:
+    name = identity.get_platform_display()
+    if identity.platform == r.X:
+        return "Rapport reads X only from your archive, so it cannot follow there: open the profile, follow, then confirm."
+    return f"No {name} account is connected: open the profile, follow, then confirm."
+
+
+def _check_budget(user) -> None:
+    recent = FollowAttempt.objects.filter(
+        user=user, manual=False, created_at__gte=timezone.now() - dt.timedelta(hours=1)
+    ).count()
+    if recent >= FOLLOWS_PER_HOUR:
+        raise FollowRefused(
+            f"You followed {recent} accounts through Rapport in the last hour. Rapport follows one person at a "
+            "time, on your click; please wait a little."
+        )
+
+
+def _start(user, person: Person, identity: Identity, nudge: Nudge | None) -> FollowAttempt:
+    """Record the attempt as pending; the partial unique constraint refuses a second one in flight."""
+    FollowAttempt.objects.filter(
+        identity=identity, state=FollowAttempt.State.PENDING, created_at__lt=timezone.now() - PENDING_TIMEOUT
+    ).update(state=FollowAttempt.State.FAILED, reason="Interrupted.", finished_at=timezone.now())
+    try:
+        with transaction.atomic():
+            return FollowAttempt.objects.create(
+                user=user, person=person, identity=identity, nudge=nudge, platform=identity.platform,
+                evidence=nudges.evidence_for(person),
+            )
+    except IntegrityError:
+        raise FollowRefused("A follow of this account is already on its way.") from None
+
+
+def _call(source: Source, identity: Identity) -> tuple[str, str, str]:
+    """Follow on the platform; (state, reason, record uri). Marks the source when its access is gone."""
+    name = source.get_platform_display()
+    connector = None
+    try:
+        credentials = source.get_credentials()
+        connector = connect.connector_for(source.platform, source.base_url or None, credentials)
+        outcome = connector.follow(identity.external_id, identity.handle)
+        return outcome.state, outcome.reason, outcome.record_uri or ""
+    except (AuthError, CredentialsUnreadable) as e:
+        reason = f"{name} no longer accepts Rapport's access ({e}). Please reconnect {source}."
+        Source.objects.filter(pk=source.pk).update(state=Source.State.NEEDS_REAUTH, state_reason=reason)
+        return FAILED, f"Your {name} account needs reconnecting before Rapport can follow anyone.", ""
+    except RateLimited as e:
+        when = timezone.localtime(e.reset_at).strftime("%H:%M")
+        return FAILED, f"{name} asks Rapport to slow down; try again after {when}.", ""
+    except TransientError as e:
+        return FAILED, f"{name} could not be reached ({e}); try again in a moment.", ""
+    except PlatformError as e:
+        return FAILED, f"{name} refused the follow: {e}.", ""
+    finally:
+        # Also after a failure: a refreshed Bluesky session must not be lost.
+        fresh = connector.updated_credentials if connector is not None else None
+        if fresh:
+            connect.save_credentials(source, fresh)
+
+
+def _record(
+    attempt: FollowAttempt, nudge: Nudge | None, state: str, reason: str, record_uri: str, *, already_saved=False
+) -> FollowResult:
+    now = timezone.now()
+    with transaction.atomic():
+        if not already_saved:
+            FollowAttempt.objects.filter(pk=attempt.pk).update(
+                state=state, reason=reason, record_uri=record_uri[:512], finished_at=now
+            )
+            attempt.state, attempt.reason, attempt.record_uri, attempt.finished_at = state, reason, record_uri, now
+        if state == FOLLOWING:
+            Identity.objects.filter(pk=attempt.identity_id).update(i_follow=True, followed_since=now)
+        if nudge is not None:
+            if state in (FOLLOWING, REQUESTED):
+                try:
+                    nudge = nudges.act(nudge, state, reason, evidence=attempt.evidence)
+                except nudges.NudgeStateError:
+                    nudge.refresh_from_db()  # acted meanwhile (another click); the follow stands
+            else:
+                # A failure leaves the nudge open, with the reason to show.
+                Nudge.objects.filter(pk=nudge.pk).update(outcome=FAILED, outcome_reason=reason, updated_at=now)
+                nudge.refresh_from_db()
+    if state == FOLLOWING:
+        # The person's other nudges that asked for a follow are done too.
+        nudges.mark_acted(attempt.user)
+    return FollowResult(state, reason, attempt.person, attempt.identity, nudge, profile_link(attempt.identity), attempt)
