@@ -37,5 +37,9 @@ test: install
 bench: install
 	$(BIN)/python -m bench $(if $(ONLY),--only $(ONLY),)
 
+# The browser tests save screenshots of the main pages into tests/screenshots/.
+screenshots:
+	mkdir -p docs/screenshots && cp tests/screenshots/fold-*.png docs/screenshots/
+
 clean:
 	rm -rf var/broker var/cache
