@@ -45,6 +45,7 @@ else:
     job.refresh_from_db()
     assert outcome.state == "done", job.error
     new = job.counts["new"]
+    assert new == n, f"expected {n:,} new interactions, got {new:,}: {job.counts}"
     common.emit(row="import", variant=f"{opts['label']}", measure=f"X archive, {n:,} tweets -> {new:,} interactions",
                 value=f"{elapsed:.2f}s", seconds=elapsed, n=n, rss_mb=common.peak_rss_mb(),
                 note=f"{new / elapsed:,.0f} interactions/s, peak RSS {common.peak_rss_mb():.0f} MB")

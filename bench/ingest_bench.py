@@ -23,6 +23,8 @@ from relationships.models import Identity, Interaction, InteractionSource, Perso
 from relationships.platforms import records as r  # noqa: E402
 from relationships.services.ingest import ingest  # noqa: E402
 
+from bench import floor  # noqa: E402
+
 records = common.cached_records(N, IDENTITIES)
 User = get_user_model()
 floor_user = User.objects.create_user("floor")
@@ -48,34 +50,14 @@ def floor_rows():
     return persons, identities, interactions, sources
 
 
-P_COLS = "user_id, name, notes, tags, hidden, created_at"
-I_COLS = "user_id, person_id, platform, external_id, provisional, handle, display_name, avatar_url, profile_url, updated_at"
-X_COLS = ("id, user_id, identity_id, platform, external_id, kind, direction, occurred_at, day, permalink, excerpt, "
-          "thread_id, named_count")
-S_COLS = "interaction_id, source_id"
-TABLES = [
-    (Person._meta.db_table, P_COLS), (Identity._meta.db_table, "id, " + I_COLS),
-    (Interaction._meta.db_table, X_COLS), (InteractionSource._meta.db_table, S_COLS),
-]
-
-
 def run_floor():
     persons, identities, interactions, sources = floor_rows()
     identities = [(n + 1, *row) for n, row in enumerate(identities)]
     persons = [(n + 1, *row) for n, row in enumerate(persons)]
-    data = [persons, identities, interactions, sources]
-    cols = ["id, " + P_COLS, "id, " + I_COLS, X_COLS, S_COLS]
-    started = time.perf_counter()
-    with transaction.atomic(), connection.cursor() as cursor:
-        for (table, _), columns, rows in zip(TABLES, cols, data):
-            if connection.vendor == "postgresql":
-                with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-            else:
-                marks = ", ".join(["%s"] * len(rows[0]))
-                cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
-    return time.perf_counter() - started
+    return floor.write([persons, identities, interactions, sources])
+
+
+TABLES = floor.COLUMNS
 
 
 def reset():

@@ -42,10 +42,15 @@ def _text(rng: random.Random, words: int = 12) -> str:
     return " ".join(rng.choice(_WORDS) for _ in range(rng.randint(4, words)))
 
 
-def _times(rng: random.Random):
+def _times(rng: random.Random, size: int = 1):
+    """Increasing times from _START, spread so that ``size`` of them end before
+    today: a million posts must not reach into the future, where ingest
+    rightly refuses them."""
+    span = (dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc) - _START).total_seconds()
+    step = max(1.0, span / max(1, size))
     moment = _START
     while True:
-        moment += dt.timedelta(seconds=rng.randint(30, 3600))
+        moment += dt.timedelta(seconds=rng.uniform(0.5 * step, 1.5 * step))
         yield moment
 
 
@@ -154,7 +159,7 @@ def _write_x(size: int, out_path: str, rng: random.Random) -> None:
         ]))
         with zf.open("data/tweets.js", "w", force_zip64=True) as member:
             member.write(b"window.YTD.tweets.part0 = [")
-            times = _times(rng)
+            times = _times(rng, size)
             seen: list[int] = []
             for i in range(size):
                 item = json.dumps(_x_tweet(i, next(times), rng, people, me, seen), indent=2)
@@ -188,7 +193,7 @@ def _write_mastodon(size: int, out_path: str, rng: random.Random) -> None:
             head = json.dumps({"id": "outbox.json", "type": "OrderedCollection", "totalItems": size})
             member.write(head[:-1].encode())
             member.write(b',"orderedItems":[],"orderedItems":[')
-            times = _times(rng)
+            times = _times(rng, size)
             for i in range(size):
                 person = rng.choice(people)
                 when = next(times).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -316,7 +321,7 @@ def _write_bluesky(size: int, out_path: str, rng: random.Random) -> None:
     people = [f"did:plc:pal{k:022d}" for k in range(_pool_size(size))]
     records: dict[str, dict] = {"app.bsky.actor.profile/self": {"$type": "app.bsky.actor.profile",
                                                                 "displayName": "Demo Maker"}}
-    times = _times(rng)
+    times = _times(rng, size)
     for i in range(size):
         when = next(times)
         person = rng.choice(people)

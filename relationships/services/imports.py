@@ -9,6 +9,8 @@ uninterrupted run.
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from pathlib import Path
 
 from django.conf import settings
@@ -88,17 +90,20 @@ def run_import(job: Job, progress: jobs.Progress, *, on_progress=None, followups
         raise jobs.PermanentJobError(str(exc)) from None
     progress.update(total=importer.total, done=importer.done if position else 0)
 
+    reader = ReadAhead(importer)
+
     def on_flush(res: IngestResult, _checkpoints) -> None:
-        # Runs inside the batch's transaction: the rows and the position
-        # commit together, so a restart resumes exactly after this batch.
-        done, total = importer.progress
-        progress.update(done=done, total=total, counts=res.as_dict(), checkpoint={"position": importer.position})
+        # Runs inside the batch's transaction: the rows and the position of
+        # the last record ingest took commit together, so a restart resumes
+        # exactly after this batch.
+        done, total = reader.progress
+        progress.update(done=done, total=total, counts=res.as_dict(), checkpoint={"position": reader.position})
         if on_progress:
             on_progress(done, total, res)
 
     try:
-        with importer:
-            result = ingest(job.user, source, importer, on_flush=on_flush, result=result)
+        with importer, reader:
+            result = ingest(job.user, source, reader, on_flush=on_flush, result=result)
     except archives.ArchiveError as exc:
         # What was committed before the damaged part stays; the job says why it stopped.
         raise jobs.PermanentJobError(f"{exc}. Everything read before this point was kept.") from None
@@ -116,6 +121,75 @@ def people_seen(source: Source) -> int:
     return (
         Interaction.objects.filter(sources=source).values("identity__person_id").distinct().count()
     )
+
+
+class ReadAhead:
+    """Parse the archive in a thread while ingest writes: the two overlap.
+
+    The importer runs in a background thread that hands over chunks of
+    (record, position, progress) through a small bounded queue, so memory
+    stays flat; ``position`` and ``progress`` here describe the records the
+    consumer has actually taken, never what the thread has read ahead. An
+    error in the thread is raised in the consumer; a consumer that stops
+    early (an exception in ingest) stops the thread.
+    """
+
+    CHUNK = 500
+
+    def __init__(self, importer, depth: int = 8):
+        self.importer = importer
+        self.position = getattr(importer, "position", 0)
+        self.progress = (0, getattr(importer, "total", 0))
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._produce, name="archive-read-ahead", daemon=True)
+        self._started = False
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _produce(self) -> None:
+        chunk = []
+        try:
+            for record in self.importer:
+                chunk.append((record, self.importer.position, self.importer.progress))
+                if len(chunk) >= self.CHUNK:
+                    if not self._put(chunk):
+                        return
+                    chunk = []
+            if chunk and not self._put(chunk):
+                return
+            self._put(None)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            self._put(exc)
+
+    def __iter__(self):
+        if not self._started:
+            self._started = True
+            self._thread.start()
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            for record, position, progress in item:
+                self.position, self.progress = position, progress
+                yield record
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        if self._started:
+            self._thread.join(timeout=30)
 
 
 def _queue_followups(job: Job, result: IngestResult, resumed: bool) -> None:
