@@ -1,6 +1,21 @@
 from django.contrib import admin
 
-from .models import Heartbeat, Identity, Interaction, Job, Nudge, Person, Preferences, Rapport, Source
+from .models import (
+    CommunityHeadline,
+    CommunitySnapshot,
+    FollowAttempt,
+    Heartbeat,
+    Identity,
+    Interaction,
+    InteractionSource,
+    Job,
+    MastodonApp,
+    Nudge,
+    Person,
+    Preferences,
+    Rapport,
+    Source,
+)
 
 
 @admin.register(Source)
@@ -59,3 +74,28 @@ class JobAdmin(admin.ModelAdmin):
 
 admin.site.register(Preferences)
 admin.site.register(Heartbeat)
+
+
+@admin.register(MastodonApp)
+class MastodonAppAdmin(admin.ModelAdmin):
+    list_display = ("base_url", "redirect_uri", "created_at")
+    # The client secret is stored encrypted and never shown.
+    exclude = ("secret_ciphertext",)
+    readonly_fields = ("base_url", "redirect_uri", "client_id")
+
+
+@admin.register(FollowAttempt)
+class FollowAttemptAdmin(admin.ModelAdmin):
+    list_display = ("id", "user", "person", "platform", "state", "manual")
+    list_filter = ("platform", "state")
+    raw_id_fields = ("person", "identity", "nudge")
+
+
+@admin.register(InteractionSource)
+class InteractionSourceAdmin(admin.ModelAdmin):
+    list_display = ("interaction", "source")
+    raw_id_fields = ("interaction", "source")
+
+
+admin.site.register(CommunitySnapshot)
+admin.site.register(CommunityHeadline)
