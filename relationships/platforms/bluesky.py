@@ -32,7 +32,7 @@ from atproto_server.exceptions import InvalidTokenError
 from . import bluesky_classify as bc
 from .atproto_bridge import SessionRequest
 from .base import FAILED, FOLLOWING, Connector, FollowOutcome
-from .cursors import Page, newest_first, time_key
+from .cursors import Page, newest_first, past_time_ties, time_key
 from .errors import AuthError, MalformedResponse, NotFound, PlatformError, TransientError
 from .records import BLUESKY, CheckpointRecord, IdentityRecord, Record, SkipRecord
 
@@ -209,7 +209,15 @@ class BlueskyConnector(Connector):
     # -------------------------------------------------------- account
 
     def verify(self) -> IdentityRecord:
-        profile = _dump(self._call(lambda: self._client.get_profile(self.me)))
+        try:
+            profile = _dump(self._call(lambda: self._client.get_profile(self.me)))
+        except PlatformError as e:
+            # 400 "Profile not found": the AppView has not indexed the account yet (created a
+            # moment ago, or on a PDS it has not crawled). The session says who it is.
+            if isinstance(e, AuthError) or not e.permanent or e.status != 400:
+                raise
+            session = Session.decode(self._client.export_session_string())
+            return bc.identity({"did": self.me, "handle": session.handle}, is_self=True)
         self._profiles[self.me] = profile
         return bc.identity(profile, is_self=True)
 
@@ -225,6 +233,9 @@ class BlueskyConnector(Connector):
                 params={"limit": _PAGE, "cursor": cursor})))
             return page.get("notifications") or [], page.get("cursor")
 
+        def notification_id(note):
+            return f"{note.get('uri')}#{note.get('reason')}"
+
         def posts(cursor):
             page = _dump(self._call(lambda: self._client.get_author_feed(
                 me, cursor=cursor, filter="posts_with_replies", limit=_PAGE)))
@@ -235,9 +246,10 @@ class BlueskyConnector(Connector):
                 params={"actor": me, "limit": _PAGE, "cursor": cursor})))
             return page.get("feed") or [], page.get("cursor")
 
-        yield from self._stream("notifications", notifications, _notification_key,
-                                lambda n: f"{n.get('uri')}#{n.get('reason')}", cursors, since,
-                                lambda n: bc.notification(n, me))
+        # The notification cursor is a bare sort time: see cursors.past_time_ties.
+        notifications = past_time_ties(notifications, limit=_PAGE, key=_notification_key, item_id=notification_id)
+        yield from self._stream("notifications", notifications, _notification_key, notification_id,
+                                cursors, since, lambda n: bc.notification(n, me))
         yield from self._stream("posts", posts, _feed_key, _feed_id, cursors, since, lambda i: bc.own_feed_item(i, me))
         yield from self._stream("likes", likes, bc.like_key,
                                 lambda i: str(((i.get("post") or {}).get("viewer") or {}).get("like") or ""),
@@ -311,10 +323,18 @@ class BlueskyConnector(Connector):
         except _ChatRefused as e:
             yield SkipRecord(bc.CHAT_NOT_ALLOWED, str(e))
         except PlatformError as e:
-            # A PDS without a chat service behind it (self-hosted, test networks).
-            if e.status not in (404, 501):
+            # A PDS without a chat service behind it (self-hosted, test networks): the reference
+            # PDS answers 400 "could not resolve proxy did[ service url]" when the chat service's
+            # DID document cannot be had or names no chat endpoint.
+            if e.status in (404, 501) or (e.status == 400 and "could not resolve proxy did" in str(e)):
+                yield SkipRecord("Bluesky chat is not available on this server", str(e))
+            elif isinstance(e, TransientError):
+                # Direct messages are one optional stream: a chat service that keeps failing (a
+                # PDS that cannot reach one answers 500 to every proxied chat call) must not fail
+                # the whole sync, retried forever. The chat cursor stays: the next sync reads on.
+                yield SkipRecord(bc.CHAT_UNREACHABLE, str(e))
+            else:
                 raise
-            yield SkipRecord("Bluesky chat is not available on this server", str(e))
 
     def _convo_page(self, page: Page, me: str, messages) -> Iterator[Record]:
         items = [(msg, convo) for convo in page.items for msg in messages(str(convo["id"]), page.floor)]
@@ -338,9 +358,29 @@ class BlueskyConnector(Connector):
             return FollowOutcome(FOLLOWING, "Already following.", str(viewer["following"]))
         if viewer.get("blocking") or viewer.get("blockedBy"):
             return FollowOutcome(FAILED, "One of you blocks the other on Bluesky.")
+        written = self._recent_follow_record(str(profile["did"]))
+        if written:
+            return FollowOutcome(FOLLOWING, "Already following.", written)
         record = models.AppBskyGraphFollow.Record(subject=str(profile["did"]), created_at=self._client.get_current_time_iso())
         created = self._call(lambda: self._client.app.bsky.graph.follow.create(self.me, record))
         return FollowOutcome(FOLLOWING, "Followed.", str(created.uri))
+
+    def _recent_follow_record(self, subject: str) -> str | None:
+        """The URI of a follow of ``subject`` among the user's newest follow records, if any.
+
+        ``viewer.following`` comes from the AppView, which indexes a follow a
+        moment after the PDS wrote it: a second click within that moment sees
+        no follow and would write another record (the reference PDS then
+        replaces the first one, so the URI Rapport recorded points at nothing).
+        The repository itself is up to date; its newest page (listRecords is
+        newest first) holds any follow written that recently.
+        """
+        page = _dump(self._call(lambda: self._client.com.atproto.repo.list_records(
+            params={"repo": self.me, "collection": "app.bsky.graph.follow", "limit": _PAGE})))
+        for item in page.get("records") or ():
+            if (item.get("value") or {}).get("subject") == subject:
+                return str(item["uri"])
+        return None
 
 
 def _notification_key(note: dict) -> str:

@@ -36,6 +36,7 @@ EXCERPT_LENGTH = 200
 _S32 = "234567abcdefghijklmnopqrstuvwxyz"
 ANCESTOR_ONLY = "reply further down a thread you started, not to you"
 CHAT_NOT_ALLOWED = "Bluesky chat is not allowed for this app password"
+CHAT_UNREACHABLE = "Bluesky chat did not answer"
 
 
 def did_of(uri: str | None) -> str | None:

@@ -58,6 +58,10 @@ NOTICES = {
     "Bluesky chat is not available on this server": (
         "This Bluesky server offers no chat service, so direct messages are not read."
     ),
+    bluesky_classify.CHAT_UNREACHABLE: (
+        "Bluesky's chat service did not answer, so direct messages were not read in the last sync; "
+        "the next sync tries again."
+    ),
 }
 
 ProgressCallback = Callable[[str | None, IngestResult], None]

@@ -33,6 +33,10 @@ def tid(moment: dt.datetime, clock_id: int = 0) -> str:
     return out
 
 
+def rkey(uri: str) -> str:
+    return uri.rsplit("/", 1)[1]
+
+
 def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
@@ -56,6 +60,11 @@ class FakeBluesky(FakeServer):
         self.convos: dict[str, dict] = {}
         self.chat_allowed = True
         self.chat_available = True
+        #: (status, body) every chat call answers with: what a PDS with no chat service behind it says.
+        self.chat_error: tuple[int, dict] | None = None
+        #: While True, follows alice writes stay out of viewer.following (the AppView indexes them late).
+        self.appview_lags = False
+        self._unindexed: set[str] = set()
         self.access: set[str] = set()
         self.expired: set[str] = set()
         self.refresh: set[str] = set()
@@ -147,7 +156,7 @@ class FakeBluesky(FakeServer):
         view = {k: v for k, v in account.items() if v not in ("", None)}
         if did != self.me:
             viewer = {"muted": False, "blockedBy": (did, self.me) in self.blocks}
-            if (self.me, did) in self.follows:
+            if (self.me, did) in self.follows and self.follows[(self.me, did)] not in self._unindexed:
                 viewer["following"] = self.follows[(self.me, did)]
             if (did, self.me) in self.follows:
                 viewer["followedBy"] = self.follows[(did, self.me)]
@@ -342,12 +351,26 @@ class FakeBluesky(FakeServer):
         record = body.get("record") or {}
         if body.get("collection") == "app.bsky.graph.follow":
             uri = self.add_follow(self.me, record["subject"])
+            if self.appview_lags:
+                self._unindexed.add(uri)
         else:
             uri = self._write(self.me, body.get("collection"), record, None)
         return Reply(200, {"uri": uri, "cid": self.records[uri]["cid"], "validationStatus": "valid",
                            "commit": {"cid": "bafyreicommit", "rev": tid(self.clock.now())}})
 
+    def _com_atproto_repo_listRecords(self, seen: Seen) -> Reply:
+        """The repository itself (no AppView): newest first, as the reference PDS lists by default."""
+        repo = self._resolve(seen.param("repo"))
+        if repo is None:
+            return Reply(400, {"error": "InvalidRequest", "message": "Could not find repo"})
+        found = sorted(self._of(seen.param("collection") or "", repo), key=lambda r: rkey(r["uri"]), reverse=True)
+        page, cursor = self._page(seen, found, lambda r: (rkey(r["uri"]),))
+        body = {"records": [{"uri": r["uri"], "cid": r["cid"], "value": r["value"]} for r in page]}
+        return Reply(200, {**body, "cursor": cursor} if cursor else body)
+
     def _chat(self, seen: Seen, method: str) -> Reply:
+        if self.chat_error is not None:
+            return Reply(*self.chat_error)
         if seen.headers.get("atproto-proxy") != CHAT_PROXY or not self.chat_available:
             return Reply(501, {"error": "MethodNotImplemented", "message": "Method Not Implemented"})
         if not self.chat_allowed:

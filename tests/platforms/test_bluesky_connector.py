@@ -13,7 +13,7 @@ import pytest
 
 from relationships.platforms.base import get_connector
 from relationships.platforms.bluesky import BlueskyConnector
-from relationships.platforms.bluesky_classify import ANCESTOR_ONLY, CHAT_NOT_ALLOWED
+from relationships.platforms.bluesky_classify import ANCESTOR_ONLY, CHAT_NOT_ALLOWED, CHAT_UNREACHABLE
 from relationships.platforms.errors import AuthError, MalformedResponse, UnsafeURL
 from relationships.platforms.http import make_session
 from relationships.platforms.records import FollowRecord, IdentityRecord, InteractionRecord, SkipRecord
@@ -242,6 +242,30 @@ def test_a_pds_without_a_chat_service_is_skipped_too(server, connect):
     assert [s.reason for s in run.of(SkipRecord)] == ["Bluesky chat is not available on this server"]
 
 
+@pytest.mark.parametrize("answer, reason", [
+    # The reference PDS, when fetching the chat service's DID document fails (a real local network).
+    ((500, {"error": "InternalServerError", "message": "Internal Server Error"}), CHAT_UNREACHABLE),
+    # ... and when it gets no DID document, or one without a chat endpoint.
+    ((400, {"error": "InvalidRequest", "message": "could not resolve proxy did"}),
+     "Bluesky chat is not available on this server"),
+])
+def test_a_pds_whose_chat_proxy_fails_is_skipped_and_the_rest_syncs(server, connect, answer, reason):
+    # The sync must not fail (and be retried, forever) for the sake of the DMs.
+    server.chat_error = answer
+    mention = server.add_post(server.bob, "hey", mentions=[server.me])
+    run = run_sync(connect())
+    assert run.error is None and kinds(run, mention)
+    assert [s.reason for s in run.of(SkipRecord)] == [reason]
+    assert "chats" not in run.cursors  # read from where it was, next time
+
+
+def test_an_account_the_appview_has_not_indexed_yet_still_connects(server, connect):
+    # A brand-new account: the AppView answers 400 "Profile not found" for a few moments.
+    del server.accounts[server.me]
+    me = connect().verify()
+    assert me.is_self and me.external_id == server.me and me.handle == "alice.test"
+
+
 # ---------------------------------------------------------------- classification
 
 
@@ -332,6 +356,16 @@ def test_following_creates_one_follow_record_and_never_a_second(server, connect)
     second = connector.follow(server.bob, "bob.test")
     assert first.state == second.state == "following"
     assert first.record_uri == second.record_uri == server.follows[(server.me, server.bob)]
+    assert len(server.calls(XRPC + "com.atproto.repo.createRecord")) == 1
+
+
+def test_a_second_follow_before_the_appview_indexed_the_first_writes_no_second_record(server, connect):
+    # viewer.following lags the PDS: the repository itself shows the follow just written.
+    server.appview_lags = True
+    first = connect().follow(server.bob, "bob.test")
+    second = connect().follow(server.bob, "bob.test")
+    assert (first.reason, second.reason) == ("Followed.", "Already following.")
+    assert first.record_uri == second.record_uri
     assert len(server.calls(XRPC + "com.atproto.repo.createRecord")) == 1
 
 
