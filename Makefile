@@ -31,7 +31,14 @@ run: install $(KEYFILE)
 	{ [ -f var/.demo-seeded ] || { $(BIN)/python manage.py seed_demo && touch var/.demo-seeded; }; } && \
 	$(BIN)/python scripts/run.py
 
-test: install
+# The real local Bluesky network of tests/bluesky_network (Node, pinned by its lockfile).
+BSKY_STAMP := tests/bluesky_network/node_modules/.installed
+$(BSKY_STAMP): tests/bluesky_network/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  (cd tests/bluesky_network && npm ci --no-audit --no-fund) && touch $(BSKY_STAMP); \
+	else echo "npm not found: the real-Bluesky-network tests will skip (or fail with RAPPORT_REQUIRE_SERVICES=1)"; fi
+
+test: install $(BSKY_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install
