@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 KEYFILE := var/encryption.key
 PYTEST_ARGS ?=
 
-.PHONY: run test bench install screenshots clean
+.PHONY: run test bench install screenshots loadtest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ test: install $(BSKY_STAMP)
 
 bench: install
 	$(BIN)/python -m bench $(if $(ONLY),--only $(ONLY),)
+
+# 20 logged-in users for 2 minutes against gunicorn + PostgreSQL + Redis while
+# an import and a sync run (needs redis-server and a local PostgreSQL; ~8 min).
+loadtest: install
+	$(BIN)/python -m bench.loadtest $(LOADTEST_ARGS)
 
 # The browser tests save screenshots of the main pages into tests/screenshots/.
 screenshots:

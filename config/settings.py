@@ -170,6 +170,20 @@ RAPPORT_VISIBILITY_TIMEOUT = env_int("RAPPORT_VISIBILITY_TIMEOUT", 60 * 60, mini
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": RAPPORT_VISIBILITY_TIMEOUT}
+    # How often a worker looks for tasks whose worker died (unacknowledged and
+    # older than the visibility timeout) and queues them again. Unset keeps
+    # kombu's defaults: a scan on every 10th 10-second tick, about every 100 s.
+    # Set, every tick scans (throttle 1), so a dead worker's task returns within
+    # RAPPORT_VISIBILITY_TIMEOUT plus this many seconds.
+    _restore_seconds = env_int("RAPPORT_REDIS_UNACKED_RESTORE_SECONDS", 0, minimum=0)
+    if _restore_seconds:
+        CELERY_BROKER_TRANSPORT_OPTIONS.update(
+            unacked_restore_interval=_restore_seconds,
+            unacked_restore_throttle=1,
+            # The scan runs under a Redis lock that expires after this long; a
+            # worker killed while holding it must not stall the scans for kombu's 5 minutes.
+            unacked_mutex_expire=max(_restore_seconds, min(300, 3 * _restore_seconds)),
+        )
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     # Embedded mode: kombu's filesystem transport needs no server and runs a
@@ -316,3 +330,6 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "INFO"}, "axes": {"level": "WARNING"}},
 }
 CSRF_FAILURE_VIEW = "relationships.views.csrf_failure"
+# Error reports (the DEBUG 500 page, mails to ADMINS) hide posted secrets and
+# their copies in every frame, with DEBUG on too (relationships/error_reports.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "relationships.error_reports.SecretScrubbingFilter"

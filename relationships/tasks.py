@@ -10,7 +10,14 @@ from .services import jobs, runs
 
 
 def _run(task, job_id: int, work):
-    outcome = jobs.execute(job_id, work)
+    try:
+        outcome = jobs.execute(job_id, work)
+    except jobs.DATABASE_UNAVAILABLE:
+        # Not even the job row could be read or written: the database is away
+        # (restarting). Ask again shortly, backing off; the job row, once it
+        # can be read, says what is left to do.
+        jobs.drop_broken_connection()
+        raise task.retry(countdown=min(300, jobs.heartbeat_seconds() * 2 ** min(task.request.retries, 8))) from None
     if outcome.retry_in is not None:
         raise task.retry(countdown=outcome.retry_in)
     return outcome.state

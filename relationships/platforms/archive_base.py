@@ -73,11 +73,17 @@ class ArchiveLimits:
     max_car_size: int = 512 * MB
     # Members read whole with json.loads (manifest, account, actor).
     max_small_member: int = 64 * MB
+    # Real exports nest JSON about ten levels deep. ijson keeps a path string
+    # per open level, so memory grows with the square of the depth: 100,000
+    # levels in a 200 KB member would take tens of GB and get the worker killed.
+    max_json_depth: int = 512
 
 
 # Per-item processing may meet shapes a real export never had (a string where
 # an object belongs); those items become SkipRecords instead of aborting.
-ITEM_ERRORS = (KeyError, TypeError, AttributeError, ValueError, IndexError)
+# OverflowError: a number too large for a date or an int conversion (an id of
+# thousands of digits read as a timestamp).
+ITEM_ERRORS = (KeyError, TypeError, AttributeError, ValueError, IndexError, OverflowError)
 
 
 class ArchiveImporter:

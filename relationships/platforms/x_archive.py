@@ -33,7 +33,7 @@ import re
 from collections.abc import Iterator
 
 from .archive_base import ArchiveError, ArchiveImporter, excerpt, parse_iso
-from .archive_io import AssignmentStream, Container, ijson_backend, loads_member, translate_error
+from .archive_io import Container, ijson_backend, json_stream, loads_member, translate_error
 from .records import (
     DM,
     INBOUND,
@@ -110,7 +110,10 @@ def snowflake_time(tweet_id: str) -> dt.datetime | None:
     # Ids before November 2010 were sequential, not snowflakes.
     if number < 2**40:
         return None
-    return dt.datetime.fromtimestamp(((number >> 22) + _TWITTER_EPOCH_MS) / 1000, tz=dt.timezone.utc)
+    try:
+        return dt.datetime.fromtimestamp(((number >> 22) + _TWITTER_EPOCH_MS) / 1000, tz=dt.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None  # an id far past any real snowflake: no date to read from it
 
 
 def _unwrap(raw: object, key: str) -> dict:
@@ -216,7 +219,7 @@ class XArchiveImporter(ArchiveImporter):
 
     def _stream(self, name: str, prefix: str = "item") -> Iterator[object]:
         self._member = name
-        with AssignmentStream(self._container.open(name), name) as stream:
+        with json_stream(self._container, name, assignment=True) as stream:
             yield from ijson_backend.items(stream, prefix, use_float=True)
 
     def _items(self):
@@ -357,7 +360,7 @@ class XArchiveImporter(ArchiveImporter):
                     state["conversation"] = _id(value)
                 yield prefix, event, value
 
-        with AssignmentStream(self._container.open(name), name) as stream:
+        with json_stream(self._container, name, assignment=True) as stream:
             events = tap(ijson_backend.parse(stream, use_float=True))
             for element in ijson_backend.items(events, "item.dmConversation.messages.item"):
                 yield state["conversation"], state["index"], element

@@ -37,6 +37,9 @@ EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 FUTURE_SLACK = dt.timedelta(days=2)
 # SQLite caps bound parameters per statement; PostgreSQL is happy with more.
 IN_CHUNK = 900
+# The external id columns are varchar(512): a longer id is hostile input, and
+# storing it would fail the whole batch, so it is skipped with a reason.
+MAX_ID = 512
 # Rows per multi-row INSERT: 12 columns x 400 stays under SQLite's 32,766 parameters.
 INSERT_CHUNK = 400
 REF_CACHE_SIZE = 200_000
@@ -83,7 +86,7 @@ FlushCallback = Callable[[IngestResult, list[r.CheckpointRecord]], None]
 
 def auto_name(handle: str | None, display_name: str, external_id: str) -> str:
     """The name a new Person gets until the user renames them."""
-    return (display_name or handle or external_id)[:255]
+    return _text(display_name or handle or external_id, 255)
 
 
 class _Batch:
@@ -147,15 +150,28 @@ def ingest(
                 writer.result.skipped[problem] += 1
                 continue
             key = (rec.platform, rec.external_id, rec.identity_id, rec.kind, rec.direction)
-            batch.interactions.setdefault(key, rec)
+            if key in batch.interactions:
+                # A repeat within the batch counts as known, as a repeat in an
+                # earlier batch does: the counts do not depend on where batches end.
+                writer.result.known += 1
+                continue
+            batch.interactions[key] = rec
         elif isinstance(rec, r.IdentityRecord):
             if rec.platform not in r.PLATFORMS or not rec.external_id:
                 writer.result.skipped["identity without a platform or id"] += 1
+                continue
+            problem = _id_problem(rec.external_id)
+            if problem:
+                writer.result.skipped[problem] += 1
                 continue
             batch.add_identity(rec)
         elif isinstance(rec, r.FollowRecord):
             if rec.platform not in r.PLATFORMS or not rec.identity_id:
                 writer.result.skipped["follow state without an account"] += 1
+                continue
+            problem = _id_problem(rec.identity_id)
+            if problem:
+                writer.result.skipped[problem] += 1
                 continue
             batch.add_follow(rec)
         elif isinstance(rec, r.CountRecord):
@@ -186,14 +202,29 @@ def _interaction_problem(rec: r.InteractionRecord) -> str | None:
         return "unknown direction"
     if not rec.external_id or not rec.identity_id:
         return "interaction without a post or account id"
-    if len(rec.external_id) > 512 or len(rec.identity_id) > 512:
-        return "id too long"
+    problem = _id_problem(rec.external_id) or _id_problem(rec.identity_id)
+    if problem:
+        return problem
     when = rec.occurred_at
     if when is None or when.tzinfo is None:
         return "interaction without a time zone-aware time"
     if when < EARLIEST or when > timezone.now() + FUTURE_SLACK:
         return "time out of range"
     return None
+
+
+def _id_problem(value: str) -> str | None:
+    if len(value) > MAX_ID:
+        return "id too long"
+    if "\x00" in value:
+        # PostgreSQL text cannot hold NUL; an id is not ours to change.
+        return "id with a NUL character"
+    return None
+
+
+def _text(value: str | None, limit: int) -> str:
+    """Free text as stored: without NUL characters (PostgreSQL refuses them), at most ``limit`` long."""
+    return (value or "").replace("\x00", "")[:limit]
 
 
 def _chunks(items: list, size: int = IN_CHUNK):
@@ -236,7 +267,7 @@ class _Writer:
                 if rec.platform == self.source.platform and not self.source.account_external_id:
                     self.source.account_external_id = rec.external_id
                     if rec.handle and not self.source.handle:
-                        self.source.handle = rec.handle[:255]
+                        self.source.handle = _text(rec.handle, 255)
                     Source.objects.filter(pk=self.source.pk).update(
                         account_external_id=self.source.account_external_id, handle=self.source.handle
                     )
@@ -359,8 +390,8 @@ class _Writer:
                 platform=rec.platform,
                 external_id=rec.external_id,
                 provisional=rec.provisional,
-                handle=(rec.handle or None) and rec.handle[:255],
-                display_name=rec.display_name[:255],
+                handle=_text(rec.handle, 255) or None,
+                display_name=_text(rec.display_name, 255),
                 avatar_url=_url(rec.avatar_url),
                 profile_url=_url(rec.profile_url),
                 is_bot=rec.is_bot,
@@ -389,8 +420,8 @@ class _Writer:
             before = auto_name(ident.handle, ident.display_name, ident.external_id)
             dirty = False
             for name, value in (
-                ("handle", (rec.handle or "")[:255] or None),
-                ("display_name", rec.display_name[:255]),
+                ("handle", _text(rec.handle, 255) or None),
+                ("display_name", _text(rec.display_name, 255)),
                 ("avatar_url", _url(rec.avatar_url)),
                 ("profile_url", _url(rec.profile_url)),
                 ("is_bot", rec.is_bot),
@@ -441,8 +472,8 @@ class _Writer:
             key = (platform, ext, ref[0], kind, direction)
             rows[key] = (
                 user_id, ref[0], platform, ext, kind, direction, adapt_dt(rec.occurred_at),
-                adapt_day(rec.occurred_at.astimezone(tz).date()), _url(rec.permalink), (rec.excerpt or "")[:500],
-                (rec.thread_id or "")[:512], max(0, min(int(rec.named_count or 0), 1_000_000)),
+                adapt_day(rec.occurred_at.astimezone(tz).date()), _url(rec.permalink), _text(rec.excerpt, 500),
+                _text(rec.thread_id, 512), max(0, min(int(rec.named_count or 0), 1_000_000)),
             )
         if not rows:
             return
@@ -556,6 +587,6 @@ def _sqlite_datetime(value: dt.datetime) -> str:
 
 def _url(value: str | None) -> str:
     value = value or ""
-    if len(value) > 1024 or not value.startswith(("https://", "http://")):
+    if len(value) > 1024 or not value.startswith(("https://", "http://")) or "\x00" in value:
         return ""
     return value

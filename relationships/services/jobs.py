@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 from celery import current_app
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, close_old_connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from ..models import Heartbeat, Job
 
@@ -38,6 +39,23 @@ class TransientJobError(Exception):
     def __init__(self, message: str, retry_in: float | None = None):
         super().__init__(message)
         self.retry_in = retry_in
+
+
+#: The database went away under the work (a restart, a failover, a dropped
+#: connection; also a deadlock or a cancelled statement): the same work on a
+#: new connection may succeed, so it is retried like a TransientJobError.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+
+
+def drop_broken_connection() -> None:
+    """Close this thread's database connection if an error left it unusable.
+
+    The next query then connects afresh instead of failing on the dead socket.
+    """
+    try:
+        close_old_connections()
+    except DATABASE_UNAVAILABLE:
+        pass
 
 
 class JobBusy(Exception):
@@ -89,9 +107,20 @@ def create(
 
 def send(job: Job) -> None:
     kwargs = dict(job.task_kwargs)
+
+    def publish() -> None:
+        try:
+            current_app.send_task(job.task_name, kwargs=kwargs)
+        except BrokerUnavailable as exc:
+            # The broker is down or restarting. The caller's work is done and
+            # committed (an import whose follow-up could not be queued must
+            # not turn into a failed import); the job row stays queued and the
+            # stale-job sweep sends it once the broker is back.
+            log.warning("Job %s (%s) could not be sent now (%s); the sweep sends it later.", job.pk, job.kind, exc)
+
     # on_commit: a job created inside a transaction that rolls back is never sent,
     # and the worker never looks for a row that is not committed yet.
-    transaction.on_commit(lambda: current_app.send_task(job.task_name, kwargs=kwargs))
+    transaction.on_commit(publish)
 
 
 def claim(job_id: int) -> Job | None:
@@ -139,22 +168,40 @@ def execute(job_id: int, work: Callable[[Job, Progress], str]) -> Outcome:
         finish(job, Job.State.FAILED, error=str(exc))
         return Outcome(Job.State.FAILED)
     except TransientJobError as exc:
-        if job.attempts >= settings.RAPPORT_JOB_MAX_ATTEMPTS:
-            finish(job, Job.State.FAILED, error=f"Gave up after {job.attempts} attempts: {exc}")
-            return Outcome(Job.State.FAILED)
-        delay = exc.retry_in if exc.retry_in is not None else min(600, 10 * 2 ** job.attempts)
-        # The heartbeat points at the planned retry, so the stale-job sweep
-        # does not send the job again while it waits its turn.
-        Job.objects.filter(pk=job.pk).update(
-            state=Job.State.QUEUED, error=str(exc), heartbeat_at=timezone.now() + dt.timedelta(seconds=delay)
+        return _retry_later(job, exc)
+    except DATABASE_UNAVAILABLE as exc:
+        # The batch being written rolled back whole (its transaction never
+        # committed), and the checkpoint still names the last committed batch,
+        # so the retry resumes exactly there. If the database is still away,
+        # recording the retry raises too and the task wrapper asks again later.
+        log.warning("Job %s (%s) lost its database connection: %s", job.pk, job.kind, exc)
+        drop_broken_connection()
+        return _retry_later(
+            job,
+            TransientJobError(
+                f"The database connection was lost ({type(exc).__name__}); trying again.",
+                retry_in=heartbeat_seconds() * job.attempts,
+            ),
         )
-        return Outcome("retry", retry_in=delay)
     except Exception as exc:  # a bug: record it on the job, keep the worker alive
         log.exception("Job %s (%s) failed", job.pk, job.kind)
         finish(job, Job.State.FAILED, error=f"Unexpected error ({type(exc).__name__}). The details are in the worker log.")
         return Outcome(Job.State.FAILED)
     finish(job, Job.State.DONE, summary=summary or "")
     return Outcome(Job.State.DONE)
+
+
+def _retry_later(job: Job, exc: TransientJobError) -> Outcome:
+    if job.attempts >= settings.RAPPORT_JOB_MAX_ATTEMPTS:
+        finish(job, Job.State.FAILED, error=f"Gave up after {job.attempts} attempts: {exc}")
+        return Outcome(Job.State.FAILED)
+    delay = exc.retry_in if exc.retry_in is not None else min(600, 10 * 2 ** job.attempts)
+    # The heartbeat points at the planned retry, so the stale-job sweep
+    # does not send the job again while it waits its turn.
+    Job.objects.filter(pk=job.pk).update(
+        state=Job.State.QUEUED, error=str(exc), heartbeat_at=timezone.now() + dt.timedelta(seconds=delay)
+    )
+    return Outcome("retry", retry_in=delay)
 
 
 def finish(job: Job, state: str, *, summary: str = "", error: str = "") -> None:
