@@ -24,6 +24,7 @@ ROWS = {
     "ingest-memory": ("bench.ingest_memory", [("100k", "sqlite", {"n": 100_000}), ("1M", "sqlite", {"n": 1_000_000})]),
     "sync": ("bench.sync_bench", [("mastodon-20k", "sqlite", {"n": 20_000, "limit": 30, "window": 10})]),
     "rapport": ("bench.rapport_bench", [("sqlite", "sqlite", {}), ("postgres", "postgres", {})]),
+    "pages": ("bench.pages_bench", [("sqlite", "sqlite", {}), ("postgres", "postgres", {})]),
     "import": (
         "bench.import_bench",
         [

@@ -30,12 +30,17 @@ def args() -> dict:
 def emit(**row) -> None:
     if "floor_s" in row and "value_s" in row:
         row["ratio"] = row["value_s"] / row["floor_s"] if row["floor_s"] else None
-        row["value"] = f"{row['value_s']:.2f}s"
-        row["floor"] = f"{row['floor_s']:.2f}s"
+        row["value"] = duration(row["value_s"])
+        row["floor"] = duration(row["floor_s"])
         if "target_ratio" in row:
             row["ok"] = row["ratio"] is not None and row["ratio"] <= row["target_ratio"]
             row["target"] = f"<= {row['target_ratio']}x"
     print("BENCH " + json.dumps(row, default=str), flush=True)
+
+
+def duration(seconds: float) -> str:
+    """Seconds as the table shows them: "1.23s", or milliseconds below a tenth of a second."""
+    return f"{seconds:.2f}s" if seconds >= 0.1 else f"{seconds * 1000:.1f} ms"
 
 
 def peak_rss_mb() -> float:

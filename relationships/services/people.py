@@ -178,7 +178,9 @@ def suggest_merges(person: Person, limit: int = 5) -> list[Suggestion]:
         Identity.objects.filter(match, user=person.user_id, platform__in=others)
         .exclude(person=person)
         .select_related("person")
-        .order_by("person_id")[: limit * 3]
+        # The order of identity_handle_idx (user, platform, handle): the database walks only the other
+        # platforms' part of it. By person_id, SQLite read every identity of the user to skip a sort.
+        .order_by("platform", "handle", "pk")[: limit * 3]
     )
     suggestions: dict[int, Suggestion] = {}
     for ident in found:

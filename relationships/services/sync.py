@@ -298,7 +298,7 @@ class _Run:
             self.on_progress(self.stream, result)
 
     def finish(self, result: IngestResult) -> str:
-        from . import nudges, rapport
+        from . import dashboard, nudges, rapport
 
         source = self.source
         notices = [text for reason, text in NOTICES.items() if result.skipped.get(reason)]
@@ -309,6 +309,8 @@ class _Run:
         if touched is None or touched:
             rapport.recompute(source.user, touched)
         opened = nudges.generate(source.user)
+        # The dashboard shows stored figures only: refresh them with the scores.
+        dashboard.store_community(source.user)
         return summarize(source, result, len(result.people_touched), sum(opened.values()), self.resumed)
 
 

@@ -6,6 +6,9 @@ import datetime as dt
 
 from django import template
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -99,3 +102,150 @@ def nudge_kind(kind: str) -> str:
 @register.filter
 def absolute(value):
     return abs(value)
+
+
+# -- Small components drawn in Python: on a list they appear once per row, and a template include per row
+# cost more than the rest of the row (the people list: 2 of 5 ms for 50 rows).
+
+
+@register.simple_tag
+def avatar(person, large: bool = False):
+    """The person's picture (``person.avatar``, set by views.common.decorate), or a coloured initial."""
+    size = 64 if large else 40
+    extra = " avatar-large" if large else ""
+    name = person.display_name
+    if getattr(person, "avatar", ""):
+        return format_html(
+            '<img class="avatar{}" src="{}" alt="Profile picture of {}" width="{}" height="{}" loading="lazy" '
+            'referrerpolicy="no-referrer">',
+            extra, person.avatar, name, size, size,
+        )
+    return format_html(
+        '<span class="avatar avatar-letter hue-{}{}" aria-hidden="true">{}</span>', hue(person.pk), extra, initial(name)
+    )
+
+
+_FOLLOW_STATES = {
+    (True, True): ("fs-mutual", "⇄ ", "You follow each other"),
+    (True, False): ("fs-out", "→ ", "You follow them"),
+    (False, True): ("fs-in", "← ", "Follows you"),
+}
+
+
+@register.simple_tag
+def follow_state(person):
+    """Whether the user follows them and they follow the user, in words (from views.common.decorate)."""
+    state = _FOLLOW_STATES.get((bool(person.i_follow_any), bool(person.follows_me_any)))
+    if state is None:
+        return mark_safe('<span class="follow-state"><span class="fs fs-none">Not following each other</span></span>')
+    css, arrow, words = state
+    return format_html(
+        '<span class="follow-state"><span class="fs {}"><span aria-hidden="true">{}</span>{}</span></span>', css, arrow, words
+    )
+
+
+_PLATFORM_NAMES: dict[str, str] = {}
+_TIER_NAMES: dict[str, str] = {}
+
+
+@register.filter
+def platform_name(platform: str) -> str:
+    """"Mastodon" for "mastodon": Identity.get_platform_display without its per-call cost (a list shows many)."""
+    if not _PLATFORM_NAMES:
+        from ..models import PLATFORM_CHOICES
+
+        _PLATFORM_NAMES.update(PLATFORM_CHOICES)
+    return _PLATFORM_NAMES.get(platform, platform)
+
+
+@register.filter
+def tier_name(tier: str) -> str:
+    """"Regular" for "regular" (Rapport.get_tier_display, cheaper)."""
+    if not _TIER_NAMES:
+        from ..models import Rapport
+
+        _TIER_NAMES.update(Rapport.Tier.choices)
+    return _TIER_NAMES.get(tier, tier)
+
+
+_PERSON_URL: list[str] = []
+
+
+@register.filter
+def person_url(pk) -> str:
+    """The person page's address: ``{% url 'person' pk %}`` reversed once, not once per row."""
+    if not _PERSON_URL:
+        _PERSON_URL.append(reverse("person", args=[0]).removesuffix("0/"))
+    return f"{_PERSON_URL[0]}{int(pk)}/"
+
+
+@register.simple_tag
+def bar_chart(chart, chart_id: str):
+    """``{% bar_chart chart "community-chart" %}``: a chart of services/charts.py as SVG with its table."""
+    from ..services.charts import svg
+
+    return svg(chart, chart_id)
+
+
+@register.simple_tag
+def interaction_line(item, name: str, today):
+    """One interaction in a list (a nudge card's latest three, the person's timeline): who did what, when,
+    where, what was said, and a link to the post."""
+    what = describe(item, name)
+    when = days_ago(item.day, today)
+    platform = platform_name(item.platform)
+    return format_html(
+        '<span class="what">{}</span>\n<span class="when"><time datetime="{}">{}</time>{}</span>\n{}{}',
+        what,
+        timezone.localtime(item.occurred_at).isoformat(),
+        when,
+        format_html(" · {}", platform) if platform else "",
+        format_html('<q class="excerpt">{}</q>\n', item.excerpt) if item.excerpt else "",
+        format_html(
+            '<a class="permalink" href="{}" rel="noopener noreferrer" target="_blank">View post'
+            '<span class="visually-hidden"> ({}, {}; opens in a new tab)</span></a>',
+            item.permalink, what, when,
+        ) if item.permalink else "",
+    )
+
+
+@register.simple_tag
+def person_row(person, today):
+    """One person of the people list (a decorated person, see views.common.decorate): avatar, name, accounts,
+    tier, talks, when you last talked, and the follow state. The list draws fifty at a time; through the
+    template engine they were 3 of the page's 8 ms."""
+    rapport = getattr(person, "rapport", None)  # None for someone never scored
+    accounts = format_html_join(
+        "\n          ",
+        '<li><span class="platform platform-{}">{}</span> {}</li>',
+        (
+            (
+                identity.platform,
+                platform_name(identity.platform),
+                format_html('<a href="{}" rel="noopener noreferrer">{}</a>', identity.profile_url,
+                            identity.handle or identity.external_id)
+                if identity.profile_url else identity.handle or identity.external_id,
+            )
+            for identity in person.identity_list
+        ),
+    )
+    if rapport is not None:
+        tier = format_html('<span class="tier tier-{}">{}</span>', rapport.tier, tier_name(rapport.tier))
+        talks = rapport.talks or "0"
+        last = days_ago(rapport.last_talk_on, today) if rapport.last_talk_on else "never"
+    else:
+        tier, talks, last = mark_safe('<span class="muted">not scored yet</span>'), "0", "never"
+    return format_html(
+        '<li class="person-row">\n      {avatar}\n      <div class="pr-main">\n'
+        '        <a class="pr-name" href="{url}">{name}</a>{hidden}\n'
+        '        <ul class="handles" aria-label="Accounts">\n          {accounts}\n        </ul>\n      </div>\n'
+        '      <dl class="pr-facts">\n'
+        "        <div><dt>Tier</dt><dd>{tier}</dd></div>\n"
+        "        <div><dt>Talks</dt><dd>{talks}</dd></div>\n"
+        "        <div><dt>Last talked</dt><dd>{last}</dd></div>\n"
+        "        <div><dt>Follow</dt><dd>{follow}</dd></div>\n"
+        "      </dl>\n    </li>",
+        avatar=avatar(person), url=person_url(person.pk), name=person.display_name,
+        hidden=mark_safe(' <span class="badge">hidden</span>') if person.hidden else "",
+        accounts=accounts, tier=tier, talks=talks, last=last, follow=follow_state(person),
+    )

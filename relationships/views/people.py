@@ -4,33 +4,41 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Exists, F, FloatField, IntegerField, OuterRef, Q, Value
-from django.db.models.functions import Coalesce, Lower
+from collections.abc import Callable
+from typing import NamedTuple
+
+from django.db.models import Exists, F, OuterRef, Q
+from django.db.models.functions import Lower
 from django.views.decorators.vary import vary_on_headers
 
 from ..forms_pages import PeopleFilterForm
 from ..models import Identity, Person, Preferences
 from ..services.rapport import local_today
-from .common import decorate, identities_prefetch, render_page
+from .common import attach_identities, decorate, render_page
 
 PAGE_SIZE = 50
 _NEVER = dt.date(1, 1, 1)
 
-# sort -> (key expression, descending?, parse a cursor's key back from text)
+
+class Sort(NamedTuple):
+    """One order of the list: by ``key`` (a rapport column, or the name), then by pk."""
+
+    column: str  # a Rapport field, or "" for the name
+    descending: bool
+    parse: Callable[[str], object]  # a cursor's key back from text
+    unranked: object = None  # the key of people without a value in ``column`` (they come last)
+
+
 SORTS = {
-    "rapport": (Coalesce(F("rapport__score"), Value(-1.0), output_field=FloatField()), True, float),
-    "talks": (Coalesce(F("rapport__talks"), Value(-1), output_field=IntegerField()), True, int),
-    "recent": (Coalesce(F("rapport__last_talk_on"), Value(_NEVER)), True, dt.date.fromisoformat),
-    "name": (Lower("name"), False, str),
+    "rapport": Sort("score", True, float, -1.0),
+    "talks": Sort("talks", True, int, -1),
+    "recent": Sort("last_talk_on", True, dt.date.fromisoformat, _NEVER),
+    "name": Sort("", False, str),
 }
 
 
-def people_queryset(user, data: dict, today: dt.date):
-    """The user's people for the filters in ``data`` (PeopleFilterForm.cleaned_data), in the chosen order.
-
-    Each row carries ``sort_key``; order is (sort_key, pk), so (key, pk) of
-    the last row shown is the keyset cursor for the next page.
-    """
+def filtered_people(user, data: dict, today: dt.date):
+    """The user's people matching the filters in ``data`` (PeopleFilterForm.cleaned_data), in no order."""
     qs = Person.objects.filter(user=user)
     if not data.get("hidden"):
         qs = qs.filter(hidden=False)
@@ -51,10 +59,69 @@ def people_queryset(user, data: dict, today: dt.date):
         qs = qs.exclude(Exists(of_person.filter(i_follow=True)))
     if data.get("talked_within"):
         qs = qs.filter(rapport__last_talk_on__gte=today - dt.timedelta(days=data["talked_within"] - 1))
-    key, descending, _parse = SORTS[data.get("sort") or "rapport"]
-    qs = qs.annotate(sort_key=key)
-    order = ["-sort_key", "pk"] if descending else ["sort_key", "pk"]
-    return qs.order_by(*order)
+    return qs
+
+
+def _parse_cursor(sort: Sort, cursor: str):
+    """(key, pk) of a "<key>|<pk>" cursor, or None when it cannot be read (start from the top)."""
+    raw_key, sep, raw_pk = cursor.rpartition("|")
+    if not sep:
+        return None
+    try:
+        return sort.parse(raw_key), int(raw_pk)
+    except ValueError:
+        return None
+
+
+def people_page(user, data: dict, today: dt.date, limit: int, after: str = "") -> list[Person]:
+    """Up to ``limit`` people in the order of ``data["sort"]``, after the keyset cursor ``after``.
+
+    Each row carries ``sort_key``; the order is (sort_key, pk), so (key, pk)
+    of the last row shown is the cursor of the next page (encode_cursor).
+
+    The rapport orders read the rapport rows in index order (rapport_rank_idx
+    for the default one) and stop after ``limit``: people with a value come
+    first, then those without one (never scored, never talked) by pk, as if
+    their key were ``Sort.unranked``. A single query sorting every person by
+    COALESCE(rapport column, -1) took 6-9 ms with 10,000 people, on each page.
+    """
+    sort = SORTS[data.get("sort") or "rapport"]
+    base = filtered_people(user, data, today)
+    position = _parse_cursor(sort, after) if after else None
+    if not sort.column:
+        rows = base.annotate(sort_key=Lower("name"))
+        if position:
+            key, pk = position
+            rows = rows.filter(sort_key__gte=key).filter(Q(sort_key__gt=key) | Q(pk__gt=pk))
+        return _people(rows.order_by("sort_key", "pk"), limit)
+    out: list[Person] = []
+    ranked_column = f"rapport__{sort.column}"
+    if position is None or position[0] != sort.unranked:
+        # rapport__user repeats person.user for the planner: it lets the (user, -score) index drive the query.
+        ranked = base.filter(**{f"{ranked_column}__isnull": False}, rapport__user=user).annotate(sort_key=F(ranked_column))
+        if position:
+            key, pk = position
+            # "<= key" alone is a range of the index; the OR then settles the ties on key.
+            ranked = ranked.filter(sort_key__lte=key).filter(Q(sort_key__lt=key) | Q(pk__gt=pk))
+        out = _people(ranked.order_by("-sort_key", "pk"), limit)
+    if len(out) < limit:
+        rest = base.filter(Q(rapport__isnull=True) | Q(**{f"{ranked_column}__isnull": True}))
+        if position and position[0] == sort.unranked:
+            rest = rest.filter(pk__gt=position[1])
+        for person in _people(rest.order_by("pk"), limit - len(out)):
+            person.sort_key = sort.unranked
+            out.append(person)
+    return out
+
+
+#: What a row of the list shows: no notes, tags or rapport details (JSON decoded for nothing, 100 times a page).
+ROW_FIELDS = ("id", "user_id", "name", "hidden", "rapport__score", "rapport__talks", "rapport__last_talk_on", "rapport__tier")
+
+
+def _people(qs, limit: int) -> list[Person]:
+    rows = list(qs.select_related("rapport").only(*ROW_FIELDS)[:limit])
+    attach_identities(rows)
+    return rows
 
 
 def encode_cursor(person) -> str:
@@ -64,32 +131,15 @@ def encode_cursor(person) -> str:
     return f"{text}|{person.pk}"
 
 
-def after_cursor(qs, sort: str, cursor: str):
-    """Rows after ``cursor`` ("<key>|<pk>"); an unreadable cursor starts from the top."""
-    _key, descending, parse = SORTS[sort]
-    raw_key, sep, raw_pk = cursor.rpartition("|")
-    try:
-        key, pk = parse(raw_key), int(raw_pk)
-    except ValueError:
-        return qs
-    if not sep:
-        return qs
-    beyond = Q(sort_key__lt=key) if descending else Q(sort_key__gt=key)
-    return qs.filter(beyond | Q(sort_key=key, pk__gt=pk))
-
-
 @vary_on_headers("HX-Request")
 def people(request):
     user = request.user
     form = PeopleFilterForm(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
-    sort = data.get("sort") or "rapport"
     prefs = Preferences.for_user(user)
     today = local_today(prefs)
-    qs = people_queryset(user, data, today)
     after = data.get("after") or ""
-    page_qs = after_cursor(qs, sort, after) if after else qs
-    rows = list(page_qs.select_related("rapport").prefetch_related(identities_prefetch())[: PAGE_SIZE + 1])
+    rows = people_page(user, data, today, PAGE_SIZE + 1, after)
     has_more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     for person in rows:
@@ -105,7 +155,7 @@ def people(request):
         "next_query": params.urlencode(),
         "today": today,
         # Only the first page says how many match; "load more" needs no count.
-        "total": None if after else qs.count(),
+        "total": None if after else filtered_people(user, data, today).count(),
         "filtered": any(data.get(name) for name in ("q", "platform", "tier", "following", "talked_within", "hidden")),
         "has_anyone": True,
     }

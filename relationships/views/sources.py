@@ -53,7 +53,8 @@ def upload_archive(request):
     source = imports.create_source(request.user, destination, kind, filename=os.path.basename(upload.name)[:100])
     job = imports.queue_import(request.user, source)
     if request.htmx:
-        return render(request, "relationships/sources.html#job", {"job": job})
+        # The upload card again (a fresh form, for the next archive) with this import's progress in it.
+        return render(request, template, {**context, "form": ArchiveUploadForm(), "job": job})
     messages.success(request, f"{source.label} uploaded; the import has started.")
     return redirect("sources")
 

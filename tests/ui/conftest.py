@@ -1,14 +1,22 @@
-"""Fixtures for the pages: alice's community told through the real ingest service, scored and nudged."""
+"""Fixtures for the pages: alice's community told through the real ingest service, scored and nudged;
+and for the browser tests: one chromium per session, the live server, logged-in pages (see browser.py)."""
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import pytest
 from django.db.models import F
+from django.utils import timezone
 
-from relationships.models import Interaction
+from relationships.models import Heartbeat, Interaction
 from relationships.platforms import records as r
 from relationships.services import dashboard, nudges, rapport
+from tests.conftest import need_service
 from tests.rapport.stories import TODAY, Story
+
+from .browser import AXE, DESKTOP, PASSWORD, TIMEOUT_MS, session_cookie
 
 
 @pytest.fixture
@@ -68,3 +76,70 @@ def grow(story: Story, count: int, prefix: str = "Friend") -> None:
     for i in range(count):
         talk_often(story, f"{prefix}{i}", range(1, 6))
     story.save()
+
+
+# -- The browser (Playwright driving Debian's chromium against pytest-django's live server) --------------
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    # The same check as the chromium_path fixture (function-scoped, so not usable here).
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    need_service(os.path.exists(path), "Debian's chromium is not installed (apt-get install -y chromium)")
+    # Playwright's sync API keeps an event loop running in this thread; the
+    # ORM calls the tests make around it are plain synchronous ones.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=path,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live(live_server, chromium_path, settings):
+    # The live server runs in this process: settings changed here apply to it.
+    settings.DEBUG = False
+    return live_server.url
+
+
+@pytest.fixture
+def heartbeats(db):
+    # A running worker and beat, so no banner covers the screenshots.
+    for name in ("worker", "beat"):
+        Heartbeat.objects.update_or_create(name=name, defaults={"seen_at": timezone.now()})
+
+
+@pytest.fixture
+def alice_pw(django_user_model):
+    return django_user_model.objects.create_user("alice", "alice@example.com", PASSWORD)
+
+
+@pytest.fixture
+def open_page(browser, live):
+    """open_page(user, path, viewport=..., scheme=...) -> a Playwright page at ``path``, logged in as ``user``
+    (``None``: anonymous). ``page.errors`` collects the page's JavaScript errors and console errors."""
+    contexts = []
+
+    def open_(user, path: str = "/", *, viewport=DESKTOP, scheme: str = "light"):
+        context = browser.new_context(viewport=viewport, color_scheme=scheme)
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        if user is not None:
+            context.add_cookies([session_cookie(user, live)])
+        context.add_init_script(path=str(AXE))
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.errors = errors
+        page.goto(live + path)
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()

@@ -1,110 +1,24 @@
 """The pages in a real browser: Playwright driving Debian's chromium against pytest-django's live server.
 
-One browser for the whole session; each test gets a fresh context (cookies).
-axe-core is vendored (tests/ui/vendor/axe.min.js, from npm) and added with
-add_init_script, which the page's Content-Security-Policy does not block.
-Screenshots of the main pages land in tests/screenshots/ (git-ignored).
+The fixtures (browser, live, open_page, alice_pw, heartbeats) are in tests/ui/conftest.py and the helpers in
+tests/ui/browser.py; the end-to-end flows (sign up, connect and sync, follow, upload) are in test_browser_flows.py.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
 from django.utils import timezone
 
-from relationships.models import Heartbeat, Nudge, Person
+from relationships.models import Nudge, Person
 from relationships.platforms import records as r
 from relationships.services import dashboard, demo, nudges, rapport
-from tests.conftest import need_service
 from tests.rapport.stories import Story
 
+from .browser import DESKTOP, PASSWORD, PHONE, SHOTS, axe, no_overflow
+
 pytestmark = [pytest.mark.services, pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
-
-AXE = Path(__file__).parent / "vendor" / "axe.min.js"
-SHOTS = Path(__file__).resolve().parent.parent / "screenshots"
-PASSWORD = "correct horse battery staple"
-PHONE = {"width": 375, "height": 812}
-DESKTOP = {"width": 1280, "height": 900}
-TIMEOUT_MS = 10_000
-
-
-@pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    # The same check as the chromium_path fixture (function-scoped, so not usable here).
-    path = shutil.which("chromium") or "/usr/bin/chromium"
-    need_service(os.path.exists(path), "Debian's chromium is not installed (apt-get install -y chromium)")
-    # Playwright's sync API keeps an event loop running in this thread; the
-    # ORM calls the tests make around it are plain synchronous ones.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=path,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def live(live_server, chromium_path, settings):
-    # The live server runs in this process: settings changed here apply to it.
-    settings.DEBUG = False
-    return live_server.url
-
-
-@pytest.fixture
-def heartbeats(db):
-    # A running worker and beat, so no banner covers the screenshots.
-    for name in ("worker", "beat"):
-        Heartbeat.objects.update_or_create(name=name, defaults={"seen_at": timezone.now()})
-
-
-@pytest.fixture
-def alice_pw(django_user_model):
-    return django_user_model.objects.create_user("alice", "alice@example.com", PASSWORD)
-
-
-def _session_cookie(user, live_url: str) -> dict:
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.save()
-    return {"name": django_settings.SESSION_COOKIE_NAME, "value": session.session_key, "url": live_url}
-
-
-@pytest.fixture
-def open_page(browser, live):
-    """open_page(user, path, viewport=..., scheme=...) -> a logged-in Playwright page at ``path``."""
-    contexts = []
-
-    def open_(user, path: str = "/", *, viewport=DESKTOP, scheme: str = "light"):
-        context = browser.new_context(viewport=viewport, color_scheme=scheme)
-        context.set_default_timeout(TIMEOUT_MS)
-        contexts.append(context)
-        if user is not None:
-            context.add_cookies([_session_cookie(user, live)])
-        context.add_init_script(path=str(AXE))
-        page = context.new_page()
-        errors = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        page.errors = errors
-        page.goto(live + path)
-        return page
-
-    yield open_
-    for context in contexts:
-        context.close()
 
 
 def _community(user, make_source):
@@ -134,21 +48,6 @@ def _wait_for_names(page, expected: list[str], ordered: bool = True) -> None:
         }""",
         arg=[expected, ordered],
     )
-
-
-def _no_overflow(page) -> None:
-    widths = page.evaluate("() => [document.documentElement.scrollWidth, document.body.scrollWidth, window.innerWidth]")
-    assert max(widths[:2]) <= widths[2], f"horizontal overflow at {page.url}: {widths}"
-
-
-def _axe(page, label: str) -> None:
-    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    bad = [
-        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert not bad, f"{label}: " + "; ".join(bad)
 
 
 # -- Stories --------------------------------------------------------------------------------------------
@@ -285,8 +184,8 @@ def test_main_pages_fit_a_phone_pass_axe_and_are_photographed(open_page, alice_p
                 page = open_page(alice_pw, path, viewport=viewport, scheme=scheme)
                 label = f"{name} ({size}, {scheme})"
                 if size == "phone":
-                    _no_overflow(page)
-                _axe(page, label)
+                    no_overflow(page)
+                axe(page, label)
                 page.screenshot(path=str(SHOTS / f"{name}-{size}-{scheme}.png"), full_page=True)
                 page.screenshot(path=str(SHOTS / f"fold-{name}-{size}-{scheme}.png"))
                 assert not [e for e in page.errors if "Content Security Policy" in e], label

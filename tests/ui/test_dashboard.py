@@ -79,7 +79,11 @@ def test_the_dashboard_reads_stored_figures_and_touches_interactions_only_for_th
     with CaptureQueriesContext(connection) as queries:
         html = alice_client.get(reverse("dashboard")).content.decode()
     touching = [q["sql"] for q in queries.captured_queries if "relationships_interaction" in q["sql"]]
-    assert len(touching) == 1 and "ROW_NUMBER" in touching[0].upper()  # the last three per card, by person
+    # The last three per card: each identity's latest ids (LIMIT 1 OFFSET n, a walk of the timeline index), then
+    # those rows; never a scan or window over the cards' people's whole histories.
+    assert len(touching) == 2, touching
+    assert "LIMIT 1" in touching[0].upper() and "OVER" not in touching[0].upper(), touching[0]
+    assert '"relationships_interaction"."id" IN (' in touching[1], touching[1]
     assert 'class="chart-svg"' in html and "Old" in html  # named as drifting
 
     Nudge.objects.filter(user=alice).update(state=Nudge.State.DISMISSED)

@@ -61,9 +61,28 @@ def test_the_timeline_is_paginated(alice_client, alice, story):
     score(alice)
     ana = person(alice, "Ana")
     first = page(alice_client, ana)
-    assert "Page 1 of 2" in first and "?page=2" in first
+    assert "Page 1" in first and "?page=2" in first and "?page=0" not in first and "Newer" not in first
     second = alice_client.get(reverse("person", args=[ana.pk]), {"page": 2}, HTTP_HX_TARGET="timeline", **HTMX)
-    assert "Page 2 of 2" in second.content.decode() and "<html" not in second.content.decode()
+    html = second.content.decode()
+    assert "Page 2" in html and "<html" not in html
+    assert "?page=1" in html and "?page=3" not in html  # newer, and no older: 13 on this last page
+    assert html.count('<li><span class="what">') == 38 - 25
+    # A link past the end (the history shrank since) shows the newest page rather than nothing.
+    late = page(alice_client, ana, page=9)
+    assert "Page 1" in late and late.count('<li><span class="what">') >= 25
+
+
+def test_the_timeline_does_not_count_the_whole_history(alice_client, alice, story):
+    talk_often(story, "Ana", range(1, 20))
+    story.save()
+    score(alice)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        page(alice_client, person(alice, "Ana"))
+    assert not [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT COUNT(*)")
+                and "relationships_interaction" in q["sql"]]
 
 
 def test_notes_and_tags_are_edited_in_place_with_htmx(alice_client, alice, community):
@@ -213,6 +232,15 @@ def test_why_i_followed_shows_the_evidence_of_an_acted_nudge(alice_client, alice
     html = page(alice_client, ana)
     assert "You followed Ana" in html and "Why I followed" in html
     assert "https://fedi.example/@ana/1" in html
+
+
+def test_why_i_followed_after_a_follow_click(alice_client, alice, community):
+    # The Follow button records "following" (services/follow.py), not "followed".
+    ana = person(alice, "Ana")
+    nudges.act(Nudge.objects.get(person=ana), "following", reason="Followed.")
+    html = page(alice_client, ana)
+    assert "You followed Ana on " in html and "Why I followed" in html
+    assert "You acted on it" not in html and "(Followed.)" not in html
 
 
 def test_open_nudges_show_as_cards_on_the_person_page(alice_client, alice, community):

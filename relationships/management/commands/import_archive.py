@@ -41,11 +41,12 @@ class Command(BaseCommand):
         if job.state != Job.State.DONE:
             raise CommandError(job.error or f"The import ended as {outcome.state}.")
         self.stdout.write(job.summary)
-        from relationships.services import nudges, rapport
+        from relationships.services import dashboard, nudges, rapport
 
         touched = list(job.user.people.values_list("pk", flat=True).filter(identities__interactions__sources=source).distinct())
         updated = rapport.recompute(owner, touched)
         created = nudges.generate(owner)
+        dashboard.store_community(owner)
         self.stdout.write(self.style.SUCCESS(f"Rapport recomputed for {updated:,} people; nudges: {created}."))
 
 
