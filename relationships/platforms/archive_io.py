@@ -55,7 +55,24 @@ def _check_name(raw_name: str, limits: ArchiveLimits) -> str:
     return name
 
 
-class _Guarded(io.RawIOBase):
+class _WrappedStream(io.RawIOBase):
+    """A readable stream over ``self._inner``; subclasses define ``read``."""
+
+    _inner: BinaryIO
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            super().close()
+
+
+class _Guarded(_WrappedStream):
     """Counts the bytes a member really produces and stops a lying bomb."""
 
     def __init__(self, inner: BinaryIO, name: str, limit: int, compressed: int, container: Container) -> None:
@@ -92,17 +109,6 @@ class _Guarded(io.RawIOBase):
                 f"Member '{self._name}' has a compression ratio over {limits.max_ratio}:1 (zip bomb?)"
             )
         return data
-
-    def readinto(self, buffer) -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        try:
-            self._inner.close()
-        finally:
-            super().close()
 
 
 class Container(abc.ABC):
@@ -315,7 +321,7 @@ _MAX_PREFIX = 4096
 _TRAILING = b" \t\r\n;"
 
 
-class AssignmentStream(io.RawIOBase):
+class AssignmentStream(_WrappedStream):
     """Binary stream of the JSON on the right of the first ``=`` of a JS file.
 
     The JavaScript is never evaluated: the left side must look like a plain
@@ -374,17 +380,6 @@ class AssignmentStream(io.RawIOBase):
             self._held = data[len(body) :]
             if body:
                 return body
-
-    def readinto(self, buffer) -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        try:
-            self._inner.close()
-        finally:
-            super().close()
 
 
 # ---------------------------------------------------------------------------
@@ -454,7 +449,7 @@ class JsonDepth:
         raise ArchiveError(f"{self.name} nests its JSON more than {self.limit} levels deep; no export does that")
 
 
-class DepthGuarded(io.RawIOBase):
+class DepthGuarded(_WrappedStream):
     """A JSON byte stream that stops with an ArchiveError once it nests too deep."""
 
     def __init__(self, inner: BinaryIO, name: str, limit: int) -> None:
@@ -470,17 +465,6 @@ class DepthGuarded(io.RawIOBase):
         if data:
             self._depth.feed(data)
         return data
-
-    def readinto(self, buffer) -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        try:
-            self._inner.close()
-        finally:
-            super().close()
 
 
 def json_stream(container: Container, name: str, *, assignment: bool) -> BinaryIO:
