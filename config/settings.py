@@ -319,7 +319,7 @@ RAPPORT_JOB_MAX_ATTEMPTS = env_int("RAPPORT_JOB_MAX_ATTEMPTS", 3, minimum=1)
 # A running job refreshes its heartbeat at least this often (each batch does);
 # three missed beats and another delivery may take the job over.
 RAPPORT_JOB_HEARTBEAT_SECONDS = env_int("RAPPORT_JOB_HEARTBEAT_SECONDS", 15, minimum=1)
-RAPPORT_INGEST_BATCH_SIZE = env_int("RAPPORT_INGEST_BATCH_SIZE", 5000, minimum=1)
+RAPPORT_INGEST_BATCH_SIZE = env_int("RAPPORT_INGEST_BATCH_SIZE", 20_000, minimum=1)
 
 LOGGING = {
     "version": 1,

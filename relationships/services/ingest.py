@@ -40,8 +40,8 @@ IN_CHUNK = 900
 # The external id columns are varchar(512): a longer id is hostile input, and
 # storing it would fail the whole batch, so it is skipped with a reason.
 MAX_ID = 512
-# Rows per multi-row INSERT: 12 columns x 400 stays under SQLite's 32,766 parameters.
-INSERT_CHUNK = 400
+# Source links per multi-row INSERT on SQLite (two parameters each).
+LINK_CHUNK = 1600
 REF_CACHE_SIZE = 200_000
 
 
@@ -142,10 +142,11 @@ def ingest(
     batch_size = batch_size or settings.RAPPORT_INGEST_BATCH_SIZE
     writer = _Writer(user, source, result or IngestResult())
     batch = _Batch()
+    latest = timezone.now() + FUTURE_SLACK
     for rec in records:
         writer.result.records_read += 1
-        if isinstance(rec, r.InteractionRecord):
-            problem = _interaction_problem(rec)
+        if type(rec) is r.InteractionRecord or isinstance(rec, r.InteractionRecord):  # most records: cheapest test first
+            problem = _interaction_problem(rec, latest)
             if problem:
                 writer.result.skipped[problem] += 1
                 continue
@@ -193,7 +194,7 @@ def ingest(
     return writer.result
 
 
-def _interaction_problem(rec: r.InteractionRecord) -> str | None:
+def _interaction_problem(rec: r.InteractionRecord, latest: dt.datetime) -> str | None:
     if rec.platform not in r.PLATFORMS:
         return "unknown platform"
     if rec.kind not in r.KINDS:
@@ -208,7 +209,7 @@ def _interaction_problem(rec: r.InteractionRecord) -> str | None:
     when = rec.occurred_at
     if when is None or when.tzinfo is None:
         return "interaction without a time zone-aware time"
-    if when < EARLIEST or when > timezone.now() + FUTURE_SLACK:
+    if when < EARLIEST or when > latest:
         return "time out of range"
     return None
 
@@ -376,39 +377,53 @@ class _Writer:
             batch.interactions.setdefault((key[0], key[1], new[1], key[3], key[4]), rec_i)
 
     def _create_identities(self, missing: list[tuple[str, str]], batch: _Batch) -> None:
-        people = []
-        rows = []
-        for platform, ext in missing:
-            rec = batch.identities.get((platform, ext)) or r.IdentityRecord(platform=platform, external_id=ext)
-            people.append(Person(user=self.user, name=auto_name(rec.handle, rec.display_name, ext)))
-            rows.append(rec)
-        Person.objects.bulk_create(people)
-        identities = [
-            Identity(
-                user=self.user,
-                person=person,
-                platform=rec.platform,
-                external_id=rec.external_id,
-                provisional=rec.provisional,
-                handle=_text(rec.handle, 255) or None,
-                display_name=_text(rec.display_name, 255),
-                avatar_url=_url(rec.avatar_url),
-                profile_url=_url(rec.profile_url),
-                is_bot=rec.is_bot,
-                discoverable=rec.discoverable,
+        """A Person and an Identity for each key, in two multi-row INSERTs.
+
+        Raw SQL for the reason given in :meth:`_upsert_interactions`. Another
+        worker may have created the same identity since we looked: ON
+        CONFLICT keeps its row, and our spare Person is removed.
+        """
+        recs = [batch.identities.get(key) or r.IdentityRecord(platform=key[0], external_id=key[1]) for key in missing]
+        now: dt.datetime | str = timezone.now()
+        if connection.vendor == "sqlite":
+            now = _sqlite_datetime(now)
+        user_id = self.user.pk
+        with connection.cursor() as cursor:
+            person_ids = [
+                row[0]
+                for row in _insert_returning(
+                    cursor,
+                    Person._meta.db_table,
+                    ("user_id", "name", "notes", "tags", "hidden", "created_at"),
+                    ("bigint", "varchar", "text", "jsonb", "boolean", "timestamptz"),
+                    [(user_id, auto_name(rec.handle, rec.display_name, rec.external_id), "", "[]", False, now)
+                     for rec in recs],
+                    returning="id",
+                )
+            ]
+            # Both databases return the rows of a multi-row INSERT in VALUES
+            # order (Django's bulk_create relies on the same).
+            created = _insert_returning(
+                cursor,
+                Identity._meta.db_table,
+                ("user_id", "person_id", "platform", "external_id", "provisional", "handle", "display_name",
+                 "avatar_url", "profile_url", "is_bot", "discoverable", "updated_at"),
+                ("bigint", "bigint", "varchar", "varchar", "boolean", "varchar", "varchar", "varchar", "varchar",
+                 "boolean", "boolean", "timestamptz"),
+                [
+                    (user_id, person_id, rec.platform, rec.external_id, rec.provisional, _text(rec.handle, 255) or None,
+                     _text(rec.display_name, 255), _url(rec.avatar_url), _url(rec.profile_url), rec.is_bot,
+                     rec.discoverable, now)
+                    for person_id, rec in zip(person_ids, recs)
+                ],
+                returning="person_id",
+                conflict="(user_id, platform, external_id) DO NOTHING",
             )
-            for person, rec in zip(people, rows)
-        ]
-        # ignore_conflicts: another worker may have created the same identity
-        # since we looked; its row wins and our spare Person is removed below.
-        Identity.objects.bulk_create(identities, ignore_conflicts=True)
-        created = self._load_identities(set(missing))
-        ours = {p.pk for p in people}
-        used = {ident.person_id for ident in created.values()}
-        orphans = ours - used
-        if orphans:
-            Person.objects.filter(pk__in=orphans).delete()
-        self.result.identities_new += len(ours & used)
+        used = {row[0] for row in created}
+        orphans = [pk for pk in person_ids if pk not in used]
+        for chunk in _chunks(orphans):
+            Person.objects.filter(pk__in=chunk).delete()
+        self.result.identities_new += len(used)
 
     def _update_identities(self, batch: _Batch, found: dict[tuple[str, str], Identity]) -> None:
         changed: list[Identity] = []
@@ -490,39 +505,18 @@ class _Writer:
             self.result.people_touched.update(person_of[key[2]] for key in inserted)
 
     def _insert_interactions(self, cursor, keys: list[tuple], rows: dict[tuple, tuple]) -> dict[tuple, int]:
-        table = Interaction._meta.db_table
-        head = (
-            f"INSERT INTO {table} (user_id, identity_id, platform, external_id, kind, direction, occurred_at,"
-            " day, permalink, excerpt, thread_id, named_count) "
+        returned = _insert_returning(
+            cursor,
+            Interaction._meta.db_table,
+            ("user_id", "identity_id", "platform", "external_id", "kind", "direction", "occurred_at", "day",
+             "permalink", "excerpt", "thread_id", "named_count"),
+            ("bigint", "bigint", "varchar", "varchar", "varchar", "varchar", "timestamptz", "date", "varchar",
+             "varchar", "varchar", "integer"),
+            [rows[key] for key in keys],
+            returning="id, platform, external_id, identity_id, kind, direction",
+            conflict="(user_id, platform, external_id, identity_id, kind, direction) DO NOTHING",
         )
-        tail = (
-            " ON CONFLICT (user_id, platform, external_id, identity_id, kind, direction) DO NOTHING"
-            " RETURNING id, platform, external_id, identity_id, kind, direction"
-        )
-        inserted: dict[tuple, int] = {}
-        if connection.vendor == "postgresql":
-            # One array per column: 12 parameters whatever the batch size;
-            # thousands of %s placeholders cost more to bind than to insert.
-            columns = list(zip(*(rows[key] for key in keys)))
-            cursor.execute(
-                head + "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::varchar[], %s::varchar[],"
-                " %s::varchar[], %s::varchar[], %s::timestamptz[], %s::date[], %s::varchar[], %s::varchar[],"
-                " %s::varchar[], %s::integer[])" + tail,
-                [list(column) for column in columns],
-            )
-            for pk, *key in cursor.fetchall():
-                inserted[tuple(key)] = pk
-            return inserted
-        # SQLite: the driver's own cursor with its own "?" placeholders.
-        # Django's wrapper rewrites every "%s" with a regular expression,
-        # which for these long statements cost more than the insert.
-        raw = connection.connection.cursor()
-        for chunk in _chunks(keys, INSERT_CHUNK):
-            values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
-            raw.execute(head + f"VALUES {values}" + tail, [value for key in chunk for value in rows[key]])
-            for pk, *key in raw.fetchall():
-                inserted[tuple(key)] = pk
-        return inserted
+        return {tuple(key): pk for pk, *key in returned}
 
     def _link_source(self, cursor, interaction_ids: list[int]) -> None:
         table = InteractionSource._meta.db_table
@@ -534,7 +528,7 @@ class _Writer:
             )
             return
         raw = connection.connection.cursor()
-        for chunk in _chunks(interaction_ids, INSERT_CHUNK * 4):
+        for chunk in _chunks(interaction_ids, LINK_CHUNK):
             values = ", ".join(["(?, ?)"] * len(chunk))
             raw.execute(
                 f"INSERT INTO {table} (interaction_id, source_id) VALUES {values}" + tail,
@@ -557,32 +551,70 @@ class _Writer:
         return found
 
     def _apply_follows(self, batch: _Batch) -> None:
-        changed = []
+        # A follower list sets the same state on thousands of accounts: one
+        # UPDATE per distinct change, never bulk_update's CASE per row (which
+        # cost more than the rest of an import together).
+        groups: dict[tuple, list[int]] = {}
         for key, state in batch.follows.items():
             ident = self.objects.get(key)
             if ident is None:
                 continue
-            dirty = False
-            for name, field_name in (
-                ("i_follow", "i_follow"),
-                ("follows_me", "follows_me"),
-                ("blocked", "blocked"),
-                ("muted", "muted"),
-                ("since", "followed_since"),
-            ):
-                if name in state and getattr(ident, field_name) != state[name]:
-                    setattr(ident, field_name, state[name])
-                    dirty = True
-            if dirty:
-                changed.append(ident)
+            change = tuple(
+                (field_name, state[name])
+                for name, field_name in _FOLLOW_FIELDS
+                if name in state and getattr(ident, field_name) != state[name]
+            )
+            if change:
+                for field_name, value in change:
+                    setattr(ident, field_name, value)
+                groups.setdefault(change, []).append(ident.pk)
                 self.result.people_touched.add(ident.person_id)
-        if changed:
-            Identity.objects.bulk_update(changed, ["i_follow", "follows_me", "blocked", "muted", "followed_since"])
+        for change, pks in groups.items():
+            for chunk in _chunks(pks):
+                Identity.objects.filter(pk__in=chunk).update(**dict(change))
+
+
+_FOLLOW_FIELDS = (
+    ("i_follow", "i_follow"),
+    ("follows_me", "follows_me"),
+    ("blocked", "blocked"),
+    ("muted", "muted"),
+    ("since", "followed_since"),
+)
 
 
 def _sqlite_datetime(value: dt.datetime) -> str:
     """What Django stores for an aware datetime on SQLite: naive UTC, ISO with a space."""
+    text = value.isoformat(" ")
+    if text.endswith("+00:00"):
+        return text[:-6]
     return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ")
+
+
+def _insert_returning(
+    cursor, table: str, columns: tuple[str, ...], pg_types: tuple[str, ...], rows: list[tuple], *,
+    returning: str, conflict: str = "",
+) -> list[tuple]:
+    """INSERT many rows in few statements; the RETURNING rows of those inserted."""
+    if not rows:
+        return []
+    head = f"INSERT INTO {table} ({', '.join(columns)}) "
+    tail = (f" ON CONFLICT {conflict}" if conflict else "") + f" RETURNING {returning}"
+    if connection.vendor == "postgresql":
+        # One array per column: a fixed number of parameters whatever the size.
+        arrays = ", ".join(f"%s::{kind}[]" for kind in pg_types)
+        cursor.execute(head + f"SELECT * FROM unnest({arrays})" + tail, [list(column) for column in zip(*rows)])
+        return cursor.fetchall()
+    # SQLite: the driver's cursor and "?" placeholders (Django's wrapper
+    # rewrites every "%s" with a regular expression, costly at this length).
+    raw = connection.connection.cursor()
+    marks = "(" + ", ".join(["?"] * len(columns)) + ")"
+    size = max(1, 32_000 // len(columns))
+    found: list[tuple] = []
+    for chunk in _chunks(rows, size):
+        raw.execute(head + "VALUES " + ", ".join([marks] * len(chunk)) + tail, [v for row in chunk for v in row])
+        found += raw.fetchall()
+    return found
 
 
 def _url(value: str | None) -> str:
