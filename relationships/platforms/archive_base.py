@@ -77,6 +77,9 @@ class ArchiveLimits:
     # per open level, so memory grows with the square of the depth: 100,000
     # levels in a 200 KB member would take tens of GB and get the worker killed.
     max_json_depth: int = 512
+    # One element of a streamed top-level array (a tweet, a follower) is held
+    # whole while it is decoded; real ones are a few kilobytes.
+    max_json_item: int = 64 * MB
 
 
 # Per-item processing may meet shapes a real export never had (a string where
@@ -196,13 +199,12 @@ class ArchiveImporter:
 # ---------------------------------------------------------------------------
 # Helpers shared by the importers.
 
-_SPACES = re.compile(r"\s+")
 
 
 def excerpt(text: str | None, limit: int = 200) -> str:
     if not text:
         return ""
-    text = _SPACES.sub(" ", text).strip()
+    text = " ".join(text.split())  # runs of whitespace become one space
     if len(text) <= limit:
         return text
     return text[: limit - 1].rstrip() + "\u2026"

@@ -12,12 +12,13 @@ because declared sizes are written by whoever built the file.
 from __future__ import annotations
 
 import abc
-
+import codecs
 import gzip
 import io
 import json
 import os
 import re
+import sys
 import tarfile
 import zipfile
 import zlib
@@ -475,6 +476,129 @@ def json_stream(container: Container, name: str, *, assignment: bool) -> BinaryI
     return DepthGuarded(stream, name, container.limits.max_json_depth)  # type: ignore[return-value]
 
 
+def _value_error(exc: ValueError) -> str:
+    """A decoder's ValueError in the user's words."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "integer string conversion" in text:
+        # Python converts integers of at most sys.get_int_max_str_digits() digits.
+        return f"a number longer than {sys.get_int_max_str_digits():,} digits"
+    return text[:200]
+
+
+class _NeedMore(Exception):
+    """The buffer ends inside the element being decoded."""
+
+
+def json_array_items(stream: BinaryIO, name: str, max_item: int, chunk_size: int = 1024 * 1024):
+    """The elements of a top-level JSON array, decoded one at a time.
+
+    The array is read in chunks; each element is decoded by the standard
+    library's C decoder (``raw_decode``) as soon as it is whole in the
+    buffer, which is several times faster than building it from ijson's
+    events. Only the unread rest of the current chunk and the element being
+    decoded are held, and an element past ``max_item`` characters is refused.
+    The stream is expected to be depth-checked (see :func:`json_stream`), so
+    the recursive decoder never meets deep nesting. Anything but an array
+    (or text after its end) is an ArchiveError naming the member.
+    """
+    decoder = json.JSONDecoder()
+    text = codecs.getincrementaldecoder("utf-8-sig")()
+    buffer = ""
+    pos = 0
+    eof = False
+    offset = 0  # characters dropped from the front of the buffer
+
+    def fill() -> None:
+        nonlocal buffer, pos, eof, offset
+        if eof:
+            raise _NeedMore
+        if pos > len(buffer) // 2:
+            offset += pos
+            buffer, pos = buffer[pos:], 0
+        if len(buffer) - pos > max_item:
+            raise ArchiveError(
+                f"{name} holds an entry larger than {human_size(max_item)} (or is not valid JSON near "
+                f"character {offset + pos:,}); no export does that"
+            )
+        data = stream.read(max(chunk_size, len(buffer) - pos))
+        try:
+            buffer += text.decode(data, final=not data)
+        except UnicodeDecodeError as exc:
+            raise ArchiveError(f"{name} is not valid JSON ({exc})") from None
+        eof = not data
+
+    def skip_space() -> str:
+        nonlocal pos
+        while True:
+            while pos < len(buffer) and buffer[pos] in " \t\r\n":
+                pos += 1
+            if pos < len(buffer):
+                return buffer[pos]
+            fill()
+
+    def refuse(what: str) -> ArchiveError:
+        return ArchiveError(f"{name} is not valid JSON ({what} at character {offset + pos:,})")
+
+    closed = False
+    try:
+        if skip_space() != "[":
+            raise refuse("expected an array")
+        pos += 1
+        first = True
+        while True:
+            char = skip_space()
+            if char == "]":
+                pos += 1
+                closed = True
+                break
+            if not first:
+                if char != ",":
+                    raise refuse("expected ',' or ']'")
+                pos += 1
+                skip_space()
+            while True:
+                try:
+                    value, end = decoder.raw_decode(buffer, pos)
+                except json.JSONDecodeError as exc:
+                    # Cut short by the chunk's end (an unterminated string is
+                    # reported where it starts), or broken for good.
+                    if exc.pos >= len(buffer) - 8 or exc.msg.startswith("Unterminated string"):
+                        try:
+                            fill()
+                            continue
+                        except _NeedMore:
+                            pass
+                    where = f"{exc.msg.removesuffix(' at')} at character {offset + exc.pos:,}"
+                    if eof and (exc.pos >= len(buffer) or exc.msg.startswith("Unterminated string")):
+                        where += "; the file ends early"
+                    raise ArchiveError(f"{name} is not valid JSON ({where})") from None
+                except ValueError as exc:  # an integer of more digits than Python converts
+                    raise ArchiveError(f"{name} is not valid JSON ({_value_error(exc)})") from None
+                if len(buffer) - end < 32 and not eof:
+                    # A number cut by the chunk's end ("-4." of "-4.5e3") decodes
+                    # as a shorter one: decode it again with the next chunk.
+                    try:
+                        fill()
+                    except _NeedMore:  # pragma: no cover - eof is set by the fill that reads nothing
+                        pass
+                    continue
+                break
+            pos = end
+            first = False
+            yield value
+        while True:
+            if pos < len(buffer):
+                rest = buffer[pos:]
+                if rest.strip(" \t\r\n"):
+                    pos += len(rest) - len(rest.lstrip(" \t\r\n"))
+                    raise refuse("text after the end of the array")
+                pos = len(buffer)
+            fill()
+    except _NeedMore:
+        if not closed:
+            raise ArchiveError(f"{name} is not valid JSON (the file ends before its array does)") from None
+
+
 def loads_member(container: Container, name: str, *, assignment: bool) -> object:
     """json.loads of a small member, after the ``=`` when it is an X .js file."""
     data = container.read_small(name)
@@ -489,7 +613,7 @@ def loads_member(container: Container, name: str, *, assignment: bool) -> object
         raise ArchiveError(f"{name} is not valid JSON ({exc})") from exc
     except ValueError as exc:
         # JSONDecodeError, and an integer of more digits than Python converts (4,300).
-        raise ArchiveError(f"{name} is not valid JSON ({str(exc).splitlines()[0][:200]})") from exc
+        raise ArchiveError(f"{name} is not valid JSON ({_value_error(exc)})") from exc
     except RecursionError as exc:  # pragma: no cover - the depth check comes first
         raise ArchiveError(f"{name} nests its JSON too deeply") from exc
 

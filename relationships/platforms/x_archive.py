@@ -2,24 +2,28 @@
 
 Reads the ``data/*.js`` members of an X archive zip (``window.YTD.<name>.partN
 = [...]``) as JSON after the first ``=`` -- the JavaScript is never evaluated
--- and streams every array with ijson, so a member of any size is never held
-in memory. Memory stays flat: besides the current item only a map of the
+-- and streams every array element by element (conversations with ijson,
+message by message), so a member of any size is never held in memory. Memory stays flat: besides the current item only a map of the
 people named in the user's tweets (id -> screen name) is kept.
 
 Items, in this order (the resume ``position`` counts them, see archive_base):
 
 1. the account (``account.js``; ``manifest.js`` userInfo as a fallback);
 2. every tweet of ``tweets.js`` / ``tweet.js`` / ``tweets-partN.js`` (all parts
-   listed by ``manifest.js`` or present), in part order;
+   listed by ``manifest.js`` or present), in part order, those set aside
+   (see below) last, then one item of names learned late;
 3. every element of every conversation of ``direct-messages.js``, then of
    ``direct-messages-group.js``;
 4. the likes, as one item (one ``CountRecord("likes_without_author", n)``);
 5. every follower, then every followed account.
 
-The tweets are read twice: a first pass learns who the user named (ids and
-screen names from mentions and reply targets), so a reply without
-``in_reply_to_screen_name`` still gets a handle and a quote link
-``x.com/<screen>/status/<id>`` can be attributed to a user id. The group DM
+The tweets are read once. Each one first teaches who the user named (ids
+and screen names from mentions and reply targets); a tweet that names an
+account only by a screen name not yet tied to an id (a quote link
+``x.com/<screen>/status/<id>``, a retweet without mentions) is set aside in
+a temporary file and handled after the last tweet, and the names learned
+after an account was first announced follow as one last item, so a reply
+without ``in_reply_to_screen_name`` still gets a handle. The group DM
 file is read twice too: the first pass learns each conversation's
 participants, because a group message has no ``recipientId`` and the join
 events come after the messages (the file is newest first).
@@ -29,11 +33,13 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 import re
+import tempfile
 from collections.abc import Iterator
 
 from .archive_base import ArchiveError, ArchiveImporter, excerpt, parse_iso
-from .archive_io import Container, ijson_backend, json_stream, loads_member, translate_error
+from .archive_io import Container, ijson_backend, json_array_items, json_stream, loads_member, translate_error
 from .records import (
     DM,
     INBOUND,
@@ -88,6 +94,15 @@ def parse_created_at(value: object) -> dt.datetime | None:
     """``Sat Feb 18 12:33:11 +0000 2023``; parsed by hand, strptime is locale-bound."""
     if not isinstance(value, str):
         return None
+    if len(value) == 30 and value[19:26] == " +0000 " and value[13] == value[16] == ":":
+        # The one shape every archive writes, read by position.
+        month = _MONTHS.get(value[4:7])
+        if month is not None:
+            try:
+                return dt.datetime(int(value[26:]), month, int(value[8:10]), int(value[11:13]), int(value[14:16]),
+                                   int(value[17:19]), tzinfo=dt.timezone.utc)
+            except ValueError:
+                pass  # read field by field below, which says no as well
     parts = value.split()
     if len(parts) != 6 or parts[1] not in _MONTHS:
         return None
@@ -157,8 +172,10 @@ class XArchiveImporter(ArchiveImporter):
         self._people: dict[str, tuple[str, str]] = {}
         self._by_screen: dict[str, str] = {}
         self._participants: dict[tuple[str, int], set[str]] = {}
+        # id -> the (screen name, display name) last announced for it.
+        self._sent: dict[str, tuple[str | None, str]] = {}
         size = container.size
-        twice = ("tweets", "direct-messages-group")
+        twice = ("direct-messages-group",)
         self.total = container.bytes_read + sum(
             size(name) * (2 if base in twice else 1) for base, names in self._files.items() for name in names
         )
@@ -217,19 +234,29 @@ class XArchiveImporter(ArchiveImporter):
     def _translate_error(self, exc: Exception) -> ArchiveError | None:
         return translate_error(exc, self._member)
 
-    def _stream(self, name: str, prefix: str = "item") -> Iterator[object]:
+    def _stream(self, name: str) -> Iterator[object]:
+        """The elements of a data file's array (a tweet, a follower), one at a time."""
         self._member = name
         with json_stream(self._container, name, assignment=True) as stream:
-            yield from ijson_backend.items(stream, prefix, use_float=True)
+            yield from json_array_items(stream, name, self._container.limits.max_json_item)
 
     def _items(self):
         yield self._account_records, None, "account"
-        for name in self._files["tweets"]:
-            for raw in self._stream(name):
-                self._learn(raw)
-        for name in self._files["tweets"]:
-            for raw in self._stream(name):
-                yield self._tweet, raw, "tweet"
+        with tempfile.TemporaryFile() as later:
+            deferred = 0
+            for name in self._files["tweets"]:
+                for raw in self._stream(name):
+                    self._learn(raw)
+                    if self._needs_later(raw):
+                        later.write(json.dumps(raw).encode() + b"\n")
+                        deferred += 1
+                    else:
+                        yield self._tweet, raw, "tweet"
+            if deferred:
+                later.seek(0)
+                for line in later:
+                    yield self._tweet, json.loads(line), "tweet"
+        yield self._late_identities, None, "people"
         for name in self._files["direct-messages"]:
             for conversation, _index, message in self._conversations(name):
                 yield self._direct_message, (conversation, message), "direct message"
@@ -265,12 +292,51 @@ class XArchiveImporter(ArchiveImporter):
                 self._people[user_id] = (screen, name if isinstance(name, str) else "")
             self._by_screen.setdefault(screen.lower(), user_id)
 
+    def _needs_later(self, raw: object) -> bool:
+        """Whether a tweet names an account by a screen name no tweet so far has tied to an id.
+
+        A quote link (``x.com/<screen>/status/<id>``) or a retweet without
+        mentions only gives a screen name; such a tweet waits until every
+        tweet has been read, so one later in the archive can still tell
+        whose it was.
+        """
+        try:
+            tweet = _unwrap(raw, "tweet")
+            text = tweet.get("full_text") or tweet.get("text") or ""
+            if isinstance(text, str) and text.startswith("RT @") and not _mentions(tweet):
+                match = _RT_PREFIX.match(text)
+                if match and match["screen"].lower() not in self._by_screen:
+                    return True
+            own = self.self_handle.lower() if self.self_handle else None
+            for url in _urls(tweet):
+                match = _STATUS_URL.match(url) if isinstance(url, str) else None
+                if match and match["screen"].lower() not in self._by_screen and match["screen"].lower() != own:
+                    return True
+        except (TypeError, AttributeError):
+            return False  # unreadable: reported when its turn comes
+        return False
+
     def _identity(self, user_id: str) -> list[IdentityRecord]:
-        screen, name = self._people.get(user_id, (None, ""))
+        known = self._people.get(user_id, (None, ""))
+        if self._sent.get(user_id) == known:
+            return []  # announced already, with these names
+        self._sent[user_id] = known
+        screen, name = known
         profile = f"https://x.com/{screen}" if screen else f"https://x.com/i/user/{user_id}"
         return self._announce(
             IdentityRecord(platform=X, external_id=user_id, handle=screen, display_name=name, profile_url=profile)
         )
+
+    def _late_identities(self, _raw: object) -> list[Record]:
+        """The names learned after an account was first announced (tweets are read once)."""
+        records: list[Record] = []
+        for user_id, sent in self._sent.items():
+            known = self._people.get(user_id)
+            if known is not None and known != sent:
+                screen, name = known
+                records.append(IdentityRecord(platform=X, external_id=user_id, handle=screen, display_name=name,
+                                              profile_url=f"https://x.com/{screen}"))
+        return records
 
     def _account_records(self, _raw: object) -> list[Record]:
         handle = self.self_handle

@@ -138,12 +138,13 @@ def test_a_retweet_only_adds_its_author_not_the_people_the_original_mentioned(ar
 
 
 def test_a_retweet_without_mentions_is_attributed_from_its_rt_prefix(archive):
+    # The tweet that ties @empathy2000 to an id comes later: the retweet waits for it.
     records = read(archive(tweets=[
         retweet("10", of=ANA, with_mention=False),
         tweet("11", "hi @empathy2000", mentions=[ANA]),
     ]))
     assert [(i.external_id, i.identity_id, i.kind) for i in interactions(records)] == [
-        ("10", ANA.id, "repost"), ("11", ANA.id, "mention")]
+        ("11", ANA.id, "mention"), ("10", ANA.id, "repost")]
 
 
 def test_a_retweet_of_an_unknown_account_is_skipped_with_a_reason(archive):
@@ -159,7 +160,24 @@ def test_a_status_link_to_a_known_account_is_a_quote(archive, host):
         tweet("11", "hi @empathy2000", mentions=[ANA]),
     ]))
     assert [(i.external_id, i.identity_id, i.kind) for i in interactions(records)] == [
-        ("10", ANA.id, "quote"), ("11", ANA.id, "mention")]
+        ("11", ANA.id, "mention"), ("10", ANA.id, "quote")]
+
+
+def test_a_quote_of_an_account_already_named_is_read_in_its_place(archive):
+    records = read(archive(tweets=[
+        tweet("11", "hi @empathy2000", mentions=[ANA]),
+        quote("12", of=ANA),
+    ]))
+    assert [(i.external_id, i.identity_id, i.kind) for i in interactions(records)] == [
+        ("11", ANA.id, "mention"), ("12", ANA.id, "quote")]
+
+
+def test_a_reply_target_named_only_later_gets_its_handle_and_name(archive):
+    # The reply does not carry the screen name; a later mention does, with the display name.
+    first = tweet("10", "ok", reply_to=ANA, reply_screen_name=False)
+    records = read(archive(tweets=[first, tweet("11", "hi @empathy2000", mentions=[ANA])]))
+    last = [rec for rec in records if isinstance(rec, r.IdentityRecord) and rec.external_id == ANA.id][-1]
+    assert (last.handle, last.display_name) == (ANA.screen, ANA.name)
 
 
 def test_a_quote_of_an_account_never_named_is_skipped_with_a_counted_reason(archive):
