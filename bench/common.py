@@ -47,6 +47,11 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def peak_child_rss_mb() -> float:
+    """The peak RSS of the largest finished child process (an import's archive reader)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 def synthetic_records(n: int, identities: int = 5000, seed: int = 1):
     """n interaction records across `identities` accounts, plus their identity records (a generator)."""
     from relationships.platforms import records as r

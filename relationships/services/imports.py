@@ -9,8 +9,6 @@ uninterrupted run.
 from __future__ import annotations
 
 import os
-import queue
-import threading
 from pathlib import Path
 
 from django.conf import settings
@@ -18,6 +16,7 @@ from django.db import transaction
 
 from ..models import Interaction, Job, Source
 from ..platforms import archives
+from ..platforms.archive_process import ArchiveReader
 from ..platforms import records as r
 from . import jobs
 from .ingest import IngestResult, ingest
@@ -88,9 +87,12 @@ def run_import(job: Job, progress: jobs.Progress, *, on_progress=None, followups
         importer = archives.open_archive(path, kind=source.archive_kind, skip=position)
     except archives.ArchiveError as exc:
         raise jobs.PermanentJobError(str(exc)) from None
-    progress.update(total=importer.total, done=importer.done if position else 0)
-
-    reader = ReadAhead(importer)
+    # Opened here to refuse a bad file at once and learn its size; the
+    # records are parsed in a child process while this one writes them.
+    with importer:
+        initial = (importer.done if position else 0, importer.total)
+    progress.update(total=initial[1], done=initial[0])
+    reader = ArchiveReader(path, source.archive_kind, skip=position, position=position, progress=initial)
 
     def on_flush(res: IngestResult, _checkpoints) -> None:
         # Runs inside the batch's transaction: the rows and the position of
@@ -102,7 +104,7 @@ def run_import(job: Job, progress: jobs.Progress, *, on_progress=None, followups
             on_progress(done, total, res)
 
     try:
-        with importer, reader:
+        with reader:
             result = ingest(job.user, source, reader, on_flush=on_flush, result=result)
     except archives.ArchiveError as exc:
         # What was committed before the damaged part stays; the job says why it stopped.
@@ -121,75 +123,6 @@ def people_seen(source: Source) -> int:
     return (
         Interaction.objects.filter(sources=source).values("identity__person_id").distinct().count()
     )
-
-
-class ReadAhead:
-    """Parse the archive in a thread while ingest writes: the two overlap.
-
-    The importer runs in a background thread that hands over chunks of
-    (record, position, progress) through a small bounded queue, so memory
-    stays flat; ``position`` and ``progress`` here describe the records the
-    consumer has actually taken, never what the thread has read ahead. An
-    error in the thread is raised in the consumer; a consumer that stops
-    early (an exception in ingest) stops the thread.
-    """
-
-    CHUNK = 500
-
-    def __init__(self, importer, depth: int = 8):
-        self.importer = importer
-        self.position = getattr(importer, "position", 0)
-        self.progress = (0, getattr(importer, "total", 0))
-        self._queue: queue.Queue = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._produce, name="archive-read-ahead", daemon=True)
-        self._started = False
-
-    def _put(self, item) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _produce(self) -> None:
-        chunk = []
-        try:
-            for record in self.importer:
-                chunk.append((record, self.importer.position, self.importer.progress))
-                if len(chunk) >= self.CHUNK:
-                    if not self._put(chunk):
-                        return
-                    chunk = []
-            if chunk and not self._put(chunk):
-                return
-            self._put(None)
-        except BaseException as exc:  # handed to the consumer, which raises it
-            self._put(exc)
-
-    def __iter__(self):
-        if not self._started:
-            self._started = True
-            self._thread.start()
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            for record, position, progress in item:
-                self.position, self.progress = position, progress
-                yield record
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._stop.set()
-        if self._started:
-            self._thread.join(timeout=30)
 
 
 def _queue_followups(job: Job, result: IngestResult, resumed: bool) -> None:

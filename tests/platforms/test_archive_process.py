@@ -1,0 +1,135 @@
+"""archive_process.ArchiveReader: an archive parsed in a child process, records read back here.
+
+The reader must be indistinguishable from iterating the importer in this
+process (same records, same resume positions, same refusals), must stop its
+child when the consumer stops, and must never run code a frame names.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import time
+
+import pytest
+
+from relationships.platforms import archive_process as ap
+from relationships.platforms.archive_base import ArchiveError
+from relationships.platforms.archives import open_archive
+from relationships.platforms.demo_archives import write_synthetic_archive
+from tests.builders import x as xb
+
+
+def in_process(path, kind, skip=0):
+    with open_archive(path, kind=kind, skip=skip) as importer:
+        return [(record, importer.position) for record in importer]
+
+
+def through_child(path, kind, skip=0):
+    with ap.ArchiveReader(path, kind, skip=skip, position=skip) as reader:
+        return [(record, reader.position) for record in reader]
+
+
+@pytest.mark.parametrize("kind, name", [
+    ("x", "x.zip"), ("mastodon", "mastodon.zip"), ("mastodon-following", "following.csv"), ("bluesky", "repo.car"),
+])
+def test_the_child_gives_the_records_and_positions_the_importer_gives(tmp_path, kind, name):
+    path = write_synthetic_archive(kind, 3000, tmp_path / name)
+    expected = in_process(path, kind)
+    assert len(expected) > ap.CHUNK  # more than one frame
+    assert through_child(path, kind) == expected
+
+
+def test_a_resumed_read_skips_the_same_items(tmp_path):
+    path = write_synthetic_archive("x", 500, tmp_path / "x.zip")
+    assert through_child(path, "x", skip=123) == in_process(path, "x", skip=123)
+
+
+def test_the_odd_corners_of_an_x_archive_come_through_unchanged(tmp_path):
+    ana, ben = xb.XUser("700", "ana", "Ana"), xb.XUser("701", "ben", "Ben")
+    path = xb.build_x_archive(
+        tmp_path / "x.zip",
+        tweets=[xb.reply("10", to=ana), xb.retweet("11", of=ben, with_mention=False), xb.quote("12", of=ana),
+                xb.tweet("13", "hi @ben", mentions=[ben]), {"tweet": {"id_str": "14", "created_at": "never"}}],
+        dms=[xb.conversation(xb.dm("20", sender=ana, recipient=xb.ME), xb.dm("21", sender=xb.ME, recipient=ana))],
+        likes=5, followers=[ana], following=[ben],
+    )
+    assert through_child(path, "x") == in_process(path, "x")
+
+
+def test_a_refusal_in_the_child_is_the_same_archive_error_here(tmp_path):
+    path = xb.build_x_archive(tmp_path / "x.zip", extra={"data/tweets.js": 'window.YTD.tweets.part0 = [{"tweet": {'})
+    with pytest.raises(ArchiveError) as here:
+        in_process(path, "x")
+    with pytest.raises(ArchiveError) as there:
+        through_child(path, "x")
+    assert str(there.value) == str(here.value)
+    assert "data/tweets.js is not valid JSON" in str(there.value)
+
+
+def test_an_unexpected_failure_in_the_child_is_reported_with_its_traceback(tmp_path):
+    path = write_synthetic_archive("x", 10, tmp_path / "x.zip")
+    with pytest.raises(ap.ReaderCrashed, match="unknown archive kind 'nonsense'"):
+        through_child(path, "nonsense")
+
+
+def test_a_child_that_dies_is_an_error_not_a_short_archive(tmp_path, monkeypatch):
+    # With one frame held here, the child cannot have finished 20,000 tweets when it is killed.
+    monkeypatch.setattr(ap, "DEPTH", 1)
+    path = write_synthetic_archive("x", 20_000, tmp_path / "x.zip")
+    reader = ap.ArchiveReader(path, "x")
+    records = iter(reader)
+    next(records)
+    reader._proc.kill()
+    with pytest.raises(ap.ReaderCrashed, match="stopped without finishing"):
+        for _ in records:
+            pass
+    reader.close()
+
+
+def test_a_consumer_that_stops_early_stops_the_child(tmp_path):
+    path = write_synthetic_archive("x", 20_000, tmp_path / "x.zip")
+    with ap.ArchiveReader(path, "x") as reader:
+        records = iter(reader)
+        next(records)
+        pid = reader._proc.pid
+    assert reader._proc is None
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail(f"the child {pid} still runs")
+
+
+def test_a_frame_naming_any_other_global_is_refused():
+    class Sneaky:
+        def __reduce__(self):
+            return (os.system, ("true",))
+
+    with pytest.raises(pickle.UnpicklingError, match="reference to (posix|os).system"):
+        ap._PlainUnpickler(io.BytesIO(pickle.dumps(("records", [Sneaky()], (0, 0))))).load()
+
+
+def test_records_survive_the_wire_with_their_times():
+    import datetime as dt
+
+    from relationships.platforms import records as r
+
+    when = dt.datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    originals = [
+        r.InteractionRecord(platform="x", external_id="1", identity_id="2", kind="dm", direction="in", occurred_at=when),
+        r.FollowRecord(platform="bluesky", identity_id="did:plc:a", i_follow=True, since=when),
+        r.IdentityRecord(platform="mastodon", external_id="https://h/users/a", handle=None, is_bot=None),
+        r.CountRecord("likes_without_author", 3),
+        r.SkipRecord("tweet without an id", detail="d"),
+        r.CheckpointRecord(stream="s", cursor=None),
+    ]
+    wire = pickle.dumps([ap.encode(x) for x in originals])
+    back = [ap.decode(x) for x in ap._PlainUnpickler(io.BytesIO(wire)).load()]
+    assert back == originals
+    assert back[0].occurred_at.utcoffset() == dt.timedelta(hours=2)
