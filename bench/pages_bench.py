@@ -12,8 +12,11 @@ in (force_login) and requests as a browser sends them (https, so no redirect):
 
 After a warm-up, the pages are requested in turn, ROUNDS times, so each one
 sees the same process, caches and machine load; p50 and p95 per page; the
-target is p50 at most 3x the trivial page's. Queries per page are counted
-with CaptureQueriesContext on one request.
+target is p50 at most 3x the trivial page's. Each page is timed twice per
+round: as a repeat view (what the per-user page cache answers while the
+user's data is unchanged) and as the first view after a change (the cache
+invalidated first, so the page is rendered from the database). Queries per
+page are counted with CaptureQueriesContext on one request of each kind.
 
     python -m bench.pages_bench '{"label": "sqlite"}'   # bench/__main__.py does this on a fresh database
 """
@@ -117,12 +120,30 @@ def run(label: str) -> list[dict]:
             get(path, headers)
         queries[name] = len(captured.captured_queries)
 
+    from relationships import page_cache
+
+    # Repeat views (the per-user page cache answers while the data is unchanged),
+    # and first views after a change (the cache emptied before each request: the
+    # whole page is rendered from the database).
     times: dict[str, list[float]] = {name: [] for name in pages}
+    fresh: dict[str, list[float]] = {name: [] for name in pages}
+    fresh_queries: dict[str, int] = {}
     for _ in range(ROUNDS):
         for name, (path, headers) in pages.items():
             started = time.perf_counter()
             get(path, headers)
             times[name].append(time.perf_counter() - started)
+    for _ in range(ROUNDS):
+        for name, (path, headers) in pages.items():
+            page_cache.bump(user.pk)
+            started = time.perf_counter()
+            get(path, headers)
+            fresh[name].append(time.perf_counter() - started)
+    for name, (path, headers) in pages.items():
+        page_cache.bump(user.pk)
+        with CaptureQueriesContext(connection) as captured:
+            get(path, headers)
+        fresh_queries[name] = len(captured.captured_queries)
 
     def p(values, q):
         return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
@@ -156,6 +177,15 @@ def run(label: str) -> list[dict]:
             {
                 "row": "pages", "variant": label, "measure": f"{name} p95 (no target)",
                 "value_s": p95, "floor_s": floor95, "queries": queries[name],
+            }
+        )
+        f50, f95 = p(fresh[name], 50), p(fresh[name], 95)
+        rows.append(
+            {
+                "row": "pages", "variant": label,
+                "measure": f"{name} first view after a change p50 (rendered), {fresh_queries[name]} queries",
+                "value_s": f50, "floor_s": floor50, "queries": fresh_queries[name],
+                "p50_ms": f50 * 1000, "p95_ms": f95 * 1000, "note": f"p95 {f95 * 1000:.1f} ms",
             }
         )
     return rows

@@ -109,6 +109,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "relationships.middleware.PageCacheMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -319,6 +320,9 @@ RAPPORT_JOB_MAX_ATTEMPTS = env_int("RAPPORT_JOB_MAX_ATTEMPTS", 3, minimum=1)
 # A running job refreshes its heartbeat at least this often (each batch does);
 # three missed beats and another delivery may take the job over.
 RAPPORT_JOB_HEARTBEAT_SECONDS = env_int("RAPPORT_JOB_HEARTBEAT_SECONDS", 15, minimum=1)
+# The dashboard, people list and person page are cached per user until their
+# data changes (relationships/page_cache.py), at most this long; 0 turns it off.
+RAPPORT_PAGE_CACHE_SECONDS = env_int("RAPPORT_PAGE_CACHE_SECONDS", 300, minimum=0)
 RAPPORT_INGEST_BATCH_SIZE = env_int("RAPPORT_INGEST_BATCH_SIZE", 20_000, minimum=1)
 
 LOGGING = {

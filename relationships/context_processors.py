@@ -16,7 +16,8 @@ def rapport(request):
     if user is not None and user.is_authenticated:
         # A callable: the template calls it once ({% with %} in base.html), and
         # responses that never render base.html (partials) cost no query.
-        context["background_warning"] = lambda: background_warning(user)
+        known = getattr(request, "rapport_background_warning", None)  # read already by page_cache
+        context["background_warning"] = (lambda: known) if known is not None else (lambda: background_warning(user))
     return context
 
 

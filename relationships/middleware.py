@@ -1,3 +1,5 @@
+from . import page_cache
+
 # htmx runs with allowEval=false (see templates/base.html), so neither
 # 'unsafe-eval' nor inline scripts are needed; its indicator styles ship in
 # static/rapport.css, so no inline styles either.
@@ -24,4 +26,21 @@ class ContentSecurityPolicyMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        return response
+
+
+class PageCacheMiddleware:
+    """Any write request by a signed-in user makes their cached pages out of date (see page_cache)."""
+
+    SAFE = ("GET", "HEAD", "OPTIONS", "TRACE")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.method not in self.SAFE:
+            user = getattr(request, "user", None)
+            if user is not None and user.is_authenticated:
+                page_cache.bump(user.pk)
         return response

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import CharField, Count, F, Func, Max, Q
 from django.utils import timezone
 
+from .. import page_cache
 from ..models import CommunityHeadline, CommunitySnapshot, Identity, Interaction, Person, Preferences, Rapport
 from ..platforms import records as r
 from .rapport import REGULAR_TALKS, local_today, talk_filter
@@ -193,6 +194,7 @@ def store_community(user, today: dt.date | None = None) -> CommunityHeadline:
     today = today or local_today(prefs)
     with transaction.atomic():
         Preferences.objects.select_for_update().filter(pk=prefs.pk).first()
+        page_cache.changed(user.pk)
         headline, months = compute_community(user, today)
         now = timezone.now()
         row, _ = CommunityHeadline.objects.update_or_create(user=user, defaults={**headline, "computed_at": now})

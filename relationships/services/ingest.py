@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from .. import page_cache
 from ..models import Identity, Interaction, InteractionSource, Person, Preferences, Source
 from ..platforms import records as r
 
@@ -254,6 +255,7 @@ class _Writer:
         if not len(batch) and not batch.checkpoints:
             return
         with transaction.atomic():
+            page_cache.changed(self.user.pk)
             self._note_self(batch)
             refs = self._upsert_identities(batch)
             self._upsert_interactions(batch, refs)

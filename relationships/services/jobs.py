@@ -20,6 +20,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
+from .. import page_cache
 from ..models import Heartbeat, Job
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,7 @@ def claim(job_id: int) -> Job | None:
     if job.started_at is None:
         Job.objects.filter(pk=job_id).update(started_at=now)
         job.started_at = now
+    page_cache.changed(job.user_id)  # the dashboard says what is running
     return job
 
 
@@ -208,6 +210,7 @@ def finish(job: Job, state: str, *, summary: str = "", error: str = "") -> None:
     Job.objects.filter(pk=job.pk).update(
         state=state, summary=summary, error=error, finished_at=timezone.now(), heartbeat_at=timezone.now()
     )
+    page_cache.changed(job.user_id)
 
 
 def beat(name: str) -> None:
@@ -240,6 +243,8 @@ def sweep_stale(now: dt.datetime | None = None) -> dict[str, int]:
                 error=job.error or f"The worker stopped while running this job ({job.attempts} attempts).",
             )
             summary["failed"] += done
+            if done:
+                page_cache.changed(job.user_id)
         else:
             moved = Job.objects.filter(pk=job.pk, state=job.state, heartbeat_at=job.heartbeat_at).update(
                 state=Job.State.QUEUED, heartbeat_at=now

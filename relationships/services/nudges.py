@@ -28,6 +28,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
+from .. import page_cache
 from ..models import Identity, Interaction, Nudge, Person, Preferences, Rapport
 from ..platforms import records as r
 from .rapport import MASS_MENTION, both_ways, direct_count, local_today
@@ -165,6 +166,7 @@ def generate(user, today: dt.date | None = None) -> dict[str, int]:
     opened = {kind: 0 for kind in Nudge.Kind.values}
     with transaction.atomic():
         Preferences.objects.select_for_update().filter(pk=prefs.pk).first()
+        page_cache.changed(user.pk)
         mark_acted(user)
         wanted = {(c.person_id, c.kind): c for c in candidates(user, prefs, today)}
         existing = {
@@ -244,6 +246,7 @@ def _create(user, rows: list[Nudge]) -> list[Nudge]:
 
 def _transition(nudge: Nudge, allowed: tuple[str, ...], action: str, **fields) -> Nudge:
     fields["updated_at"] = timezone.now()
+    page_cache.changed(nudge.user_id)
     # A conditional UPDATE, so two clicks (or a click and the worker) cannot
     # both move the same nudge.
     if not Nudge.objects.filter(pk=nudge.pk, state__in=allowed).update(**fields):
@@ -299,6 +302,7 @@ def dismiss(nudge: Nudge) -> Nudge:
 
 def reset(nudge: Nudge) -> None:
     """Forget a dismissed nudge, so the next generation may open it again (within the budget)."""
+    page_cache.changed(nudge.user_id)
     if not Nudge.objects.filter(pk=nudge.pk, state=Nudge.State.DISMISSED).delete()[0]:
         nudge.refresh_from_db()
         raise NudgeStateError(f"Only a dismissed nudge can be reset; this one is {nudge.state}.")

@@ -30,6 +30,7 @@ from django.db.models import Case, CharField, Count, F, FloatField, Func, Intege
 from django.db.models.functions import Cast, Greatest, Power
 from django.utils import timezone
 
+from .. import page_cache
 from ..models import Identity, Interaction, Person, Preferences, Rapport
 from ..platforms import records as r
 
@@ -347,6 +348,7 @@ def recompute(user, person_ids: Iterable[int] | None = None, today: dt.date | No
         # One user's recomputes and nudge generation queue here (PostgreSQL row
         # lock; SQLite's IMMEDIATE transactions already serialize writers).
         Preferences.objects.select_for_update().filter(pk=prefs.pk).first()
+        page_cache.changed(user.pk)
         if connection.vendor == "postgresql":
             # The aggregation is costed high enough to be JIT-compiled, and
             # compiling took ~130 ms of a ~1 s full recompute (EXPLAIN

@@ -12,6 +12,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from .. import page_cache
 from ..forms import SignUpForm
 from ..forms_pages import DashboardForm
 from ..models import CommunityHeadline, CommunitySnapshot, Job, Nudge, Person, Preferences
@@ -53,6 +54,7 @@ def signup(request):
 NUDGE_CARDS = 6
 
 
+@page_cache.per_user
 @vary_on_headers("HX-Request")
 def dashboard(request):
     """The community headline, its twelve months, and the open nudges: stored figures only, never a scan."""

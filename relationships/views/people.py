@@ -11,6 +11,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Lower
 from django.views.decorators.vary import vary_on_headers
 
+from .. import page_cache
 from ..forms_pages import PeopleFilterForm
 from ..models import Identity, Person, Preferences
 from ..services.rapport import local_today
@@ -131,6 +132,7 @@ def encode_cursor(person) -> str:
     return f"{text}|{person.pk}"
 
 
+@page_cache.per_user
 @vary_on_headers("HX-Request")
 def people(request):
     user = request.user

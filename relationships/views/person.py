@@ -12,6 +12,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from .. import page_cache
 from ..forms_pages import HideForm, MergeForm, MergeSearchForm, PersonNotesForm, SplitForm, TimelineForm
 from ..models import Identity, Interaction, Nudge, Person, Preferences, Rapport
 from ..platforms import records as r
@@ -154,6 +155,7 @@ def person_context(request, person: Person, **extra) -> dict:
     }
 
 
+@page_cache.per_user
 @vary_on_headers("HX-Request", "HX-Target")
 def person(request, pk: int):
     person = _owned(request, pk)
