@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import uuid
 
 from django.conf import settings
@@ -37,6 +38,8 @@ from django.db import transaction
 from django.http import HttpResponse
 from django.utils import timezone
 
+log = logging.getLogger(__name__)
+
 _VERSION = "rapport:pages:version:{}"
 _PAGE = "rapport:pages:{}:{}"
 _HTMX_HEADERS = ("HX-Request", "HX-Target", "HX-Trigger", "HX-Trigger-Name", "HX-Boosted", "HX-History-Restore-Request")
@@ -44,10 +47,18 @@ _KEPT_HEADERS = ("Content-Type", "Vary", "Content-Language")
 
 
 def bump(user_id: int | None) -> None:
-    """The user's data changed: every cached page of theirs is out of date."""
+    """The user's data changed: every cached page of theirs is out of date.
+
+    Never fails the work that changed the data: with the cache unreachable
+    (Redis restarting) the change is logged, and pages the cache still holds
+    expire within RAPPORT_PAGE_CACHE_SECONDS (a restarted Redis holds none).
+    """
     if user_id is None or not settings.RAPPORT_PAGE_CACHE_SECONDS:
         return
-    cache.set(_VERSION.format(user_id), uuid.uuid4().hex, None)
+    try:
+        cache.set(_VERSION.format(user_id), uuid.uuid4().hex, None)
+    except Exception as exc:  # noqa: BLE001 - any cache backend's connection error
+        log.warning("Could not mark user %s's cached pages out of date (%s: %s)", user_id, type(exc).__name__, exc)
 
 
 def changed(user_id: int | None) -> None:
@@ -100,10 +111,14 @@ def per_user(view):
         warning = background_warning(user)
         # The page's own render reads the banner once more; hand it the answer.
         request.rapport_background_warning = warning
-        key = _key(request, warning)
+        try:
+            key = _key(request, warning)
+            hit = cache.get(key) if key is not None else None
+        except Exception as exc:  # noqa: BLE001 - the cache is down: render as if it were off
+            log.warning("Page cache unavailable (%s: %s)", type(exc).__name__, exc)
+            return view(request, *args, **kwargs)
         if key is None:
             return view(request, *args, **kwargs)
-        hit = cache.get(key)
         if hit is not None:
             content, headers = hit
             response = HttpResponse(content)
@@ -118,7 +133,10 @@ def per_user(view):
             and not len(messages.get_messages(request))
         ):
             headers = [(name, response[name]) for name in _KEPT_HEADERS if name in response]
-            cache.set(key, (response.content, headers), seconds)
+            try:
+                cache.set(key, (response.content, headers), seconds)
+            except Exception as exc:  # noqa: BLE001
+                log.warning("Page cache unavailable (%s: %s)", type(exc).__name__, exc)
         return response
 
     return wrapped

@@ -65,6 +65,12 @@ def import_in_worker(user, path, worker, broker, kind: str = "x") -> Job:
     return wait_finished(job.pk, [worker], timeout=120)
 
 
+def settle(user, worker) -> None:
+    """Wait for the follow-up jobs a finished import queued (its recompute): the teardown meets an idle worker."""
+    for pk in Job.objects.filter(user=user, state__in=[Job.State.QUEUED, Job.State.RUNNING]).values_list("pk", flat=True):
+        wait_finished(pk, [worker], timeout=60)
+
+
 def noise(size: int, alphabet: str = "abcdefghijklmnopqrstuvwxyz") -> str:
     """``size`` random characters: a 10 MB run of one letter would be refused as a zip bomb, not read."""
     return "".join(random.choices(alphabet, k=size))
@@ -199,6 +205,7 @@ def test_odd_records_are_skipped_or_clamped_with_counted_reasons_and_the_rest_is
     assert sorted(earlier.values_list("platform", "external_id", "identity__external_id", "kind", "direction",
                                       "occurred_at")) == alice_history[0]
     assert worker.proc.poll() is None
+    settle(alice, worker)
 
 
 def test_unknown_kinds_of_activity_are_counted_not_guessed(alice, alice_history, tmp_path, worker, broker):
@@ -214,6 +221,7 @@ def test_unknown_kinds_of_activity_are_counted_not_guessed(alice, alice_history,
     assert "outbox activity of an unknown type (2)" in done.summary
     assert Interaction.objects.filter(user=alice, platform="mastodon").count() == 5
     assert worker.proc.poll() is None
+    settle(alice, worker)
 
 
 # ---------------------------------------------------------------- the same file twice at once

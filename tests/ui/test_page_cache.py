@@ -166,3 +166,22 @@ def test_direct_database_writes_show_within_the_time_limit(alice_client, alice, 
     Person.objects.filter(pk=ana(alice).pk).update(name="Anabel")
     time.sleep(1.2)
     assert "Anabel" in get(alice_client, reverse("people"))[0]
+
+
+def test_an_unreachable_cache_never_fails_the_work_or_the_page(
+    alice_client, alice, community, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django.core.cache import cache
+
+    def down(*args, **kwargs):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    for name in ("get", "set", "add"):
+        monkeypatch.setattr(cache, name, down)
+    job = jobs.create(alice, kind="recompute", task_name="relationships.recompute", send_task=False)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        assert jobs.execute(job.pk, lambda job, progress: "done").state == Job.State.DONE
+    assert callbacks  # the bumps ran, and failed quietly
+    alice_client.get(reverse("people"))
+    html, _ = get(alice_client, reverse("people"))
+    assert "Ana" in html
