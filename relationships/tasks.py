@@ -48,7 +48,9 @@ def nightly_refresh():
 def import_archive(self, job_id: int, **_):
     from .services import imports
 
-    return _run(self, job_id, imports.run_import)
+    state = _run(self, job_id, imports.run_import)  # a retry raises here, keeping the file
+    imports.discard_upload(job_id)
+    return state
 
 
 # Sync and digest tasks live beside their services; importing them here

@@ -153,6 +153,28 @@ def summarize(result: IngestResult, people: int) -> str:
     return "; ".join(parts) + "."
 
 
+def is_upload(path: str | os.PathLike) -> bool:
+    """Whether Rapport stored this file itself (an upload), not a path given to `import_archive`."""
+    return bool(path) and Path(path).resolve().is_relative_to(Path(settings.RAPPORT_UPLOAD_DIR).resolve())
+
+
+def discard_upload(job_id: int) -> bool:
+    """Delete the uploaded file of a finished import; True when one was deleted.
+
+    An archive holds the user's whole history, DMs included, and can weigh
+    gigabytes: once its import has ended (done, or refused for good) the rows
+    hold all it gave, and a retry is never coming. Until then the file stays,
+    so an interrupted import resumes from it.
+    """
+    job = Job.objects.filter(pk=job_id).select_related("source").first()
+    if job is None or not job.is_finished or job.source is None or not is_upload(job.source.archive_path):
+        return False
+    path = Path(job.source.archive_path)
+    existed = path.exists()
+    path.unlink(missing_ok=True)
+    return existed
+
+
 def upload_dir() -> Path:
     path = Path(settings.RAPPORT_UPLOAD_DIR)
     path.mkdir(parents=True, exist_ok=True)

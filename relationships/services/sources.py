@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Count
 
 from ..models import Interaction, Source
+from .imports import is_upload
 
 
 def only_seen_by(source: Source):
@@ -36,6 +36,6 @@ def remove_source(source: Source) -> str:
         if touched:
             queue_recompute(source.user, touched, description=f"Recompute rapport after removing {label}")
     # Only files Rapport stored itself; a path given to `import_archive` is the user's own.
-    if path and Path(path).resolve().is_relative_to(Path(settings.RAPPORT_UPLOAD_DIR).resolve()):
+    if is_upload(path):
         Path(path).unlink(missing_ok=True)
     return f"Removed {label} and {len(ids):,} interactions only it had seen."

@@ -239,3 +239,42 @@ def test_a_file_over_the_upload_limit_is_refused_while_it_streams_and_its_tempor
     assert not Source.objects.filter(user=alice).exists()
     incoming = imports.upload_dir() / "incoming"
     assert not any(incoming.iterdir()) if incoming.exists() else True
+
+
+def test_an_uploaded_archive_is_deleted_once_its_import_has_ended_and_a_given_path_is_kept(alice, tmp_path, settings):
+    from relationships import tasks
+
+    settings.RAPPORT_UPLOAD_DIR = str(tmp_path / "uploads")
+    uploaded = x_archive(imports.upload_dir() / "upload-1.zip")
+    broken = imports.upload_dir() / "upload-2.zip"
+    broken.write_bytes(uploaded.read_bytes()[:4000])  # cut short: refused for good
+    given = x_archive(tmp_path / "mine.zip")  # a path given to `manage.py import_archive`
+    states = {}
+    for path in (uploaded, broken, given):
+        source = imports.create_source(alice, path, "x")
+        job = imports.queue_import(alice, source, send_task=False)
+        states[path] = tasks.import_archive.run(job.pk)
+
+    assert states == {uploaded: Job.State.DONE, broken: Job.State.FAILED, given: Job.State.DONE}
+    assert not uploaded.exists() and not broken.exists()
+    assert given.exists()
+    assert Interaction.objects.filter(user=alice).count() > 0  # what the upload gave stays
+
+
+def test_an_import_that_will_be_retried_keeps_its_file(alice, tmp_path, settings, monkeypatch):
+    from celery.exceptions import Retry
+
+    from relationships import tasks
+
+    settings.RAPPORT_UPLOAD_DIR = str(tmp_path / "uploads")
+    uploaded = x_archive(imports.upload_dir() / "upload-1.zip")
+    job = imports.queue_import(alice, imports.create_source(alice, uploaded, "x"), send_task=False)
+
+    def away(job, progress):
+        raise jobs.TransientJobError("The database is restarting", retry_in=5)
+
+    monkeypatch.setattr(imports, "run_import", away)
+    with pytest.raises(Retry):
+        tasks.import_archive.run(job.pk)
+    assert uploaded.exists()
+    assert Job.objects.get(pk=job.pk).state == Job.State.QUEUED
