@@ -85,17 +85,24 @@ def child_main(argv: list[str]) -> int:
 
     args = json.loads(argv[0])
     out = sys.stdout.buffer
+    chunk: list[tuple] = []
+    progress = (0, 0)
     try:
         with open_archive(args["path"], kind=args["kind"], skip=args["skip"]) as importer:
-            chunk: list[tuple] = []
             for record in importer:
                 chunk.append((encode(record), importer.position))
                 if len(chunk) >= CHUNK:
-                    _send(out, ("records", chunk, importer.progress))
+                    progress = importer.progress
+                    _send(out, ("records", chunk, progress))
                     chunk = []
             _send(out, ("records", chunk, importer.progress))
+            chunk = []
         _send(out, ("end",))
     except ArchiveError as exc:
+        # What was read before the damage goes first, as the importer itself
+        # would have yielded it: ingest keeps it.
+        if chunk:
+            _send(out, ("records", chunk, progress))
         _send(out, ("error", str(exc)))
     except BrokenPipeError:
         return 1  # the parent is gone

@@ -8,6 +8,7 @@ child when the consumer stops, and must never run code a frame names.
 from __future__ import annotations
 
 import io
+import json
 import os
 import pickle
 import time
@@ -56,6 +57,34 @@ def test_the_odd_corners_of_an_x_archive_come_through_unchanged(tmp_path):
         likes=5, followers=[ana], following=[ben],
     )
     assert through_child(path, "x") == in_process(path, "x")
+
+
+def read_until_refused(records):
+    taken = []
+    with pytest.raises(ArchiveError) as refusal:
+        for item in records:
+            taken.append(item)
+    return taken, str(refusal.value)
+
+
+def test_what_comes_before_damage_comes_through_before_the_same_refusal(tmp_path):
+    good = [xb.tweet(f"17{n:05d}", text=f"hi @ana {n}", mentions=[xb.XUser("700", "ana", "Ana")]) for n in range(2500)]
+    text = "window.YTD.tweets.part0 = " + json.dumps(good)[:-1] + ', {"tweet": {"id_str": "9", "full_text": "cut'
+    path = xb.build_x_archive(tmp_path / "x.zip", extra={"data/tweets.js": text})
+
+    def here():
+        with open_archive(path, kind="x") as importer:
+            for record in importer:
+                yield record, importer.position
+
+    def there():
+        with ap.ArchiveReader(path, "x") as reader:
+            for record in reader:
+                yield record, reader.position
+
+    expected = read_until_refused(here())
+    assert len(expected[0]) > ap.CHUNK  # a full frame and a partial one come before the damage
+    assert read_until_refused(there()) == expected
 
 
 def test_a_refusal_in_the_child_is_the_same_archive_error_here(tmp_path):
