@@ -91,6 +91,7 @@ def run_import(job: Job, progress: jobs.Progress, *, on_progress=None, followups
     # records are parsed in a child process while this one writes them.
     with importer:
         initial = (importer.done if position else 0, importer.total)
+    del importer  # a Bluesky CAR is held whole: only the reader process needs it now
     progress.update(total=initial[1], done=initial[0])
     reader = ArchiveReader(path, source.archive_kind, skip=position, position=position, progress=initial)
 
