@@ -3,8 +3,9 @@
 Reads the ``data/*.js`` members of an X archive zip (``window.YTD.<name>.partN
 = [...]``) as JSON after the first ``=`` -- the JavaScript is never evaluated
 -- and streams every array element by element (conversations with ijson,
-message by message), so a member of any size is never held in memory. Memory stays flat: besides the current item only a map of the
-people named in the user's tweets (id -> screen name) is kept.
+message by message), so a member of any size is never held in memory.
+Memory stays flat: besides the current item only a map of the people named
+in the user's tweets (id -> screen name) is kept.
 
 Items, in this order (the resume ``position`` counts them, see archive_base):
 
