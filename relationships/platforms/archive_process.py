@@ -89,6 +89,7 @@ def child_main(argv: list[str]) -> int:
     progress = (0, 0)
     try:
         with open_archive(args["path"], kind=args["kind"], skip=args["skip"]) as importer:
+            _send(out, ("opened", importer.progress))
             for record in importer:
                 chunk.append((encode(record), importer.position))
                 if len(chunk) >= CHUNK:
@@ -123,17 +124,20 @@ class ArchiveReader:
     """Iterate an archive's records parsed in a child process.
 
     ``position`` and ``progress`` describe the records taken so far, as the
-    importer's own would. An ArchiveError in the child is raised here with
-    its message; a consumer that stops early stops the child.
+    importer's own would. :meth:`open` (called by the first iteration if
+    not before) starts the child and waits until it has opened the file, so
+    a file refused at once is refused there, before any record, and
+    ``progress`` then holds the file's size. An ArchiveError in the child is
+    raised here with its message; a consumer that stops early stops the child.
     """
 
-    def __init__(self, path: str | os.PathLike, kind: str, *, skip: int = 0, position: int = 0,
-                 progress: tuple[int, int] = (0, 0)) -> None:
+    def __init__(self, path: str | os.PathLike, kind: str, *, skip: int = 0, position: int = 0) -> None:
         self.args = {"path": os.fspath(path), "kind": kind, "skip": skip}
         self.position = position
-        self.progress = progress
+        self.progress = (0, 0)
         self._proc: subprocess.Popen | None = None
         self._started = False
+        self._opened = False
 
     def _start(self) -> subprocess.Popen:
         env = dict(os.environ)
@@ -171,36 +175,49 @@ class ArchiveReader:
                 except queue.Full:
                     continue
 
-    def __iter__(self):
+    def open(self) -> None:
+        """Start the child; return once it has opened the file, or raise its refusal."""
         if self._started:
             raise RuntimeError("an ArchiveReader is read once")
         self._started = True
         self._proc = proc = self._start()
-        frames: queue.Queue = queue.Queue(maxsize=DEPTH)
-        self._stop = stop = threading.Event()
-        self._thread = threading.Thread(target=self._drain, args=(proc.stdout, frames, stop),
+        self._frames: queue.Queue = queue.Queue(maxsize=DEPTH)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._drain, args=(proc.stdout, self._frames, self._stop),
                                         name="archive-reader", daemon=True)
         self._thread.start()
+        frame = self._frame()
+        if frame[0] != "opened":
+            raise ReaderCrashed(f"the archive reader began with {frame[0]!r}")
+        self.progress = tuple(frame[1])
+        self._opened = True
+
+    def _frame(self) -> tuple:
+        """The next frame; a refusal or a failure of the child is raised."""
+        data = self._frames.get()
+        if data is None:
+            code = self._proc.wait()
+            raise ReaderCrashed(f"the archive reader stopped without finishing (exit status {code})")
+        frame = _PlainUnpickler(io.BytesIO(data)).load()
+        if frame[0] == "error":
+            raise ArchiveError(frame[1])
+        if frame[0] == "crash":
+            raise ReaderCrashed(f"the archive reader failed:\n{frame[1]}")
+        return frame
+
+    def __iter__(self):
+        if not self._opened:
+            self.open()
         while True:
-            data = frames.get()
-            if data is None:
-                code = proc.wait()
-                raise ReaderCrashed(f"the archive reader stopped without finishing (exit status {code})")
-            frame = _PlainUnpickler(io.BytesIO(data)).load()
-            kind = frame[0]
-            if kind == "records":
-                progress = frame[2]
-                for item, position in frame[1]:
-                    record = decode(item)
-                    self.position = position
-                    yield record
-                self.progress = tuple(progress)
-            elif kind == "end":
+            frame = self._frame()
+            if frame[0] == "end":
                 return
-            elif kind == "error":
-                raise ArchiveError(frame[1])
-            else:
-                raise ReaderCrashed(f"the archive reader failed:\n{frame[1]}")
+            progress = frame[2]
+            for item, position in frame[1]:
+                record = decode(item)
+                self.position = position
+                yield record
+            self.progress = tuple(progress)
 
     def close(self) -> None:
         proc, self._proc = self._proc, None

@@ -83,17 +83,6 @@ def run_import(job: Job, progress: jobs.Progress, *, on_progress=None, followups
         raise jobs.PermanentJobError("The uploaded file is no longer on the server; please upload it again.")
     position = int(job.checkpoint.get("position", 0))
     result = IngestResult.from_dict(job.counts) if position else IngestResult()
-    try:
-        importer = archives.open_archive(path, kind=source.archive_kind, skip=position)
-    except archives.ArchiveError as exc:
-        raise jobs.PermanentJobError(str(exc)) from None
-    # Opened here to refuse a bad file at once and learn its size; the
-    # records are parsed in a child process while this one writes them.
-    with importer:
-        initial = (importer.done if position else 0, importer.total)
-    del importer  # a Bluesky CAR is held whole: only the reader process needs it now
-    progress.update(total=initial[1], done=initial[0])
-    reader = ArchiveReader(path, source.archive_kind, skip=position, position=position, progress=initial)
 
     def on_flush(res: IngestResult, _checkpoints) -> None:
         # Runs inside the batch's transaction: the rows and the position of
@@ -104,12 +93,19 @@ def run_import(job: Job, progress: jobs.Progress, *, on_progress=None, followups
         if on_progress:
             on_progress(done, total, res)
 
-    try:
-        with reader:
+    # The records are parsed in a child process while this one writes them.
+    with ArchiveReader(path, source.archive_kind, skip=position, position=position) as reader:
+        try:
+            reader.open()  # a file refused at once is refused here, before any record
+        except archives.ArchiveError as exc:
+            raise jobs.PermanentJobError(str(exc)) from None
+        done, total = reader.progress
+        progress.update(total=total, done=done if position else 0)
+        try:
             result = ingest(job.user, source, reader, on_flush=on_flush, result=result)
-    except archives.ArchiveError as exc:
-        # What was committed before the damaged part stays; the job says why it stopped.
-        raise jobs.PermanentJobError(f"{exc}. Everything read before this point was kept.") from None
+        except archives.ArchiveError as exc:
+            # What was committed before the damaged part stays; the job says why it stopped.
+            raise jobs.PermanentJobError(f"{exc}. Everything read before this point was kept.") from None
     with transaction.atomic():
         locked = Source.objects.select_for_update().get(pk=source.pk)
         locked.counts = {**locked.counts, **dict(result.counts)}

@@ -162,3 +162,19 @@ def test_records_survive_the_wire_with_their_times():
     back = [ap.decode(x) for x in ap._PlainUnpickler(io.BytesIO(wire)).load()]
     assert back == originals
     assert back[0].occurred_at.utcoffset() == dt.timedelta(hours=2)
+
+
+def test_open_refuses_a_wrong_file_before_any_record_and_then_knows_the_size(tmp_path):
+    wrong = write_synthetic_archive("mastodon", 10, tmp_path / "mastodon.zip")
+    reader = ap.ArchiveReader(wrong, "x")
+    with pytest.raises(ArchiveError, match="This looks like a Mastodon archive, not an X archive"):
+        reader.open()
+    reader.close()
+
+    path = write_synthetic_archive("x", 100, tmp_path / "x.zip")
+    with open_archive(path, kind="x") as importer:
+        total = importer.total
+    with ap.ArchiveReader(path, "x") as reader:
+        reader.open()
+        assert reader.progress[1] == total and reader.position == 0
+        assert len(list(reader)) == len(in_process(path, "x"))
