@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -87,21 +86,10 @@ def _interaction_rows(user):
 
 def write_interactions(user, fmt: str, out) -> int:
     """Every interaction of ``user``, oldest id first, as CSV or a JSON array; returns how many."""
-    count = 0
-    if fmt == "csv":
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(INTERACTION_FIELDS)
-        for values in _interaction_rows(user):
-            writer.writerow([values[name] if values[name] is not None else "" for name in INTERACTION_FIELDS])
-            count += 1
-        return count
-    out.write("[")
-    for values in _interaction_rows(user):
-        out.write(",\n" if count else "\n")
-        out.write(json.dumps(values, ensure_ascii=False))
-        count += 1
-    out.write("\n]\n" if count else "]\n")
-    return count
+    return export.write_items(
+        out, fmt, _interaction_rows(user), INTERACTION_FIELDS,
+        lambda values: [values[name] if values[name] is not None else "" for name in INTERACTION_FIELDS],
+    )
 
 
 def write_everything(user, out) -> None:

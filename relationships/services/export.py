@@ -128,17 +128,24 @@ def write(user, fmt: str, out: IO[str]) -> int:
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: choose json or csv")
+    return write_items(out, fmt, people(user), CSV_HEADER, csv_row)
+
+
+def write_items(out: IO[str], fmt: str, items, header, to_row) -> int:
+    """``items`` as CSV (``header``, then ``to_row(item)`` per line) or as a JSON array; returns how many.
+
+    The array is written item by item, so a large export never sits in memory whole.
+    """
     count = 0
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(CSV_HEADER)
-        for item in people(user):
-            writer.writerow(csv_row(item))
+        writer.writerow(header)
+        for item in items:
+            writer.writerow(to_row(item))
             count += 1
         return count
-    # A JSON array written item by item, so a large export never sits in memory whole.
     out.write("[")
-    for item in people(user):
+    for item in items:
         out.write(",\n" if count else "\n")
         out.write(json.dumps(item, ensure_ascii=False))
         count += 1
