@@ -192,6 +192,17 @@ def _card(request, nudge: Nudge, *, result=None, error: str = ""):
     return response
 
 
+def _answer(request, nudge: Nudge, *, error: str = "", success: str = ""):
+    """What a card's button answers: the new card for htmx, else a message and the way back."""
+    if request.htmx:
+        return _card(request, nudge, error=error)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, success)
+    return _back(request)
+
+
 @require_POST
 def nudge_follow(request, pk: int):
     """Follow the nudge's person for real (or, for X, hand back the profile to follow by hand)."""
@@ -202,10 +213,7 @@ def nudge_follow(request, pk: int):
     try:
         result = follow.follow_person(nudge, request.user, identity_id=form.cleaned_data["identity"])
     except follow.FollowRefused as e:
-        if request.htmx:
-            return _card(request, nudge, error=str(e))
-        messages.error(request, str(e))
-        return _back(request)
+        return _answer(request, nudge, error=str(e))
     if request.htmx:
         return _card(request, nudge, result=result)
     if result.state == follow.MANUAL:
@@ -229,10 +237,7 @@ def nudge_follow_confirm(request, pk: int):
     try:
         result = follow.confirm_manual_follow(nudge, request.user, form.cleaned_data["identity"])
     except follow.FollowRefused as e:
-        if request.htmx:
-            return _card(request, nudge, error=str(e))
-        messages.error(request, str(e))
-        return _back(request)
+        return _answer(request, nudge, error=str(e))
     if request.htmx:
         return _card(request, nudge, result=result)
     messages.success(request, f"{nudge.person.display_name}: {result.reason}")
@@ -245,32 +250,18 @@ def nudge_snooze(request, pk: int):
     form = SnoozeForm(request.POST)
     if not form.is_valid():
         return HttpResponseBadRequest("A snooze lasts 1 to 365 days.")
-    error = ""
     try:
         nudges.snooze(nudge, form.cleaned_data["days"] or nudges.DEFAULT_SNOOZE_DAYS)
     except nudges.NudgeStateError as e:
-        error = str(e)
-    if request.htmx:
-        return _card(request, nudge, error=error)
-    if error:
-        messages.error(request, error)
-    else:
-        messages.success(request, f"Snoozed: {nudge.person.display_name} will come back later.")
-    return _back(request)
+        return _answer(request, nudge, error=str(e))
+    return _answer(request, nudge, success=f"Snoozed: {nudge.person.display_name} will come back later.")
 
 
 @require_POST
 def nudge_dismiss(request, pk: int):
     nudge = _own_nudge(request, pk)
-    error = ""
     try:
         nudges.dismiss(nudge)
     except nudges.NudgeStateError as e:
-        error = str(e)
-    if request.htmx:
-        return _card(request, nudge, error=error)
-    if error:
-        messages.error(request, error)
-    else:
-        messages.success(request, "Dismissed: you will not see this suggestion again.")
-    return _back(request)
+        return _answer(request, nudge, error=str(e))
+    return _answer(request, nudge, success="Dismissed: you will not see this suggestion again.")
