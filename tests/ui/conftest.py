@@ -14,24 +14,11 @@ from relationships.models import Heartbeat, Interaction
 from relationships.platforms import records as r
 from relationships.services import dashboard, nudges, rapport
 from tests.conftest import need_service
+# alice's and bob's stories, told through the real ingest service, as in the rapport tests.
+from tests.rapport.conftest import alice_source, bob_story, story  # noqa: F401
 from tests.rapport.stories import TODAY, Story
 
 from .browser import AXE, DESKTOP, PASSWORD, TIMEOUT_MS, session_cookie
-
-
-@pytest.fixture
-def alice_source(alice, make_source):
-    return make_source(alice, platform=r.MASTODON, handle="alice@home.example")
-
-
-@pytest.fixture
-def story(alice, alice_source):
-    return Story(alice, alice_source)
-
-
-@pytest.fixture
-def bob_story(bob, make_source):
-    return Story(bob, make_source(bob, platform=r.MASTODON))
 
 
 def talk_often(story: Story, name: str, days: range, **identity) -> None:
