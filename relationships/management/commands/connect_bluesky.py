@@ -1,13 +1,12 @@
 import os
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.views.decorators.debug import sensitive_variables
 
 from relationships.forms_connect import APP_PASSWORD_RE
 from relationships.services import connect
 
-from .connect_mastodon import _prompt
+from .connect_mastodon import _connected, _owner, _prompt
 
 
 class Command(BaseCommand):
@@ -24,16 +23,9 @@ class Command(BaseCommand):
 
     @sensitive_variables("app_password")
     def handle(self, *args, user, handle, app_password, service, **options):
-        owner = get_user_model().objects.filter(username=user).first()
-        if owner is None:
-            raise CommandError(f"No user named {user!r}.")
+        owner = _owner(user)
         app_password = app_password or os.environ.get("RAPPORT_APP_PASSWORD")
         app_password = (app_password or _prompt("Bluesky app password: ", "RAPPORT_APP_PASSWORD")).strip().lower()
         if not APP_PASSWORD_RE.match(app_password):
             raise CommandError("That is not an app password (xxxx-xxxx-xxxx-xxxx). Never use your main password.")
-        try:
-            source = connect.connect_bluesky(owner, handle, app_password, service or None)
-        except connect.ConnectError as exc:
-            raise CommandError(str(exc)) from None
-        self.stderr.write(f"Connected {source} for {owner.username}.")
-        self.stdout.write(str(source.pk))
+        _connected(self, owner, lambda: connect.connect_bluesky(owner, handle, app_password, service or None))

@@ -22,17 +22,27 @@ class Command(BaseCommand):
 
     @sensitive_variables("token")
     def handle(self, *args, user, instance, token, **options):
-        owner = get_user_model().objects.filter(username=user).first()
-        if owner is None:
-            raise CommandError(f"No user named {user!r}.")
+        owner = _owner(user)
         token = token or os.environ.get("RAPPORT_TOKEN") or _prompt("Mastodon access token: ", "RAPPORT_TOKEN")
-        try:
-            source = connect.connect_mastodon_token(owner, instance, token)
-        except connect.ConnectError as exc:
-            raise CommandError(str(exc)) from None
-        self.stderr.write(f"Connected {source} for {owner.username}.")
-        # Only the id on stdout, so scripts can capture it.
-        self.stdout.write(str(source.pk))
+        _connected(self, owner, lambda: connect.connect_mastodon_token(owner, instance, token))
+
+
+def _owner(username: str):
+    owner = get_user_model().objects.filter(username=username).first()
+    if owner is None:
+        raise CommandError(f"No user named {username!r}.")
+    return owner
+
+
+def _connected(command: BaseCommand, owner, connecting) -> None:
+    """Run ``connecting()``; say what was connected, or refuse with the reason."""
+    try:
+        source = connecting()
+    except connect.ConnectError as exc:
+        raise CommandError(str(exc)) from None
+    command.stderr.write(f"Connected {source} for {owner.username}.")
+    # Only the id on stdout, so scripts can capture it.
+    command.stdout.write(str(source.pk))
 
 
 def _prompt(label: str, variable: str) -> str:
