@@ -50,6 +50,14 @@ def chromium_path():
     return path
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Users are made in almost every test; PBKDF2's deliberate slowness (about
+    1 s a user on this suite's machines) was most of the run. Production keeps
+    Django's default, which tests/test_settings.py checks."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def alice(django_user_model):
     return django_user_model.objects.create_user("alice", "alice@example.com", "correct horse battery staple")

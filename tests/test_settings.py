@@ -85,3 +85,16 @@ def test_a_task_time_limit_at_or_above_the_redis_visibility_timeout_is_refused(t
 def test_there_are_no_model_changes_without_a_migration(tmp_path):
     result = run_manage(tmp_path, "makemigrations", "--check", "--dry-run", DEBUG="1")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_production_hashes_passwords_with_django_default_pbkdf2(tmp_path):
+    # The suite swaps in a fast hasher (tests/conftest.py); the real settings must not.
+    result = run_manage(
+        tmp_path,
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.PASSWORD_HASHERS[0])",
+        DEBUG="1",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "django.contrib.auth.hashers.PBKDF2PasswordHasher"

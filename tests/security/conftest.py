@@ -48,13 +48,6 @@ BOB_REASON = "BOBREASON-Own"
 BOB_JOB = "BOBJOB-Own"
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """Users are made in almost every test here; PBKDF2's deliberate slowness
-    (about 0.4 s a user) would be most of the run. Production keeps Django's default."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @dataclass
 class World:
     """One user's rows, of every kind a URL can name."""
