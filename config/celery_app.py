@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery
-from celery.signals import celeryd_init
+from celery.signals import beat_init, celeryd_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -26,3 +26,32 @@ def refuse_limits_that_would_run_a_task_twice(**_):
     problems = celery_time_limit_problems()
     if problems:
         raise SystemExit("Rapport refuses to start the worker:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+
+def report_alive(name: str) -> None:
+    """A worker or the beat says it is up as soon as it is, not at its first task.
+
+    The page banner calls background work "paused" when these have not been
+    heard from; without this, every start showed that alarm until the first
+    sweep ran. The sweep records "beat" again every minute and the worker
+    "worker" at every job, so a silence that follows is still caught.
+    """
+    import django
+    from django.apps import apps
+
+    if not apps.ready:
+        django.setup()
+    from relationships.services import jobs
+
+    jobs.beat(name)
+
+
+@worker_ready.connect
+def worker_is_up(**_):
+    report_alive("worker")
+
+
+@beat_init.connect
+def beat_is_up(**_):
+    report_alive("beat")

@@ -76,7 +76,7 @@ def version(user_id: int) -> str:
     return current
 
 
-def _key(request, warning: str) -> str | None:
+def _key(request, warning) -> str | None:
     secret = request.META.get("CSRF_COOKIE")
     if not secret:
         return None  # the page would create the secret: nothing to key on yet
@@ -84,7 +84,7 @@ def _key(request, warning: str) -> str | None:
         request.get_full_path(),
         *(request.headers.get(name, "") for name in _HTMX_HEADERS),
         secret,
-        warning,
+        str(warning or ""),
         timezone.now().date().isoformat(),
     ]
     digest = hashlib.sha256("\x00".join(parts).encode()).hexdigest()

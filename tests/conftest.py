@@ -58,6 +58,21 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _long_running_web_process(monkeypatch):
+    """Pages rendered in tests come from a web process long past its boot, so
+    the banner judges heartbeats as it would in steady state (see
+    relationships.context_processors.STARTING_GRACE); tests of the boot set
+    PROCESS_STARTED themselves."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from relationships import context_processors
+
+    monkeypatch.setattr(context_processors, "PROCESS_STARTED", timezone.now() - dt.timedelta(days=1))
+
+
 @pytest.fixture
 def alice(django_user_model):
     return django_user_model.objects.create_user("alice", "alice@example.com", "correct horse battery staple")

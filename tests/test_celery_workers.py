@@ -127,3 +127,33 @@ def test_a_delivery_while_another_worker_holds_the_job_is_retried_later(alice):
     )
     outcome = jobs.execute(job.pk, lambda job, progress: pytest.fail("must not run concurrently"))
     assert outcome.state == "busy" and outcome.retry_in > 0
+
+
+def test_a_real_worker_and_a_real_beat_report_as_soon_as_they_are_up(tmp_path):
+    """Each reports on its own (beat without a worker, so no sweep can run), so
+    the banner never calls a just-started background "paused"."""
+    import subprocess
+    import sys
+
+    from relationships.models import Heartbeat
+    from tests.workers import ROOT
+
+    beat = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
+         "--schedule", str(tmp_path / "celerybeat-schedule")],
+        cwd=ROOT, env=worker_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )
+    try:
+        wait_for(lambda: Heartbeat.objects.filter(name="beat").exists(), timeout=60, message="the beat's heartbeat")
+    finally:
+        beat.terminate()
+        output = beat.communicate(timeout=20)[0]
+    assert not Heartbeat.objects.filter(name="worker").exists(), output[-2000:]
+
+    worker = WorkerProcess(worker_env()).start()
+    try:
+        wait_for(lambda: Heartbeat.objects.filter(name="worker").exists(), timeout=30, message="the worker's heartbeat")
+    finally:
+        worker.stop()
+    assert not Job.objects.exists()  # reported at start, not by running a job

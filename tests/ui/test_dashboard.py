@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from relationships import context_processors
 from relationships.context_processors import background_warning
 from relationships.models import CommunityHeadline, CommunitySnapshot, Heartbeat, Job, Nudge, Person
 from relationships.platforms import records as r
@@ -154,11 +155,39 @@ def test_a_silent_worker_matters_when_work_waits_for_it(alice):
     now = timezone.now()
     Heartbeat.objects.create(name="beat", seen_at=now)
     Heartbeat.objects.create(name="worker", seen_at=now - dt.timedelta(hours=1))
-    assert background_warning(alice, now) == ""
+    assert background_warning(alice, now) is None
     job = Job.objects.create(user=alice, kind="import", task_name="relationships.import_archive")
     Job.objects.filter(pk=job.pk).update(created_at=now - dt.timedelta(minutes=10))
-    assert "No worker has picked up" in background_warning(alice, now)
+    assert "No worker has picked up" in str(background_warning(alice, now))
 
 
-def test_a_fresh_install_without_heartbeats_says_so(alice):
-    assert "not been heard from yet" in background_warning(alice)
+@pytest.fixture
+def just_started(monkeypatch):
+    """This web process started a moment ago, as right after `make run`."""
+    started = timezone.now()
+    monkeypatch.setattr(context_processors, "PROCESS_STARTED", started)
+    return started
+
+
+def test_right_after_start_a_worker_and_beat_not_yet_heard_from_are_starting_not_paused(alice, just_started):
+    notice = background_warning(alice, just_started + dt.timedelta(seconds=40))
+    assert notice.starting and notice.lead == "Background work is starting."
+    assert "paused" not in str(notice)
+
+
+def test_a_heartbeat_left_from_an_earlier_run_still_counts_as_starting_during_the_boot(alice, just_started):
+    Heartbeat.objects.create(name="beat", seen_at=just_started - dt.timedelta(days=2))
+    assert background_warning(alice, just_started + dt.timedelta(seconds=40)).starting
+
+
+def test_a_beat_never_heard_from_after_the_boot_grace_is_paused(alice, just_started):
+    notice = background_warning(alice, just_started + dt.timedelta(minutes=10))
+    assert not notice.starting and notice.lead == "Background work is paused."
+    assert "not been heard from yet" in notice.text
+
+
+def test_the_starting_banner_is_calm_on_every_page(alice_client, just_started):
+    for name in ("dashboard", "people", "settings", "sources"):
+        html = alice_client.get(reverse(name)).content.decode()
+        assert 'class="banner banner-starting"' in html and "Background work is starting." in html, name
+        assert "Background work is paused." not in html, name
