@@ -3,7 +3,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-KEYFILE := var/encryption.key
+VAR ?= var
+KEYFILE := $(VAR)/encryption.key
+DEVENV := $(VAR)/dev.env
 PYTEST_ARGS ?=
 
 .PHONY: run test bench install screenshots loadtest clean
@@ -19,12 +21,17 @@ $(STAMP): requirements.txt | $(BIN)/python
 install: $(STAMP)
 
 $(KEYFILE): | $(BIN)/python
-	mkdir -p var
+	mkdir -p $(VAR)
 	$(BIN)/python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())" > $(KEYFILE)
 	chmod 600 $(KEYFILE)
 
+# The development settings, for `manage.py` typed in another terminal (manage.py reads it).
+$(DEVENV): $(KEYFILE)
+	printf 'DEBUG=1\nRAPPORT_OPEN_SIGNUP=1\nRAPPORT_ENCRYPTION_KEYS=%s\n' "$$(cat $(KEYFILE))" > $(DEVENV)
+	chmod 600 $(DEVENV)
+
 # Development mode: SQLite and the filesystem broker under var/, demo data, open sign-up.
-run: install $(KEYFILE)
+run: install $(DEVENV)
 	export DEBUG=1 RAPPORT_OPEN_SIGNUP=$${RAPPORT_OPEN_SIGNUP:-1} \
 	  RAPPORT_ENCRYPTION_KEYS=$${RAPPORT_ENCRYPTION_KEYS:-$$(cat $(KEYFILE))} && \
 	$(BIN)/python manage.py migrate --no-input && \
