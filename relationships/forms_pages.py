@@ -107,7 +107,9 @@ class SplitForm(forms.Form):
 
 
 class TimelineForm(forms.Form):
-    page = forms.IntegerField(required=False, min_value=1)
+    # 25 million interactions with one person is far beyond any real history; above it the page's OFFSET
+    # would no longer fit the database's 64-bit integers.
+    page = forms.IntegerField(required=False, min_value=1, max_value=1_000_000)
 
 
 @lru_cache(maxsize=1)

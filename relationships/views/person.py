@@ -6,6 +6,7 @@ import datetime as dt
 
 from django.contrib import messages
 from django.db.models import Count, Exists, OuterRef, Q
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.html import format_html
@@ -61,10 +62,11 @@ class TimelinePage:
 
     @classmethod
     def of(cls, queryset, number: int) -> TimelinePage:
+        """Raises Http404 past the end, as for any page that does not exist (page 1 always exists)."""
         start = (number - 1) * TIMELINE_PAGE
         rows = list(queryset[start:start + TIMELINE_PAGE + 1])
         if not rows and number > 1:
-            return cls.of(queryset, 1)  # past the end (an old link): the newest page
+            raise Http404(f"This timeline has no page {number}.")
         return cls(rows[:TIMELINE_PAGE], number, len(rows) > TIMELINE_PAGE)
 
 
@@ -116,8 +118,11 @@ def person_context(request, person: Person, **extra) -> dict:
     decorate(person)
     identity_ids = [i.pk for i in person.identity_list]
 
-    timeline_form = TimelineForm(request.GET or None)
-    page_number = (timeline_form.cleaned_data.get("page") if timeline_form.is_valid() else None) or 1
+    timeline_form = TimelineForm(request.GET)
+    if not timeline_form.is_valid():
+        # ?page=abc, 0 or 99999999999999999999: no such page. A huge one would overflow the database's OFFSET.
+        raise Http404("No such page of this timeline.")
+    page_number = timeline_form.cleaned_data["page"] or 1
     # The identity ids come from the person fetched for request.user (_owned): filtering on them alone lets
     # the timeline index answer without reading each interaction's row for its user_id.
     timeline = Interaction.objects.filter(identity_id__in=identity_ids).only(*RECENT_FIELDS).order_by(

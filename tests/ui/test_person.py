@@ -67,9 +67,20 @@ def test_the_timeline_is_paginated(alice_client, alice, story):
     assert "Page 2" in html and "<html" not in html
     assert "?page=1" in html and "?page=3" not in html  # newer, and no older: 13 on this last page
     assert html.count('<li><span class="what">') == 38 - 25
-    # A link past the end (the history shrank since) shows the newest page rather than nothing.
-    late = page(alice_client, ana, page=9)
-    assert "Page 1" in late and late.count('<li><span class="what">') >= 25
+
+
+def test_a_bad_or_huge_timeline_page_is_a_404_never_a_500(alice_client, alice, story):
+    talk_often(story, "Ana", range(1, 20))  # 38 interactions: pages 1 and 2
+    story.save()
+    score(alice)
+    url = reverse("person", args=[person(alice, "Ana").pk])
+    # The address the tester opened: the page number overflowed the database's OFFSET.
+    assert alice_client.get(f"{url}?page=99999999999999999999").status_code == 404
+    for bad in ("0", "-1", "abc", "2.5", "1000001", "3", "9"):  # 3 and 9: past the end
+        assert alice_client.get(url, {"page": bad}).status_code == 404, bad
+        assert alice_client.get(url, {"page": bad}, HTTP_HX_TARGET="timeline", **HTMX).status_code == 404, bad
+    assert alice_client.get(url, {"page": "2"}).status_code == 200
+    assert alice_client.get(url, {"page": ""}).status_code == 200  # an empty box is the first page
 
 
 def test_the_timeline_does_not_count_the_whole_history(alice_client, alice, story):
