@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 from typing import IO
 
@@ -29,6 +30,10 @@ CSV_HEADER = (
     + ["open_nudges"]
 )
 _CHUNK = 500
+# A cell starting with one of these is run as a formula by Excel, LibreOffice or Google Sheets
+# (`=HYPERLINK(...)` in someone's display name or a post's excerpt): CSV injection.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 
 
 def _utc(value: dt.datetime | None) -> str | None:
@@ -131,17 +136,30 @@ def write(user, fmt: str, out: IO[str]) -> int:
     return write_items(out, fmt, people(user), CSV_HEADER, csv_row)
 
 
+def spreadsheet_safe(cell):
+    """``cell`` as text a spreadsheet shows rather than runs: a leading apostrophe before a formula's first character.
+
+    Numbers stay numbers, a negative one included ("-3" or "-0.50" runs nothing); only text is changed.
+    """
+    if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
+
+
 def write_items(out: IO[str], fmt: str, items, header, to_row) -> int:
     """``items`` as CSV (``header``, then ``to_row(item)`` per line) or as a JSON array; returns how many.
 
+    CSV cells pass through spreadsheet_safe; JSON is data for programs and stays as stored.
     The array is written item by item, so a large export never sits in memory whole.
     """
     count = 0
     if fmt == "csv":
-        writer = csv.writer(out, lineterminator="\n")
+        # RFC 4180's CRLF: the csv module quotes a cell holding any character of the line terminator, so with
+        # "\n" alone a carriage return inside an excerpt went out bare and split the row in two.
+        writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(header)
         for item in items:
-            writer.writerow(to_row(item))
+            writer.writerow([spreadsheet_safe(cell) for cell in to_row(item)])
             count += 1
         return count
     out.write("[")
