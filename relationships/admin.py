@@ -10,6 +10,7 @@ from .models import (
     InteractionSource,
     Job,
     MastodonApp,
+    MergedPerson,
     Nudge,
     Person,
     Preferences,
@@ -33,6 +34,13 @@ class PersonAdmin(admin.ModelAdmin):
     list_display = ("id", "user", "name", "hidden", "created_at")
     search_fields = ("name", "user__username")
     list_filter = ("hidden",)
+
+
+@admin.register(MergedPerson)
+class MergedPersonAdmin(admin.ModelAdmin):
+    list_display = ("merged_id", "person", "user", "merged_at")
+    search_fields = ("user__username",)
+    raw_id_fields = ("person",)
 
 
 @admin.register(Identity)

@@ -169,6 +169,25 @@ class Person(models.Model):
         return self.name or "Someone"
 
 
+class MergedPerson(models.Model):
+    """A person merged into another (services/people.py merge): the old page's address leads to the one kept."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="merged_people")
+    # The merged-away Person's id: that row is gone, so no foreign key.
+    merged_id = models.BigIntegerField()
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="merged_away")
+    merged_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # The person page's lookup of an old address, always with its owner (views/person.py).
+            models.UniqueConstraint(fields=["user", "merged_id"], name="merged_person_unique_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.merged_id} -> {self.person_id}"
+
+
 class Identity(models.Model):
     """A platform account someone uses, with the follow state as last seen."""
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, prefetch_related_objects
 
-from ..models import Identity, Nudge, Person, Preferences
+from ..models import Identity, MergedPerson, Nudge, Person, Preferences
 from ..platforms import records as r
 from . import rapport
 from .ingest import auto_name
@@ -71,9 +71,38 @@ def merge(keep: Person, other: Person) -> Person:
         keep.tags = clean_tags([*(keep.tags or []), *(other.tags or [])])
         keep.name = keep.name or other.name
         keep.save(update_fields=["notes", "tags", "name"])
+        # The merged-away person's address leads to ``keep``; so do the addresses of those merged into
+        # ``other`` before (updated before the delete, whose cascade would take them): a chain is one hop.
+        MergedPerson.objects.filter(person=other).update(person=keep)
+        MergedPerson.objects.create(user=user, merged_id=other.pk, person=keep)
         other.delete()
         rapport.recompute(user, [keep.pk])
     return keep
+
+
+def merged_into(user, pk: int) -> int | None:
+    """The id of the person that ``user``'s person ``pk`` was merged into, or None: another user's id too."""
+    return MergedPerson.objects.filter(user=user, merged_id=pk).values_list("person_id", flat=True).first()
+
+
+def account_label(identity: Identity) -> str:
+    """An account as its platform writes it: @lena@social.example on Mastodon, lena.bsky.social, @lena on X."""
+    handle = (identity.handle or "").strip().lstrip("@")
+    if not handle:
+        return identity.external_id
+    return handle if identity.platform == r.BLUESKY else f"@{handle}"
+
+
+def person_label(person: Person) -> str:
+    """The name with the accounts, "Lena Berg (@lena@social.example)": two people of one name told apart.
+
+    Reads ``person.identity_list`` when the page has it, else the (prefetched) identities.
+    """
+    identities = person.__dict__.get("identity_list")
+    if identities is None:
+        identities = person.identities.all()
+    accounts = ", ".join(account_label(identity) for identity in identities)
+    return f"{person.display_name} ({accounts})" if accounts else person.display_name
 
 
 def split(identity: Identity) -> Person:
@@ -191,4 +220,7 @@ def suggest_merges(person: Person, limit: int = 5) -> list[Suggestion]:
         else:
             reason = f"the same name, {ident.display_name}, on {ident.get_platform_display()}"
         suggestions[ident.person_id] = Suggestion(ident.person, reason)
-    return list(suggestions.values())[:limit]
+    found = list(suggestions.values())[:limit]
+    # Each suggestion's merge button names the person with their accounts: one query for all of them.
+    prefetch_related_objects([s.person for s in found], "identities")
+    return found

@@ -149,6 +149,14 @@ _TIER_NAMES: dict[str, str] = {}
 
 
 @register.filter
+def person_label(person) -> str:
+    """``{{ person|person_label }}``: "Lena Berg (@lena@social.example)", the name with the accounts."""
+    from ..services.people import person_label as label
+
+    return label(person)
+
+
+@register.filter
 def platform_name(platform: str) -> str:
     """"Mastodon" for "mastodon": Identity.get_platform_display without its per-call cost (a list shows many)."""
     if not _PLATFORM_NAMES:

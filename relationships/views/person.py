@@ -163,7 +163,15 @@ def person_context(request, person: Person, **extra) -> dict:
 @page_cache.per_user
 @vary_on_headers("HX-Request", "HX-Target")
 def person(request, pk: int):
-    person = _owned(request, pk)
+    try:
+        person = _owned(request, pk)
+    except Http404:
+        # A person merged away: their old address (a bookmark, an open tab) leads to the one kept. Looked up
+        # with the owner, so another user's old id stays a 404.
+        kept = people_service.merged_into(request.user, pk)
+        if kept is None:
+            raise
+        return redirect("person", kept)
     partial = _PARTIALS.get(request.htmx.target or "") if request.htmx else None
     return render_page(request, "relationships/person.html", person_context(request, person), partial)
 
@@ -199,13 +207,14 @@ def person_merge(request, pk: int):
         messages.error(request, "Choose one of your other people to merge.")
         return render_page(request, "relationships/person.html", person_context(request, person), status=400)
     other = form.cleaned_data["other"]
-    name = other.display_name
+    # Named before the merge moves the accounts: "Merged Lena Berg (@lena@social.example) into Lena Berg (…)".
+    merged, kept = people_service.person_label(other), people_service.person_label(person)
     try:
         people_service.merge(person, other)
     except people_service.PeopleError as exc:
         messages.error(request, str(exc))
         return redirect("person", person.pk)
-    messages.success(request, f"Merged {name} into {person.display_name}. Split an account off again if that was a mistake.")
+    messages.success(request, f"Merged {merged} into {kept}. Split an account off again if that was a mistake.")
     return redirect("person", person.pk)
 
 

@@ -103,12 +103,20 @@ def test_editing_a_note_in_place(open_page, alice_pw, heartbeats, make_source):
 def test_merging_two_people_from_a_suggestion(open_page, alice_pw, heartbeats, make_source):
     _community(alice_pw, make_source)
     ana = Person.objects.get(user=alice_pw, name="Ana")
+    bluesky_ana = Person.objects.get(user=alice_pw, name="ana")
     page = open_page(alice_pw, f"/people/{ana.pk}/")
-    page.once("dialog", lambda dialog: dialog.accept())
-    page.get_by_role("button", name=re.compile(r"^Merge ana into Ana")).click()
-    page.get_by_text("Merged ana into Ana").wait_for()
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+    page.get_by_role("button", name="Merge ana (ana) into Ana").click()
+    page.get_by_text("Merged ana (ana) into Ana (@ana@fedi.example).").wait_for()
+    # The question names both people with their accounts: two people of one name are told apart.
+    assert asked == ["Merge ana (ana) into Ana (@ana@fedi.example)?"]
     assert page.locator(".accounts > li").count() == 2
     assert Person.objects.filter(user=alice_pw).count() == 4
+    # The merged-away person's address, bookmarked before, opens the person kept.
+    page.goto(page.url.replace(f"/people/{ana.pk}/", f"/people/{bluesky_ana.pk}/"))
+    assert page.url.endswith(f"/people/{ana.pk}/")
+    assert page.locator("h1").inner_text() == "Ana"
 
 
 def test_merging_from_a_search(open_page, alice_pw, heartbeats, make_source):
@@ -116,11 +124,11 @@ def test_merging_from_a_search(open_page, alice_pw, heartbeats, make_source):
     ben = Person.objects.get(user=alice_pw, name="Ben")
     page = open_page(alice_pw, f"/people/{ben.pk}/")
     page.get_by_label("Find the other person by name or handle").fill("cleo")
-    button = page.get_by_role("button", name="Merge Cleo into Ben")
+    button = page.get_by_role("button", name="Merge Cleo (@cleo@fedi.example) into Ben")
     button.wait_for()
     page.once("dialog", lambda dialog: dialog.accept())
     button.click()
-    page.get_by_text("Merged Cleo into Ben").wait_for()
+    page.get_by_text("Merged Cleo (@cleo@fedi.example) into Ben (@ben@fedi.example)").wait_for()
     assert not Person.objects.filter(user=alice_pw, name="Cleo").exists()
 
 

@@ -257,3 +257,57 @@ def test_why_i_followed_after_a_follow_click(alice_client, alice, community):
 def test_open_nudges_show_as_cards_on_the_person_page(alice_client, alice, community):
     html = page(alice_client, person(alice, "Ana"))
     assert 'data-nudge="' in html and "follow them?" in html
+
+
+@pytest.fixture
+def two_lenas(alice, story, bluesky):
+    """Lena Berg twice, as people of alice: once on Mastodon, once on Bluesky; both talked with alice."""
+    story.pending.append(r.IdentityRecord(platform=r.MASTODON, external_id=story.key("Lena Berg"),
+                                          handle="lena@social.example", display_name="Lena Berg"))
+    story.said("Lena Berg", r.REPLY, 3).answered("Lena Berg", r.REPLY, 3)
+    story.save()
+    bluesky.pending.append(r.IdentityRecord(platform=r.BLUESKY, external_id=bluesky.key("Lena Berg"),
+                                            handle="lena.bsky.social", display_name="Lena Berg"))
+    bluesky.said("Lena Berg", r.REPLY, 5).answered("Lena Berg", r.REPLY, 5)
+    bluesky.save()
+    score(alice)
+    return story.person("Lena Berg"), bluesky.person("Lena Berg")
+
+
+def test_a_merge_names_both_people_with_their_accounts(alice_client, alice, two_lenas):
+    on_mastodon, on_bluesky = two_lenas
+    html = page(alice_client, on_bluesky)
+    question = "Merge Lena Berg (@lena@social.example) into Lena Berg (lena.bsky.social)?"
+    assert f'data-confirm="{question}"' in html  # the suggestion, by the same name
+    search = page(alice_client, on_bluesky, merge_q="lena@social")
+    assert search.count(f'data-confirm="{question}"') == 2  # and the search result
+    assert "Merge<span class=\"visually-hidden\"> Lena Berg (@lena@social.example)</span> into Lena Berg" in html
+
+    response = alice_client.post(reverse("person_merge", args=[on_bluesky.pk]), {"other": on_mastodon.pk}, follow=True)
+    assert ("Merged Lena Berg (@lena@social.example) into Lena Berg (lena.bsky.social). "
+            "Split an account off again if that was a mistake.") in response.content.decode()
+
+
+def test_a_merged_away_persons_address_leads_to_the_person_kept_for_the_owner_only(
+        alice_client, client, bob, alice, story, bluesky, two_lenas):
+    on_mastodon, on_bluesky = two_lenas
+    story.someone("Lena B").said("Lena B", r.REPLY, 2)
+    story.save()
+    third = story.person("Lena B")
+    people_service.merge(on_bluesky, on_mastodon)
+    response = alice_client.get(reverse("person", args=[on_mastodon.pk]), {"page": "2"})
+    assert response.status_code == 302 and response["Location"] == reverse("person", args=[on_bluesky.pk])
+
+    # A chain: the person kept is merged away in turn; both old addresses lead to the last one, in one hop.
+    people_service.merge(third, on_bluesky)
+    for old in (on_mastodon, on_bluesky):
+        response = alice_client.get(reverse("person", args=[old.pk]))
+        assert response.status_code == 302 and response["Location"] == reverse("person", args=[third.pk]), old
+    assert alice_client.get(reverse("person", args=[third.pk])).status_code == 200
+
+    # bob gets a 404 for alice's old addresses, as for her people, and learns nothing of where they went.
+    client.force_login(bob)
+    for pk in (on_mastodon.pk, on_bluesky.pk, third.pk):
+        assert client.get(reverse("person", args=[pk])).status_code == 404
+    # And a person never merged is a plain 404.
+    assert alice_client.get(reverse("person", args=[third.pk + 1000])).status_code == 404
