@@ -10,6 +10,11 @@ class SignUpForm(UserCreationForm):
         model = get_user_model()
         fields = ("username", "email")
 
+    def validate_password_for_user(self, user, **kwargs):
+        # Django files "too short", "too common"... under the confirmation field; they are about the
+        # password itself, so they go beside it. "The two passwords don't match" stays on the confirmation.
+        super().validate_password_for_user(user, password_field_name="password1")
+
 
 
 

@@ -66,6 +66,52 @@ def test_sign_up_refuses_a_weak_password(client, settings, django_user_model):
     assert not django_user_model.objects.filter(username="dave").exists()
 
 
+
+def _field(html: str, name: str) -> tuple[str, str]:
+    """(the <input> tag of field ``name``, the text of the element its aria-describedby names for errors)."""
+    tag = re.search(rf'<input[^>]*name="{name}"[^>]*>', html).group(0)
+    described = re.search(r'aria-describedby="([^"]*)"', tag)
+    ids = described.group(1).split() if described else []
+    error_id = next((i for i in ids if i.endswith("_error")), None)
+    if error_id is None:
+        return tag, ""
+    block = re.search(rf'<(\w+)[^>]*id="{error_id}"[^>]*>(.*?)</\1>', html, re.S)
+    return tag, re.sub(r"<[^>]+>", " ", block.group(2)) if block else ""
+
+
+def test_sign_up_shows_a_weak_passwords_errors_beside_the_password_field(client, settings):
+    settings.RAPPORT_OPEN_SIGNUP = True
+    html = client.post(reverse("signup"), {"username": "dave", "password1": "123", "password2": "123"}).content.decode()
+    password, errors = _field(html, "password1")
+    assert 'aria-invalid="true"' in password
+    assert "too short" in errors and "too common" in errors and "entirely numeric" in errors
+    confirmation, errors = _field(html, "password2")
+    assert errors == "" and "aria-invalid" not in confirmation  # the confirmation matched: nothing to say there
+
+
+def test_sign_up_says_beside_the_confirmation_that_the_two_passwords_differ(client, settings):
+    settings.RAPPORT_OPEN_SIGNUP = True
+    html = client.post(reverse("signup"), {"username": "dave", "password1": "a long passphrase 9!",
+                                           "password2": "a long passphrase 8!"}).content.decode()
+    assert _field(html, "password1")[1] == ""
+    assert "didn’t match" in _field(html, "password2")[1]
+
+
+def test_settings_lead_to_changing_the_password_and_back(alice_client, alice):
+    settings_page = alice_client.get(reverse("settings")).content.decode()
+    assert f'<a href="{reverse("password_change")}">Change your password</a>' in settings_page
+    assert 'name="old_password"' in alice_client.get(reverse("password_change")).content.decode()
+    done = alice_client.post(reverse("password_change"), {
+        "old_password": "correct horse battery staple",
+        "new_password1": "brand new secret 77", "new_password2": "brand new secret 77",
+    }, follow=True)
+    assert "Password changed" in done.content.decode()
+    assert f'<a href="{reverse("settings")}">Back to Settings</a>' in done.content.decode()
+    alice.refresh_from_db()
+    assert alice.check_password("brand new secret 77")
+    assert alice_client.get(reverse("settings")).status_code == 200  # still logged in here
+
+
 def test_password_change_requires_the_old_password(alice_client, alice):
     url = reverse("password_change")
     assert alice_client.get(url).status_code == 200
