@@ -86,7 +86,10 @@ def bar_chart(title: str, description: str, labels: list[str], series: list[Seri
               for i in range(len(labels))]
     top = _nice_max(max(totals, default=0))
     scale = plot_h / top
-    chart.ticks = [(chart.baseline - plot_h * f, round(top * f)) for f in (0, 0.5, 1)]
+    # A middle line only where it is a whole number: halfway up an axis of 5 is 2.5, and rounding it
+    # labelled that line "2"; an axis of 1 had two lines labelled "0".
+    values = (0, top // 2, top) if top % 2 == 0 else (0, top)
+    chart.ticks = [(chart.baseline - plot_h * value / top, value) for value in values]
     slot = plot_w / n
     inner = slot * 0.7
     for i, label in enumerate(labels):
