@@ -126,9 +126,13 @@ def svg(chart: Chart, chart_id: str) -> SafeString:
         '<rect class="bar {}" x="{}" y="{}" width="{}" height="{}" rx="2"><title>{}</title></rect>',
         ((b.css, b.x, b.y, b.width, b.height, b.title) for b in chart.bars if b.height),
     )
+    # Every other label, counted back from the newest (always shown), is "minor": a phone's CSS hides those,
+    # as twelve month names at a legible size do not fit side by side in 300 px.
+    last = len(chart.label_positions) - 1
     labels = format_html_join(
-        "", '<text class="axis" x="{}" y="{}" text-anchor="middle">{}</text>',
-        ((x, chart.height - 6, label) for x, label in chart.label_positions),
+        "", '<text class="axis{}" x="{}" y="{}" text-anchor="middle">{}</text>',
+        ((" minor" if (last - i) % 2 else "", x, chart.height - 6, label)
+         for i, (x, label) in enumerate(chart.label_positions)),
     )
     legend = format_html_join(
         "",

@@ -1,8 +1,10 @@
-"""The server-drawn charts: what the axis says is where the bars are."""
+"""The server-drawn charts: what the axis says is where the bars are; phones leave every other month unnamed."""
 
 from __future__ import annotations
 
-from relationships.services.charts import TOP, Series, bar_chart
+import re
+
+from relationships.services.charts import HEIGHT, TOP, Series, bar_chart, svg
 
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
@@ -19,3 +21,10 @@ def test_each_axis_line_is_labelled_with_the_value_at_its_height():
             # A bar of exactly ``value`` would reach this line.
             assert abs(y - (chart.baseline - (chart.baseline - TOP) * value / expected[-1])) < 0.01
 
+
+def test_every_other_month_counted_from_the_newest_is_minor_for_a_phone():
+    html = str(svg(_chart(list(range(12))), "c"))
+    labels = re.findall(r'<text class="axis( minor)?" x="[\d.]+" y="%d" text-anchor="middle">(\w+)</text>' % (HEIGHT - 6),
+                        html)
+    assert [name for minor, name in labels if not minor] == ["Feb", "Apr", "Jun", "Aug", "Oct", "Dec"]
+    assert [name for minor, name in labels if minor] == ["Jan", "Mar", "May", "Jul", "Sep", "Nov"]
