@@ -139,6 +139,22 @@ def test_password_reset_mails_a_link_that_sets_a_new_password(client, alice):
     assert alice.check_password("reset passphrase 31")
 
 
+
+def test_changing_or_resetting_to_a_weak_password_says_why_beside_the_new_password(alice_client, client, alice):
+    html = alice_client.post(reverse("password_change"), {
+        "old_password": "correct horse battery staple", "new_password1": "alice", "new_password2": "alice",
+    }).content.decode()
+    assert "too short" in _field(html, "new_password1")[1] and _field(html, "new_password2")[1] == ""
+
+    client.post(reverse("password_reset"), {"email": "alice@example.com"})
+    link = re.search(r"http://testserver(/accounts/reset/\S+/)", mail.outbox[-1].body).group(1)
+    form_url = client.get(link, follow=True).redirect_chain[-1][0]
+    html = client.post(form_url, {"new_password1": "12345678", "new_password2": "12345678"}).content.decode()
+    assert "too common" in _field(html, "new_password1")[1] and _field(html, "new_password2")[1] == ""
+    alice.refresh_from_db()
+    assert alice.check_password("correct horse battery staple")  # nothing changed
+
+
 def test_repeated_failed_logins_lock_the_account_even_against_the_right_password(client, alice, settings):
     for _ in range(settings.AXES_FAILURE_LIMIT):
         client.post(reverse("login"), {"username": "alice", "password": "wrong"})
