@@ -117,7 +117,7 @@ def write_everything(user, out) -> None:
     out.write(', "people": [')
     first = True
     for person in export._people(user).iterator(chunk_size=500):
-        item = export.person_dict(person)
+        item = export.person_dict(person, prefs)
         item.update({"notes": person.notes, "tags": person.tags, "hidden": person.hidden})
         out.write("\n" if first else ",\n")
         out.write(json.dumps(item, ensure_ascii=False))

@@ -16,18 +16,20 @@ from typing import IO
 
 from django.db.models import Prefetch
 
-from ..models import Identity, Nudge, Person
+from ..models import Identity, Nudge, Person, Preferences
 from ..platforms import records as r
+from .rapport import local_today
+from .sentences import explain, talk_days
 
 FORMATS = ("json", "csv")
 # Kinds in the order the CSV columns name them.
 KINDS = (r.REPLY, r.MENTION, r.QUOTE, r.DM, r.REPOST, r.LIKE)
 CSV_HEADER = (
-    ["id", "name", "tier", "score", "talks", "first_interaction", "last_interaction", "identities",
-     "i_follow", "follows_me"]
+    ["id", "name", "tier", "score", "talk_days", "one_way_days", "first_interaction", "last_interaction",
+     "identities", "i_follow", "follows_me"]
     + [f"in_{kind}" for kind in KINDS]
     + [f"out_{kind}" for kind in KINDS]
-    + ["open_nudges"]
+    + ["open_nudges", "explanation"]
 )
 _CHUNK = 500
 # A cell starting with one of these is run as a formula by Excel, LibreOffice or Google Sheets
@@ -60,15 +62,25 @@ def _people(user):
     )
 
 
-def person_dict(person: Person) -> dict:
-    """One person in the JSON shape; Rapport figures are null if never computed."""
+def person_dict(person: Person, prefs: Preferences | None = None) -> dict:
+    """One person in the JSON shape; Rapport figures are null if never computed.
+
+    ``talk_days`` are days with a direct exchange when both sides took part
+    (the "talked on N different days" of every page), ``one_way_days`` the
+    same days of a history only one side took part in; one of them is 0.
+    ``inbound`` / ``outbound`` count posts by kind. ``explanation`` is the
+    person page's sentences. Pass ``prefs`` to save a query per person.
+    """
     rapport = getattr(person, "rapport", None)
+    prefs = prefs or Preferences.objects.get_or_create(user_id=person.user_id)[0]
+    days = talk_days(rapport) if rapport else (None, None)
     return {
         "id": person.pk,
         "name": person.name,
         "tier": rapport.tier if rapport else None,
         "score": round(rapport.score, 2) if rapport else None,
-        "talks": rapport.talks if rapport else None,
+        "talk_days": days[0],
+        "one_way_days": days[1],
         "first_interaction": _utc(rapport.first_interaction_at) if rapport else None,
         "last_interaction": _utc(rapport.last_interaction_at) if rapport else None,
         "identities": [
@@ -91,13 +103,15 @@ def person_dict(person: Person) -> dict:
             }
             for nudge in person.nudges.all()
         ],
+        "explanation": " ".join(explain(rapport, person, prefs=prefs, today=local_today(prefs))) if rapport else None,
     }
 
 
 def people(user) -> Iterator[dict]:
     """Every person of ``user`` as JSON-shaped dicts, by id, in bounded memory."""
+    prefs = Preferences.for_user(user)
     for person in _people(user).iterator(chunk_size=_CHUNK):
-        yield person_dict(person)
+        yield person_dict(person, prefs)
 
 
 def csv_row(item: dict) -> list:
@@ -113,7 +127,8 @@ def csv_row(item: dict) -> list:
         item["name"],
         item["tier"] or "",
         "" if item["score"] is None else f"{item['score']:.2f}",
-        "" if item["talks"] is None else item["talks"],
+        "" if item["talk_days"] is None else item["talk_days"],
+        "" if item["one_way_days"] is None else item["one_way_days"],
         item["first_interaction"] or "",
         item["last_interaction"] or "",
         identities,
@@ -123,6 +138,7 @@ def csv_row(item: dict) -> list:
     row += [item["inbound"].get(kind, 0) for kind in KINDS]
     row += [item["outbound"].get(kind, 0) for kind in KINDS]
     row.append(";".join(n["kind"] for n in item["nudges"] if n["state"] == Nudge.State.OPEN))
+    row.append(item["explanation"] or "")
     return row
 
 

@@ -111,6 +111,8 @@ def candidates(user, prefs: Preferences | None = None, today: dt.date | None = N
 
     quiet_since = today - dt.timedelta(days=RECONNECT_AFTER_DAYS)
     for rap in base.filter(talks__gte=RECONNECT_TALKS, last_talk_on__lt=quiet_since).filter(_followed()):
+        if not both_ways(rap.inbound, rap.outbound):
+            continue  # a one-way history was never a talk: nothing to reconnect
         days = (today - rap.last_talk_on).days
         found.append(Candidate(rap.person_id, Nudge.Kind.RECONNECT, reconnect_reason(rap.person, rap.talks, days), rap.score))
 

@@ -10,7 +10,7 @@ import datetime as dt
 
 from ..models import Person, Preferences, Rapport
 from ..platforms import records as r
-from .rapport import MASS_MENTION, local_today, weights_for
+from .rapport import MASS_MENTION, both_ways, local_today, weights_for
 
 _NOUNS = {r.REPLY: ("reply", "replies"), r.MENTION: ("mention", "mentions"), r.QUOTE: ("quote", "quotes"),
           r.DM: ("DM", "DMs")}
@@ -53,6 +53,83 @@ def names(person: Person) -> tuple[str, str, str]:
     return (name, name, f"{name}'s") if name else ("They", "them", "their")
 
 
+def on_days(n: int) -> str:
+    """'on one day', 'on 5 different days': what a talk count is, said where the number appears."""
+    return "on one day" if n == 1 else f"on {n} different days"
+
+
+def _posts(parts: list[tuple[str, int]]) -> str:
+    """'4 replies' for one kind; '6 posts: 4 replies and 2 mentions' for several, so the parts add up."""
+    if len(parts) == 1:
+        return _noun(*parts[0])
+    return f"{sum(n for _, n in parts)} posts: " + _and([_noun(k, n) for k, n in parts])
+
+
+# How one side's posts of a single kind read as a verb; several kinds are "wrote to".
+_OUT_VERBS = {r.REPLY: "replied to {}", r.MENTION: "mentioned {}", r.QUOTE: "quoted {}",
+              r.DM: "sent direct messages to {}"}
+_IN_VERBS = {r.REPLY: "replied to you", r.MENTION: "mentioned you", r.QUOTE: "quoted you",
+             r.DM: "sent you direct messages"}
+
+
+def talk_sentence(person: Person, days: int, inbound: dict[str, int], outbound: dict[str, int]) -> str:
+    """The first sentence about a person: their talks, or what a one-way history is.
+
+    "Talked with" only when both sides took part (a direct exchange from
+    each); ``days`` (Rapport.talks) is then "on N different days" and the
+    posts beside it are counted as posts, so a reader can reconcile them:
+    "You've talked with Ana on 5 different days — 7 posts: 4 replies from Ana, 3 from you."
+    A one-way history is said as what it is: "You replied to Pal on 13
+    different days — 14 replies; no answer from Pal yet." Empty when there
+    was no direct exchange at all.
+    """
+    subject, obj, _ = names(person)
+    from_them, from_you = _direct_parts(inbound), _direct_parts(outbound)
+    if from_them and from_you:
+        pieces = [_and([_noun(k, n) for k, n in from_them]) + f" from {obj}"]
+        if len(from_them) == 1 and len(from_you) == 1 and from_them[0][0] == from_you[0][0]:
+            pieces.append(f"{from_you[0][1]} from you")  # "3 replies from Ana, 2 from you"
+        else:
+            pieces.append(_and([_noun(k, n) for k, n in from_you]) + " from you")
+        total = sum(n for _, n in from_them + from_you)
+        return f"You've talked with {obj} {on_days(days)} — {total} posts: {', '.join(pieces)}."
+    if from_you:
+        verb = _OUT_VERBS[from_you[0][0]] if len(from_you) == 1 else "wrote to {}"
+        return f"You {verb.format(obj)} {on_days(days)} — {_posts(from_you)}; no answer from {obj} yet."
+    if from_them:
+        verb = _IN_VERBS[from_them[0][0]] if len(from_them) == 1 else "wrote to you"
+        return f"{subject} {verb} {on_days(days)} — {_posts(from_them)}; you haven't answered yet."
+    return ""
+
+
+def talk_facts(rapport: Rapport | None, person: Person) -> str:
+    """The short form beside a name (person page, people list): "talked on 5 different days",
+    "you wrote on 13 different days; no answer yet", "wrote to you on 4 different days; not answered yet",
+    or "no talk yet"."""
+    if rapport is None or not rapport.talks:
+        return "no talk yet"
+    inbound, outbound = rapport.inbound or {}, rapport.outbound or {}
+    if both_ways(inbound, outbound):
+        return f"talked {on_days(rapport.talks)}"
+    if _direct_parts(outbound):
+        return f"you wrote {on_days(rapport.talks)}; no answer yet"
+    return f"wrote to you {on_days(rapport.talks)}; not answered yet"
+
+
+def talk_days(rapport: Rapport | None) -> tuple[int, int]:
+    """(days talked, days of a one-way history): Rapport.talks in the column it belongs to.
+
+    Rapport.talks counts days with a direct exchange in either direction;
+    only when both sides took part are they talks. Exports and the
+    ``rapport`` command print these two rather than one ambiguous figure.
+    """
+    if rapport is None or not rapport.talks:
+        return 0, 0
+    if both_ways(rapport.inbound or {}, rapport.outbound or {}):
+        return rapport.talks, 0
+    return 0, rapport.talks
+
+
 def explain(
     rapport: Rapport | None,
     person: Person,
@@ -62,7 +139,7 @@ def explain(
 ) -> list[str]:
     """Sentences for every figure of ``rapport``, e.g.
 
-    "You've talked with Ana 5 times — 3 replies from Ana, 2 from you.",
+    "You've talked with Ana on 5 different days — 5 posts: 3 replies from Ana, 2 from you.",
     "Ana liked 12 of your posts.", "Last talked 2 days ago."
 
     ``prefs`` and ``today`` may be passed to save a query per person.
@@ -76,18 +153,7 @@ def explain(
     sentences = []
 
     if rapport.talks:
-        from_them = _direct_parts(inbound)
-        from_you = _direct_parts(outbound)
-        pieces = []
-        if from_them:
-            pieces.append(_and([_noun(k, n) for k, n in from_them]) + f" from {obj}")
-        if from_you:
-            if len(from_them) == 1 and len(from_you) == 1 and from_them[0][0] == from_you[0][0]:
-                pieces.append(f"{from_you[0][1]} from you")  # "3 replies from Ana, 2 from you"
-            else:
-                pieces.append(_and([_noun(k, n) for k, n in from_you]) + " from you")
-        detail = f" — {', '.join(pieces)}" if pieces else ""
-        sentences.append(f"You've talked with {obj} {times(rapport.talks)}{detail}.")
+        sentences.append(talk_sentence(person, rapport.talks, inbound, outbound))
 
     for counts, who, whose in ((inbound, subject, "your"), (outbound, "You", possessive)):
         likes, shares = counts.get(r.LIKE, 0), counts.get(r.REPOST, 0)
@@ -111,7 +177,13 @@ def explain(
         )
 
     if rapport.last_talk_on:
-        sentences.append(f"Last talked {_ago((today - rapport.last_talk_on).days)}.")
+        ago = _ago((today - rapport.last_talk_on).days)
+        if both_ways(inbound, outbound):
+            sentences.append(f"Last talked {ago}.")
+        elif _direct_parts(outbound):
+            sentences.append(f"You last wrote to {obj} {ago}.")
+        else:
+            sentences.append(f"{subject} last wrote to you {ago}.")
     elif rapport.last_interaction_at:
         last_day = rapport.last_interaction_at.astimezone(prefs.tzinfo).date()
         sentences.append(f"Last interaction {_ago((today - last_day).days)}; no talk yet.")
@@ -133,12 +205,15 @@ def explain_score(rapport: Rapport, prefs: Preferences) -> str:
 # -- Nudge reasons ---------------------------------------------------------------------
 
 def follow_reason(person: Person, talks: int) -> str:
-    """"You've talked with Ana 5 times — follow them?\""""
-    return f"You've talked with {names(person)[1]} {times(talks)} — follow them?"
+    """"You've talked with Ana on 5 different days — follow them?" (follow nudges need both ways)."""
+    return f"You've talked with {names(person)[1]} {on_days(talks)} — follow them?"
 
 
 def shows_up_reason(person: Person, inbound: dict[str, int]) -> str:
-    """"Ben replied to you 6 times and shared 4 of your posts — say thanks, or follow?\""""
+    """"Ben replied to you 6 times and shared 4 of your posts — say thanks, or follow?"
+
+    Counts of posts ("6 times"), never talks: the user has not answered.
+    """
     parts = []
     replies = inbound.get(r.REPLY, 0)
     mentions = inbound.get(r.MENTION, 0) - inbound.get(MASS_MENTION, 0)
@@ -156,5 +231,8 @@ def shows_up_reason(person: Person, inbound: dict[str, int]) -> str:
 
 
 def reconnect_reason(person: Person, talks: int, days_since: int) -> str:
-    """"You've talked with Ana 12 times, but not in the last 75 days — say hello?\""""
-    return f"You've talked with {names(person)[1]} {times(talks)}, but not in the last {days_since} days — say hello?"
+    """"You've talked with Ana on 12 different days, but not in the last 75 days — say hello?\""""
+    return (
+        f"You've talked with {names(person)[1]} {on_days(talks)}, but not in the last {days_since} days"
+        " — say hello?"
+    )

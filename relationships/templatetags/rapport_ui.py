@@ -217,6 +217,28 @@ def interaction_line(item, name: str, today):
     )
 
 
+def _talked(rapport) -> bool:
+    # Only a history both sides took part in has a "last talked" day.
+    from ..services.rapport import both_ways
+
+    return bool(rapport.last_talk_on) and both_ways(rapport.inbound or {}, rapport.outbound or {})
+
+
+@register.simple_tag
+def talk_facts(rapport, person) -> str:
+    """'talked on 6 different days', or what a one-way history is: the words of services/sentences.py."""
+    from ..services.sentences import talk_facts as words
+
+    return words(rapport, person)
+
+
+@register.simple_tag
+def talk_header(rapport, person, today) -> str:
+    """The person page's line under the name: 'talked on 6 different days · last talked 2 days ago'."""
+    text = talk_facts(rapport, person)
+    return f"{text} · last talked {days_ago(rapport.last_talk_on, today)}" if _talked(rapport) else text
+
+
 @register.simple_tag
 def person_row(person, today):
     """One person of the people list (a decorated person, see views.common.decorate): avatar, name, accounts,
@@ -239,10 +261,10 @@ def person_row(person, today):
     )
     if rapport is not None:
         tier = format_html('<span class="tier tier-{}">{}</span>', rapport.tier, tier_name(rapport.tier))
-        talks = rapport.talks or "0"
-        last = days_ago(rapport.last_talk_on, today) if rapport.last_talk_on else "never"
+        talks = talk_facts(rapport, person)
+        last = days_ago(rapport.last_talk_on, today) if _talked(rapport) else "never"
     else:
-        tier, talks, last = mark_safe('<span class="muted">not scored yet</span>'), "0", "never"
+        tier, talks, last = mark_safe('<span class="muted">not scored yet</span>'), "no talk yet", "never"
     return format_html(
         '<li class="person-row">\n      {avatar}\n      <div class="pr-main">\n'
         '        <a class="pr-name" href="{url}">{name}</a>{hidden}\n'

@@ -115,8 +115,10 @@ def people_page(user, data: dict, today: dt.date, limit: int, after: str = "") -
     return out
 
 
-#: What a row of the list shows: no notes, tags or rapport details (JSON decoded for nothing, 100 times a page).
-ROW_FIELDS = ("id", "user_id", "name", "hidden", "rapport__score", "rapport__talks", "rapport__last_talk_on", "rapport__tier")
+#: What a row of the list shows: no notes or tags.
+ROW_FIELDS = ("id", "user_id", "name", "hidden", "rapport__score", "rapport__talks", "rapport__last_talk_on", "rapport__tier",
+              # Whether both sides took part decides if the row may say "talked" at all.
+              "rapport__inbound", "rapport__outbound")
 
 
 def _people(qs, limit: int) -> list[Person]:

@@ -50,14 +50,15 @@ def run(*args) -> str:
 
 def test_rapport_prints_the_top_people_under_a_tab_separated_header(ana):
     lines = run("rapport", "--user", "alice").splitlines()
-    assert lines[0] == "name\tscore\ttalks\ttier\texplanation"
+    assert lines[0] == "name\tscore\ttalk_days\ttier\texplanation"
     name, score, talks, tier, explanation = lines[1].split("\t")
     assert (name, talks, tier) == ("Ana", "7", "regular")
     assert score == f"{Rapport.objects.get(person=ana).score:.2f}"
     # The command speaks of the real today; the story happened around TODAY.
     days = (rapport.local_today(ana.user.preferences) - at(2).date()).days
     assert explanation == (
-        "You've talked with Ana 7 times — 3 replies and 1 mention from Ana, 2 replies and 1 DM from you. "
+        "You've talked with Ana on 7 different days — 7 posts: 3 replies and 1 mention from Ana, 2 replies and 1 DM "
+        "from you. "
         f"Ana liked 12 of your posts. Last talked {days} days ago."
     )
     assert lines[2].split("\t")[:4] == ["Bought", "0.00", "0", "silent"]
@@ -72,7 +73,7 @@ def test_rapport_limits_and_keeps_a_name_with_tabs_on_one_line(alice, ana):
 
 
 def test_rapport_shows_only_the_users_own_people(alice, bob, ana):
-    assert run("rapport", "--user", "bob").splitlines() == ["name\tscore\ttalks\ttier\texplanation"]
+    assert run("rapport", "--user", "bob").splitlines() == ["name\tscore\ttalk_days\ttier\texplanation"]
 
 
 @pytest.mark.parametrize(
@@ -101,7 +102,8 @@ def test_export_json_has_the_shape_of_the_issue(alice, ana):
         "name": "Ana",
         "tier": "regular",
         "score": round(row.score, 2),
-        "talks": 7,
+        "talk_days": 7,
+        "one_way_days": 0,
         "first_interaction": f"{at(21).date()}T12:00:00Z",
         "last_interaction": f"{at(2).date()}T12:00:00Z",
         "identities": [
@@ -111,6 +113,7 @@ def test_export_json_has_the_shape_of_the_issue(alice, ana):
         "inbound": {"reply": 3, "mention": 1, "like": 12},
         "outbound": {"reply": 2, "dm": 1},
         "nudges": [{"kind": "follow", "state": "open", "until": None}],
+        "explanation": " ".join(rapport.explain(row, ana)),
     }
     bought = people[1]
     assert (bought["tier"], bought["score"], bought["first_interaction"], bought["inbound"]) == ("silent", 0.0, None, {})
@@ -137,19 +140,19 @@ def test_export_csv_has_one_row_per_person_under_the_documented_header(alice, an
     run("export_people", "--user", "alice", "--format", "csv", "--output", str(target))
     rows = list(csv.reader(target.open(encoding="utf-8")))
     assert rows[0] == (
-        "id,name,tier,score,talks,first_interaction,last_interaction,identities,i_follow,follows_me,in_reply,"
-        "in_mention,in_quote,in_dm,in_repost,in_like,out_reply,out_mention,out_quote,out_dm,out_repost,out_like,"
-        "open_nudges"
+        "id,name,tier,score,talk_days,one_way_days,first_interaction,last_interaction,identities,i_follow,follows_me,"
+        "in_reply,in_mention,in_quote,in_dm,in_repost,in_like,out_reply,out_mention,out_quote,out_dm,out_repost,"
+        "out_like,open_nudges,explanation"
     ).split(",")
     header, ana_row, bought_row = rows
     assert dict(zip(header, ana_row)) == {
         "id": str(ana.pk), "name": "Ana", "tier": "regular", "score": f"{Rapport.objects.get(person=ana).score:.2f}",
-        "talks": "7", "first_interaction": f"{at(21).date()}T12:00:00Z",
+        "talk_days": "7", "one_way_days": "0", "first_interaction": f"{at(21).date()}T12:00:00Z",
         "last_interaction": f"{at(2).date()}T12:00:00Z",
         "identities": "mastodon:ana@fedi.example;x:42", "i_follow": "true", "follows_me": "true",
         "in_reply": "3", "in_mention": "1", "in_quote": "0", "in_dm": "0", "in_repost": "0", "in_like": "12",
         "out_reply": "2", "out_mention": "0", "out_quote": "0", "out_dm": "1", "out_repost": "0", "out_like": "0",
-        "open_nudges": "follow",
+        "open_nudges": "follow", "explanation": " ".join(rapport.explain(Rapport.objects.get(person=ana), ana)),
     }
     assert bought_row[header.index("i_follow")] == "false"
     assert list(tmp_path.iterdir()) == [target]  # no temporary file left behind

@@ -29,7 +29,7 @@ def test_ana_is_explained_in_the_words_of_the_design(alice, story):
         story.said("Ana", r.LIKE, day)
     story.save()
     assert explained(alice, story, "Ana") == [
-        "You've talked with Ana 5 times — 3 replies from Ana, 2 from you.",
+        "You've talked with Ana on 5 different days — 5 posts: 3 replies from Ana, 2 from you.",
         "Ana liked 12 of your posts.",
         "Last talked 2 days ago.",
     ]
@@ -40,7 +40,7 @@ def test_mixed_kinds_are_named_each(alice, story):
     story.said("Ben", r.REPOST, 3).answered("Ben", r.LIKE, 3).answered("Ben", r.QUOTE, 1)
     story.save()
     assert explained(alice, story, "Ben") == [
-        "You've talked with Ben twice — 1 reply and 1 mention from Ben, 1 quote and 1 DM from you.",
+        "You've talked with Ben on 2 different days — 4 posts: 1 reply and 1 mention from Ben, 1 quote and 1 DM from you.",
         "Ben shared 1 of your posts.",
         "You liked 1 of Ben's posts.",
         "Last talked today.",
@@ -48,10 +48,11 @@ def test_mixed_kinds_are_named_each(alice, story):
 
 
 def test_someone_without_a_name_is_they_and_them(alice, story):
-    story.someone("Ana").said("Ana", r.REPLY, 1).said("Ana", r.LIKE, 1).answered("Ana", r.LIKE, 1).save()
+    story.someone("Ana").said("Ana", r.REPLY, 1).said("Ana", r.LIKE, 1).answered("Ana", r.LIKE, 1)
+    story.answered("Ana", r.REPLY, 1).save()
     Person.objects.filter(name="Ana").update(name="")
     assert explained(alice, story, "Ana") == [
-        "You've talked with them once — 1 reply from them.",
+        "You've talked with them on one day — 2 posts: 1 reply from them, 1 from you.",
         "They liked 1 of your posts.",
         "You liked 1 of their posts.",
         "Last talked yesterday.",

@@ -66,7 +66,7 @@ def test_a_friend_with_five_talks_from_both_sides_gets_exactly_one_follow_nudge(
     assert refresh(alice) == {"follow": 1, "shows_up": 0, "reconnect": 0}
     [nudge] = Nudge.objects.all()
     assert (nudge.kind, nudge.state, nudge.person.name) == ("follow", "open", "Ana")
-    assert nudge.reason == "You've talked with Ana 5 times — follow them?"
+    assert nudge.reason == "You've talked with Ana on 5 different days — follow them?"
     assert nudge.opened_on == TODAY
 
 
@@ -214,7 +214,7 @@ def test_an_old_friend_gone_quiet_gets_a_reconnect_nudge(alice, story):
     friend(story, "Dmitri", talks=10, first=61, every=3).follow_state("Dmitri", i_follow=True).save()
     assert refresh(alice) == {"follow": 0, "shows_up": 0, "reconnect": 1}
     assert Nudge.objects.get().reason == (
-        "You've talked with Dmitri 10 times, but not in the last 61 days — say hello?"
+        "You've talked with Dmitri on 10 different days, but not in the last 61 days — say hello?"
     )
 
 
@@ -254,7 +254,7 @@ def test_a_person_without_a_name_is_them_never_a_guessed_pronoun(alice, story):
     friend(story, "Ana").save()
     Person.objects.filter(name="Ana").update(name="")
     refresh(alice)
-    assert Nudge.objects.get().reason == "You've talked with them 5 times — follow them?"
+    assert Nudge.objects.get().reason == "You've talked with them on 5 different days — follow them?"
 
 
 def test_an_open_nudge_keeps_its_sentence_current(alice, story):
@@ -262,7 +262,7 @@ def test_an_open_nudge_keeps_its_sentence_current(alice, story):
     refresh(alice)
     story.said("Ana", r.REPLY, 0).save()
     refresh(alice)
-    assert Nudge.objects.get().reason == "You've talked with Ana 6 times — follow them?"
+    assert Nudge.objects.get().reason == "You've talked with Ana on 6 different days — follow them?"
 
 
 def test_actions_refuse_a_nudge_in_the_wrong_state(alice, story):

@@ -98,7 +98,7 @@ def test_nudge_cards_show_the_reason_the_last_three_interactions_and_their_butto
     nudge = Nudge.objects.get(user=alice, person__name="Ana")
     card = html[html.index(f'id="nudge-{nudge.pk}"'):]
     card = card[: card.index("</article>")]
-    assert "You&#x27;ve talked with Ana 6 times — follow them?" in card
+    assert "You&#x27;ve talked with Ana on 6 different days — follow them?" in card
     assert card.count("View post") == 3
     for action in ("nudge_follow", "nudge_snooze", "nudge_dismiss"):
         url = reverse(action, args=[nudge.pk])

@@ -68,7 +68,7 @@ def test_the_people_page_and_its_results_partial(alice_client, community):
 def test_the_person_page_and_its_timeline_partial(alice_client, alice, community):
     url = reverse("person", args=[ana(alice).pk])
     full = alice_client.get(url).content.decode()
-    assert "Your rapport in words" in full and "You&#x27;ve talked with Ana 6 times" in full
+    assert "Your rapport in words" in full and "You&#x27;ve talked with Ana on 6 different days" in full
     partial = alice_client.get(url, {"page": "1"}, HTTP_HX_TARGET="timeline", **HTMX).content.decode()
     assert partial.lstrip().startswith('<section id="timeline"')
 

@@ -37,7 +37,7 @@ def test_the_page_lists_accounts_with_profile_links_and_explains_rapport_in_word
     html = page(alice_client, person(alice, "Ana"))
     assert 'href="https://fedi.example/@ana"' in html
     assert "You don't follow this account" in html
-    assert "You&#x27;ve talked with Ana 6 times — 6 replies from Ana, 6 from you." in html
+    assert "You&#x27;ve talked with Ana on 6 different days — 12 posts: 6 replies from Ana, 6 from you." in html
     assert "Score " in html and 'class="chart-svg"' in html
 
 

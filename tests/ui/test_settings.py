@@ -156,7 +156,7 @@ def test_the_digest_mails_open_nudges_to_opted_in_users_once_a_week(alice, bob, 
     assert digest.send_digests(now) == {"sent": 1, "empty": 0, "taken": 0, "failed": 0}
     [message] = mail.outbox
     assert message.to == ["alice@example.com"] and "2 people" in message.subject
-    assert "You've talked with Ana 6 times — follow them?" in message.body
+    assert "You've talked with Ana on 6 different days — follow them?" in message.body
     assert digest.send_digests(now + dt.timedelta(days=3))["sent"] == 0
     assert digest.send_digests(now + dt.timedelta(days=7))["sent"] == 1
     assert len(mail.outbox) == 2  # bob never opted in

@@ -5,8 +5,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from relationships.models import Preferences, Rapport
 from relationships.services import rapport
+from relationships.services.sentences import talk_days
 
-HEADER = ("name", "score", "talks", "tier", "explanation")
+HEADER = ("name", "score", "talk_days", "tier", "explanation")
 
 
 def _cell(text: str) -> str:
@@ -17,8 +18,9 @@ def _cell(text: str) -> str:
 class Command(BaseCommand):
     help = (
         "Print a user's top people by rapport as tab-separated lines under the header "
-        "name, score, talks, tier, explanation. Shows the stored figures (refreshed after each "
-        "sync and nightly)."
+        "name, score, talk_days, tier, explanation. talk_days are the days with a direct exchange "
+        "when both sides took part (0 for a one-way history, which the explanation describes). Shows the "
+        "stored figures (refreshed after each sync and nightly)."
     )
 
     def add_arguments(self, parser):
@@ -43,5 +45,7 @@ class Command(BaseCommand):
         for row in top:
             words = " ".join(rapport.explain(row, row.person, today=today, prefs=prefs))
             self.stdout.write(
-                "\t".join([_cell(row.person.display_name), f"{row.score:.2f}", str(row.talks), row.tier, _cell(words)])
+                "\t".join(
+                    [_cell(row.person.display_name), f"{row.score:.2f}", str(talk_days(row)[0]), row.tier, _cell(words)]
+                )
             )
