@@ -22,9 +22,9 @@ from django.db.models import CharField, Count, F, Func, Max, Q
 from django.utils import timezone
 
 from .. import page_cache
-from ..models import CommunityHeadline, CommunitySnapshot, Identity, Interaction, Person, Preferences, Rapport
+from ..models import CommunityHeadline, CommunitySnapshot, Identity, Interaction, Person, Preferences, Rapport, Source
 from ..platforms import records as r
-from .rapport import REGULAR_TALKS, local_today, talk_filter
+from .rapport import REGULAR_TALKS, direct_count, local_today, talk_filter
 
 MONTHS = 12
 DRIFT_AFTER_DAYS = 60
@@ -217,3 +217,38 @@ def examples(headline: CommunityHeadline | None) -> dict[str, list[Person]]:
         key: [people[pk] for pk in pks if pk in people]
         for key, pks in wanted.items()
     }
+
+
+# -- An X archive alone ------------------------------------------------------------------
+
+# Rows read to find the few people the user writes to most (ranked by days, then score).
+_REACH_SCAN = 50
+
+
+def x_archive_only(user) -> bool:
+    """Whether every source of ``user`` is an X archive.
+
+    An X archive holds only what its owner did (and their direct messages):
+    replies, mentions, likes and reposts from others are not in it, so the
+    two-way figures stay near zero however much the user talks.
+    """
+    platforms = set(Source.objects.filter(user=user).values_list("platform", flat=True))
+    return platforms == {r.X}
+
+
+def reached_out_most(user, limit: int = EXAMPLES) -> list[tuple[Person, str]]:
+    """The people the user wrote to on the most days, with the sentence that says so.
+
+    What an X archive does tell: the user's own replies, mentions, quotes and
+    DMs. Read from the stored Rapport rows (days with a direct exchange, then
+    score), keeping those the user wrote to; a page view never scans interactions.
+    """
+    from .sentences import reach_sentence
+
+    rows = (
+        Rapport.objects.filter(user=user, person__hidden=False, talks__gt=0)
+        .select_related("person")
+        .order_by("-talks", "-score", "person_id")[:_REACH_SCAN]
+    )
+    found = [(row.person, reach_sentence(row)) for row in rows if direct_count(row.outbound or {}) > 0]
+    return found[:limit]

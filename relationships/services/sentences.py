@@ -72,6 +72,12 @@ _IN_VERBS = {r.REPLY: "replied to you", r.MENTION: "mentioned you", r.QUOTE: "qu
              r.DM: "sent you direct messages"}
 
 
+def _you_wrote(obj: str, days: int, parts: list[tuple[str, int]]) -> str:
+    """'You replied to Pal on 13 different days — 14 replies': the user's side alone."""
+    verb = _OUT_VERBS[parts[0][0]] if len(parts) == 1 else "wrote to {}"
+    return f"You {verb.format(obj)} {on_days(days)} — {_posts(parts)}"
+
+
 def talk_sentence(person: Person, days: int, inbound: dict[str, int], outbound: dict[str, int]) -> str:
     """The first sentence about a person: their talks, or what a one-way history is.
 
@@ -94,12 +100,23 @@ def talk_sentence(person: Person, days: int, inbound: dict[str, int], outbound: 
         total = sum(n for _, n in from_them + from_you)
         return f"You've talked with {obj} {on_days(days)} — {total} posts: {', '.join(pieces)}."
     if from_you:
-        verb = _OUT_VERBS[from_you[0][0]] if len(from_you) == 1 else "wrote to {}"
-        return f"You {verb.format(obj)} {on_days(days)} — {_posts(from_you)}; no answer from {obj} yet."
+        return f"{_you_wrote(obj, days, from_you)}; no answer from {obj} yet."
     if from_them:
         verb = _IN_VERBS[from_them[0][0]] if len(from_them) == 1 else "wrote to you"
         return f"{subject} {verb} {on_days(days)} — {_posts(from_them)}; you haven't answered yet."
     return ""
+
+
+def reach_sentence(rapport: Rapport) -> str:
+    """What the user's own posts say, without claiming an answer was or was not given.
+
+    For a source that cannot see answers (an X archive): "You replied to Ana
+    on 7 different days — 9 replies." Both ways, the talk sentence.
+    """
+    person, inbound, outbound = rapport.person, rapport.inbound or {}, rapport.outbound or {}
+    if both_ways(inbound, outbound):
+        return talk_sentence(person, rapport.talks, inbound, outbound)
+    return f"{_you_wrote(names(person)[1], rapport.talks, _direct_parts(outbound))}."
 
 
 def talk_facts(rapport: Rapport | None, person: Person) -> str:

@@ -77,6 +77,8 @@ def dashboard(request):
         "has_people": headline is not None or Person.objects.filter(user=user).exists(),
         "running": Job.objects.filter(user=user).running().first(),
     }
+    if community.x_archive_only(user):
+        context["reached_out"] = community.reached_out_most(user)
     return render_page(request, "relationships/dashboard.html", context, "nudges")
 
 

@@ -15,6 +15,7 @@ from ..forms import ArchiveUploadForm
 from ..models import Job, Source
 from ..platforms.archives import ArchiveError
 from ..services import imports
+from ..services.dashboard import x_archive_only
 
 
 def sources(request):
@@ -22,6 +23,7 @@ def sources(request):
         "sources": Source.objects.filter(user=request.user).order_by("-created_at"),
         "jobs": Job.objects.filter(user=request.user).select_related("source")[:20],
         "form": ArchiveUploadForm(),
+        "x_archive_only": x_archive_only(request.user),
     }
     return render(request, "relationships/sources.html", context)
 

@@ -195,3 +195,51 @@ def test_a_one_way_history_is_never_called_a_talk_anywhere(alice, alice_client, 
         name, _, days, _, words = line.split("\t")
         if name in ("Pal", "Ines"):
             assert days == "0" and not TALK.search(words)
+
+
+# -- An X archive alone -------------------------------------------------------------------------------------
+
+def x_archive(path, today: dt.date):
+    """Replies to Ana on 4 days (twice on one), mentions of Ben on 2, DMs with Cara both ways and a mention, 5 likes."""
+    from tests.builders import x as xb
+
+    ana, ben, cara = xb.XUser("1001", "ana", "Ana"), xb.XUser("1002", "ben", "Ben"), xb.XUser("1003", "cara", "Cara")
+
+    def moment(days_ago: int, hour: int = 12) -> dt.datetime:
+        return dt.datetime.combine(today - dt.timedelta(days=days_ago), dt.time(hour, tzinfo=dt.UTC))
+
+    ids = iter(range(1_700_000_001, 1_800_000_000))
+    tweets = [xb.reply(str(next(ids)), to=ana, at=moment(days, hour)) for days, hour in ((3, 9), (3, 17), (5, 12), (8, 12), (13, 12))]
+    tweets += [xb.tweet(str(next(ids)), text=f"thanks @{ben.screen}", mentions=[ben], at=moment(days)) for days in (4, 9)]
+    # Cara's name comes from this mention: X's DMs carry ids alone.
+    tweets.append(xb.tweet(str(next(ids)), text=f"see you @{cara.screen}", mentions=[cara], at=moment(2, 8)))
+    dms = [xb.conversation(xb.dm("9003", sender=xb.ME, recipient=cara, at=moment(6)),
+                           xb.dm("9002", sender=xb.ME, recipient=cara, at=moment(2, 13)),
+                           xb.dm("9001", sender=cara, recipient=xb.ME, at=moment(2, 12)))]
+    return xb.build_x_archive(path, tweets=tweets, dms=dms, likes=5, followers=[ana])
+
+
+def test_an_x_archive_alone_says_why_replies_to_the_user_are_missing_and_whom_they_reach_out_to(
+    alice, alice_client, tmp_path, today
+):
+    archive = x_archive(tmp_path / "twitter.zip", today)
+    for _ in range(2):  # the same archive uploaded twice: still X archives alone, nothing counted twice
+        call_command("import_archive", str(archive), "--user", "alice", stdout=io.StringIO(), stderr=io.StringIO())
+    page = alice_client.get(reverse("dashboard")).content.decode()
+    section = re.search(r'<section class="card" id="x-archive-only".*?</section>', page, re.S)[0]
+    section = " ".join(re.sub(r"<[^>]+>", "", section).replace("&#x27;", "'").split())
+    assert "an X archive holds only what you did" in section
+    assert "Replies, mentions, likes and reposts from others are not in it" in section
+    assert section.index("Ana:") < section.index("Cara:") < section.index("Ben:")
+    assert "Ana: You replied to Ana on 4 different days — 5 replies." in section
+    assert "Cara: You've talked with Cara on 2 different days — 4 posts: 1 DM from Cara, 1 mention and 2 DMs from you." \
+        in section
+    assert "Ben: You mentioned Ben on 2 different days — 2 mentions." in section
+    sources = text(alice_client.get(reverse("sources")).content.decode())
+    assert "An X archive holds only what you did (and your direct messages): replies, mentions, likes and reposts " \
+           "from others are not in it" in sources
+
+
+def test_an_account_of_another_platform_needs_no_x_explanation(alice_client, alice, told):
+    assert 'id="x-archive-only"' not in alice_client.get(reverse("dashboard")).content.decode()
+    assert 'id="x-archive-only"' not in alice_client.get(reverse("sources")).content.decode()
