@@ -3,6 +3,10 @@
 Used by ``manage.py export_people`` and, later, the download on the people
 page. The shapes are a contract (issue 3): names, nulls and column order
 change only with a note to the people who script their install.
+
+Note for scripts: ``talks`` became ``talk_days`` and ``one_way_days``
+(issue "Trust II"): it counted days of one-way histories as talks. Their
+sum is the old figure. ``explanation`` was added last.
 """
 
 from __future__ import annotations
