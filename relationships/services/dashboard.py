@@ -242,13 +242,18 @@ def reached_out_most(user, limit: int = EXAMPLES) -> list[tuple[Person, str]]:
     What an X archive does tell: the user's own replies, mentions, quotes and
     DMs. Read from the stored Rapport rows (days with a direct exchange, then
     score), keeping those the user wrote to; a page view never scans interactions.
+    The sentences say an X archive cannot show answers rather than "no answer".
     """
-    from .sentences import reach_sentence
+    from .sentences import talk_sentence
 
     rows = (
         Rapport.objects.filter(user=user, person__hidden=False, talks__gt=0)
         .select_related("person")
+        .prefetch_related("person__identities")
         .order_by("-talks", "-score", "person_id")[:_REACH_SCAN]
     )
-    found = [(row.person, reach_sentence(row)) for row in rows if direct_count(row.outbound or {}) > 0]
-    return found[:limit]
+    return [
+        (row.person, talk_sentence(row.person, row.talks, row.inbound or {}, row.outbound or {}))
+        for row in rows
+        if direct_count(row.outbound or {}) > 0
+    ][:limit]

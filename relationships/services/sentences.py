@@ -72,6 +72,19 @@ _IN_VERBS = {r.REPLY: "replied to you", r.MENTION: "mentioned you", r.QUOTE: "qu
              r.DM: "sent you direct messages"}
 
 
+def answers_unseen(person: Person) -> bool:
+    """Whether an answer from ``person`` could not have been seen: all their accounts are on X.
+
+    X data comes only from archives, which hold the user's own posts and DMs,
+    never others' replies or mentions; "no answer yet" would be a guess.
+    Uses the identities views attach (``identity_list``) or prefetched ones.
+    """
+    identities = getattr(person, "identity_list", None)
+    if identities is None:
+        identities = list(person.identities.all())
+    return bool(identities) and all(identity.platform == r.X for identity in identities)
+
+
 def _you_wrote(obj: str, days: int, parts: list[tuple[str, int]]) -> str:
     """'You replied to Pal on 13 different days — 14 replies': the user's side alone."""
     verb = _OUT_VERBS[parts[0][0]] if len(parts) == 1 else "wrote to {}"
@@ -86,8 +99,9 @@ def talk_sentence(person: Person, days: int, inbound: dict[str, int], outbound: 
     posts beside it are counted as posts, so a reader can reconcile them:
     "You've talked with Ana on 5 different days — 7 posts: 4 replies from Ana, 3 from you."
     A one-way history is said as what it is: "You replied to Pal on 13
-    different days — 14 replies; no answer from Pal yet." Empty when there
-    was no direct exchange at all.
+    different days — 14 replies; no answer from Pal yet." (or, when Pal is
+    known only from X archives, that the archive cannot show an answer).
+    Empty when there was no direct exchange at all.
     """
     subject, obj, _ = names(person)
     from_them, from_you = _direct_parts(inbound), _direct_parts(outbound)
@@ -100,23 +114,13 @@ def talk_sentence(person: Person, days: int, inbound: dict[str, int], outbound: 
         total = sum(n for _, n in from_them + from_you)
         return f"You've talked with {obj} {on_days(days)} — {total} posts: {', '.join(pieces)}."
     if from_you:
+        if answers_unseen(person):
+            return f"{_you_wrote(obj, days, from_you)}; an X archive cannot show whether {obj} answered."
         return f"{_you_wrote(obj, days, from_you)}; no answer from {obj} yet."
     if from_them:
         verb = _IN_VERBS[from_them[0][0]] if len(from_them) == 1 else "wrote to you"
         return f"{subject} {verb} {on_days(days)} — {_posts(from_them)}; you haven't answered yet."
     return ""
-
-
-def reach_sentence(rapport: Rapport) -> str:
-    """What the user's own posts say, without claiming an answer was or was not given.
-
-    For a source that cannot see answers (an X archive): "You replied to Ana
-    on 7 different days — 9 replies." Both ways, the talk sentence.
-    """
-    person, inbound, outbound = rapport.person, rapport.inbound or {}, rapport.outbound or {}
-    if both_ways(inbound, outbound):
-        return talk_sentence(person, rapport.talks, inbound, outbound)
-    return f"{_you_wrote(names(person)[1], rapport.talks, _direct_parts(outbound))}."
 
 
 def talk_facts(rapport: Rapport | None, person: Person) -> str:
@@ -129,6 +133,8 @@ def talk_facts(rapport: Rapport | None, person: Person) -> str:
     if both_ways(inbound, outbound):
         return f"talked {on_days(rapport.talks)}"
     if _direct_parts(outbound):
+        if answers_unseen(person):
+            return f"you wrote {on_days(rapport.talks)}; answers are not in X archives"
         return f"you wrote {on_days(rapport.talks)}; no answer yet"
     return f"wrote to you {on_days(rapport.talks)}; not answered yet"
 

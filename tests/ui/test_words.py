@@ -231,10 +231,20 @@ def test_an_x_archive_alone_says_why_replies_to_the_user_are_missing_and_whom_th
     assert "an X archive holds only what you did" in section
     assert "Replies, mentions, likes and reposts from others are not in it" in section
     assert section.index("Ana:") < section.index("Cara:") < section.index("Ben:")
-    assert "Ana: You replied to Ana on 4 different days — 5 replies." in section
+    assert "Ana: You replied to Ana on 4 different days — 5 replies; an X archive cannot show whether Ana answered." \
+        in section
     assert "Cara: You've talked with Cara on 2 different days — 4 posts: 1 DM from Cara, 1 mention and 2 DMs from you." \
         in section
-    assert "Ben: You mentioned Ben on 2 different days — 2 mentions." in section
+    assert "Ben: You mentioned Ben on 2 different days — 2 mentions; an X archive cannot show whether Ben answered." \
+        in section
+    # The person page and the people list do not guess "no answer" either.
+    ana = Person.objects.get(user=alice, name="Ana")
+    assert "an X archive cannot show whether Ana answered" in text(
+        alice_client.get(reverse("person", args=[ana.pk])).content.decode()
+    )
+    assert "you wrote on 4 different days; answers are not in X archives" in text(
+        alice_client.get(reverse("people")).content.decode()
+    )
     sources = text(alice_client.get(reverse("sources")).content.decode())
     assert "An X archive holds only what you did (and your direct messages): replies, mentions, likes and reposts " \
            "from others are not in it" in sources
