@@ -161,7 +161,10 @@ class SettingsForm(forms.Form):
     email = forms.EmailField(required=False, label="E-mail address",
                              help_text="Used for password resets and, if you opt in, the weekly digest.")
     digest_opt_in = forms.BooleanField(required=False, label="Send me a weekly digest of open nudges")
-    follow_threshold = forms.IntegerField(min_value=1, max_value=100, label="Talks before a follow nudge")
+    follow_threshold = forms.IntegerField(
+        min_value=1, max_value=100, label="Days talked before a follow nudge",
+        help_text="A talk is a day with a reply, mention, quote or DM, and both of you must have taken part.",
+    )
     half_life_days = forms.FloatField(min_value=1, max_value=3650, label="Half-life (days)",
                                       help_text="How fast old interactions count for less: half as much after this many days.")
 

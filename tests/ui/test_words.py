@@ -253,3 +253,9 @@ def test_an_x_archive_alone_says_why_replies_to_the_user_are_missing_and_whom_th
 def test_an_account_of_another_platform_needs_no_x_explanation(alice_client, alice, told):
     assert 'id="x-archive-only"' not in alice_client.get(reverse("dashboard")).content.decode()
     assert 'id="x-archive-only"' not in alice_client.get(reverse("sources")).content.decode()
+
+
+def test_the_follow_threshold_is_set_in_days_talked(alice_client, told):
+    page = text(alice_client.get(reverse("settings")).content.decode())
+    assert "Days talked before a follow nudge" in page
+    assert "A talk is a day with a reply, mention, quote or DM, and both of you must have taken part." in page
