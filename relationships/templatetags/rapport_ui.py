@@ -224,7 +224,6 @@ def _talked(rapport) -> bool:
     return bool(rapport.last_talk_on) and both_ways(rapport.inbound or {}, rapport.outbound or {})
 
 
-@register.simple_tag
 def talk_facts(rapport, person) -> str:
     """'talked on 6 different days', or what a one-way history is: the words of services/sentences.py."""
     from ..services.sentences import talk_facts as words
