@@ -243,21 +243,31 @@ class XArchiveImporter(ArchiveImporter):
 
     def _items(self):
         yield self._account_records, None, "account"
+        damage: ArchiveError | None = None
         with tempfile.TemporaryFile() as later:
             deferred = 0
-            for name in self._files["tweets"]:
-                for raw in self._stream(name):
-                    self._learn(raw)
-                    if self._needs_later(raw):
-                        later.write(json.dumps(raw).encode() + b"\n")
-                        deferred += 1
-                    else:
-                        yield self._tweet, raw, "tweet"
+            try:
+                for name in self._files["tweets"]:
+                    for raw in self._stream(name):
+                        self._learn(raw)
+                        if self._needs_later(raw):
+                            later.write(json.dumps(raw).encode() + b"\n")
+                            deferred += 1
+                        else:
+                            yield self._tweet, raw, "tweet"
+            except Exception as exc:  # noqa: BLE001 - a damaged tweets file, raised once the tweets set aside are out
+                damage = exc if isinstance(exc, ArchiveError) else self._translate_error(exc)
+                if damage is None:
+                    raise
+            # The tweets set aside were read before any damage that follows
+            # them: they are handed out before the refusal, like the others.
             if deferred:
                 later.seek(0)
                 for line in later:
                     yield self._tweet, json.loads(line), "tweet"
         yield self._late_identities, None, "people"
+        if damage is not None:
+            raise damage
         for name in self._files["direct-messages"]:
             for conversation, _index, message in self._conversations(name):
                 yield self._direct_message, (conversation, message), "direct message"

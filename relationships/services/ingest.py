@@ -15,6 +15,9 @@ Guarantees
   fields and follow state take the newest non-empty value.
 * Each batch commits in its own transaction; ``on_flush`` runs inside that
   transaction so a caller can store its checkpoint atomically with the rows.
+* Nothing read is lost: when the source raises part-way, the records it
+  handed over before are stored (and ``on_flush`` called) before the source's
+  exception goes up to the caller.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 from datetime import date
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -144,7 +147,8 @@ def ingest(
     writer = _Writer(user, source, result or IngestResult())
     batch = _Batch()
     latest = timezone.now() + FUTURE_SLACK
-    for rec in records:
+    failure: list[Exception] = []
+    for rec in _until_failure(records, failure):
         writer.result.records_read += 1
         if type(rec) is r.InteractionRecord or isinstance(rec, r.InteractionRecord):  # most records: cheapest test first
             problem = _interaction_problem(rec, latest)
@@ -192,7 +196,24 @@ def ingest(
             writer.flush(batch, on_flush)
             batch = _Batch()
     writer.flush(batch, on_flush)
+    if failure:
+        raise failure[0]
     return writer.result
+
+
+def _until_failure(records: Iterable[r.Record], failure: list[Exception]) -> Iterator[r.Record]:
+    """``records`` until the source raises; the exception is put in ``failure``.
+
+    A source can fail part-way (an archive damaged half-way through, a
+    platform answering nonsense on page 40): every record it handed over
+    before is valid, so ingest stores the batch it was building, then raises
+    the failure. Only the source's own exceptions are caught here; one raised
+    while writing a batch goes up at once, its transaction rolled back.
+    """
+    try:
+        yield from records
+    except Exception as exc:  # noqa: BLE001 - raised again by ingest once the batch is stored
+        failure.append(exc)
 
 
 def _interaction_problem(rec: r.InteractionRecord, latest: dt.datetime) -> str | None:
