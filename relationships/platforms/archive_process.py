@@ -20,6 +20,7 @@ No ORM here, and no Django: the child imports only the importers.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import operator
@@ -86,15 +87,14 @@ def child_main(argv: list[str]) -> int:
     args = json.loads(argv[0])
     out = sys.stdout.buffer
     chunk: list[tuple] = []
-    progress = (0, 0)
+    importer = None
     try:
         with open_archive(args["path"], kind=args["kind"], skip=args["skip"]) as importer:
             _send(out, ("opened", importer.progress))
             for record in importer:
                 chunk.append((encode(record), importer.position))
                 if len(chunk) >= CHUNK:
-                    progress = importer.progress
-                    _send(out, ("records", chunk, progress))
+                    _send(out, ("records", chunk, importer.progress))
                     chunk = []
             _send(out, ("records", chunk, importer.progress))
             chunk = []
@@ -102,15 +102,23 @@ def child_main(argv: list[str]) -> int:
     except ArchiveError as exc:
         # What was read before the damage goes first, as the importer itself
         # would have yielded it: ingest keeps it.
-        if chunk:
-            _send(out, ("records", chunk, progress))
+        _send_rest(out, chunk, importer)
         _send(out, ("error", str(exc)))
     except BrokenPipeError:
         return 1  # the parent is gone
     except Exception:  # handed to the parent, which raises it  # noqa: BLE001
+        # A failure of ours, not of the file: the records before it are as
+        # valid as those before damage, and go first too.
+        with contextlib.suppress(Exception):  # the crash itself may have been in sending them
+            _send_rest(out, chunk, importer)
         _send(out, ("crash", traceback.format_exc()))
     out.flush()
     return 0
+
+
+def _send_rest(out, chunk: list[tuple], importer) -> None:
+    if chunk:
+        _send(out, ("records", chunk, importer.progress))
 
 
 # -- the parent ---------------------------------------------------------------------

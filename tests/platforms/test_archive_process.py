@@ -178,3 +178,44 @@ def test_open_refuses_a_wrong_file_before_any_record_and_then_knows_the_size(tmp
         reader.open()
         assert reader.progress[1] == total and reader.position == 0
         assert len(list(reader)) == len(in_process(path, "x"))
+
+
+def test_records_read_before_a_failure_of_the_reader_itself_go_ahead_of_its_report(tmp_path, monkeypatch):
+    # A bug (not damage) stops the reader after 2,500 records: a full frame
+    # and a partial one were read, and both reach the parent before the crash.
+    from relationships.platforms import archives
+
+    path = write_synthetic_archive("x", 3000, tmp_path / "x.zip")
+    expected = in_process(path, "x")[:2500]
+    real_open = archives.open_archive
+
+    class FailsAfter2500:
+        def __init__(self, importer):
+            self.importer = importer
+
+        def __getattr__(self, name):
+            return getattr(self.importer, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc_info):
+            self.importer.close()
+
+        def __iter__(self):
+            for n, record in enumerate(self.importer):
+                if n == 2500:
+                    raise RuntimeError("a bug in the reader")
+                yield record
+
+    monkeypatch.setattr(archives, "open_archive", lambda *a, **kw: FailsAfter2500(real_open(*a, **kw)))
+    out = io.BytesIO()
+    monkeypatch.setattr("sys.stdout", type("Stdout", (), {"buffer": out})())
+    ap.child_main([json.dumps({"path": str(path), "kind": "x", "skip": 0})])
+
+    frames, wire = [], io.BytesIO(out.getvalue())
+    while header := wire.read(ap._HEADER):
+        frames.append(ap._PlainUnpickler(io.BytesIO(wire.read(int.from_bytes(header, "little")))).load())
+    sent = [(ap.decode(item), position) for frame in frames if frame[0] == "records" for item, position in frame[1]]
+    assert sent == expected
+    assert frames[-1][0] == "crash" and "a bug in the reader" in frames[-1][1]
