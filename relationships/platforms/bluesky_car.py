@@ -2,7 +2,9 @@
 
 The CAR is read whole into memory (``ArchiveLimits.max_car_size``, default
 512 MB, larger files are refused), its blocks indexed by CID and decoded with
-libipld (the decoder atproto's ``CAR`` uses) only when needed. The
+libipld (the decoder atproto's ``CAR`` uses) only when needed; a block no
+repository can hold (a CID other than a SHA-256 CIDv1, over 2 MB) refuses
+the file, so reading any CAR takes a small multiple of its size. The
 repository's Merkle Search Tree is walked here, in key order: every node's
 left subtree ``l``, then each entry followed by its right subtree ``t``. A
 missing node or record block (a partial export) becomes a SkipRecord; a node
@@ -30,6 +32,7 @@ Handles are not in a CAR: identities carry ``handle=None``.
 from __future__ import annotations
 
 import os
+from array import array
 from collections.abc import Iterator
 
 import libipld
@@ -95,29 +98,38 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def _cid_length(data: bytes, pos: int) -> int:
-    if data[pos : pos + 2] == b"\x12\x20":  # CIDv0: a bare sha2-256 multihash
-        return 34
-    start = pos
-    for _ in range(3):  # version, codec, multihash code
-        _, pos = _varint(data, pos)
-    digest, pos = _varint(data, pos)
-    return pos - start + digest
+# Every CID in a repository is a CIDv1 with a SHA-256 digest: dag-cbor for
+# the commit, the MST nodes and the records (raw is for blobs, which a
+# repository export only links to). atproto's data model allows no other.
+_CID_PREFIXES = (b"\x01\x71\x12\x20", b"\x01\x55\x12\x20")
+CID_LENGTH = 36
+# The largest block the atproto CAR tools accept (iroh-car, used by
+# repo-stream, and indigo alike); a record or an MST node is kilobytes. Decoding
+# one block builds Python objects of many times its size, so this bounds that.
+MAX_BLOCK = 2 * 1024 * 1024
 
 
 class CarBlocks:
-    """The blocks of a CAR v1 file, indexed by raw CID bytes, decoded on demand.
+    """The blocks of a CAR v1 file, indexed by CID, decoded on demand.
 
     atproto's ``CAR.from_bytes`` decodes every block up front, which takes
     about eight times the file's size in memory (a 42 MB repository needs
     300 MB); indexing the framing and decoding each block when the walk
-    reaches it keeps the peak near the file's own size. CID links inside
-    blocks decode (libipld) to the same raw bytes used as keys here.
+    reaches it keeps the peak near the file's own size.
+
+    The index is an open-addressing hash table of block offsets in two
+    arrays, not a dict: a dict costs some 250 bytes a block, and a block can
+    be as small as 38 bytes (its length, a 36-byte CID, one byte of data),
+    which made a file of tiny blocks take eight times its size. The table
+    takes 16 to 32 bytes a block whatever the blocks hold. Python's per-process
+    randomized ``hash`` picks the slot, so no file can be built to make its
+    CIDs collide. A block whose CID is not a repository's (CIDv1, SHA-256)
+    or that is larger than any repository block is refused: no PDS writes
+    one, and it is the one way to make blocks smaller still.
     """
 
     def __init__(self, data: bytes) -> None:
         self._data = data
-        self._index: dict[bytes, tuple[int, int]] = {}
         length, pos = _varint(data, 0)
         try:
             header = libipld.decode_dag_cbor(data[pos : pos + length])
@@ -128,31 +140,86 @@ class CarBlocks:
         if header.get("version") != 1 or not isinstance(roots, list) or not roots or not isinstance(roots[0], bytes):
             raise ArchiveError("The CAR file has no root; is it a Bluesky repository export?")
         self.root: bytes = roots[0]
-        pos += length
-        while pos < len(data):
+        # Offsets fit in 4 bytes below 4 GB, far above the size cap.
+        offset = "I" if len(data) < 2**32 else "Q"
+        cids, ends = self._frame(data, pos + length, offset)
+        # Twice as many slots as blocks at least: a lookup probes about 1.5.
+        size = 1 << max(3, (2 * len(cids) - 1).bit_length())
+        self._mask = size - 1
+        # Slot -> where the block's CID starts + 1 (0: an empty slot), and where the block ends.
+        self._cids = array(offset, [0]) * size
+        self._ends = array(offset, [0]) * size
+        self._count = 0
+        for at, end in zip(cids, ends):
+            slot = self._probe(data[at : at + CID_LENGTH])
+            if not self._cids[slot]:  # a block repeated in the file keeps its first copy
+                self._cids[slot] = at + 1
+                self._ends[slot] = end
+                self._count += 1
+
+    @staticmethod
+    def _frame(data: bytes, pos: int, offset: str) -> tuple[array, array]:
+        """Where each block's CID starts and where the block ends, the framing checked."""
+        cids, ends = array(offset), array(offset)
+        end_of_data = len(data)
+        while pos < end_of_data:
             length, pos = _varint(data, pos)
             end = pos + length
-            if end > len(data):
+            if end > end_of_data:
                 raise ArchiveError("The CAR file is truncated or damaged (it ends inside a block)")
-            cid_end = pos + _cid_length(data, pos)
-            if cid_end > end:
-                raise ArchiveError("The CAR file is truncated or damaged (a block's CID is cut)")
-            self._index[bytes(data[pos:cid_end])] = (cid_end, end)
+            if length < CID_LENGTH or data[pos : pos + 4] not in _CID_PREFIXES:
+                raise ArchiveError(
+                    f"The CAR file holds a block whose CID is not a SHA-256 CIDv1 (at byte {pos:,}); "
+                    "a Bluesky repository has none, so this is not one"
+                )
+            if length - CID_LENGTH > MAX_BLOCK:
+                raise ArchiveError(
+                    f"The CAR file holds a block of {human_size(length - CID_LENGTH)} (at byte {pos:,}), over the "
+                    f"{human_size(MAX_BLOCK)} no Bluesky repository block reaches"
+                )
+            cids.append(pos)
+            ends.append(end)
             pos = end
+        return cids, ends
+
+    def _probe(self, cid: bytes) -> int:
+        """The slot that holds ``cid``'s block, else the empty one where it would go."""
+        data, cids, mask = self._data, self._cids, self._mask
+        slot = hash(cid) & mask
+        while held := cids[slot]:
+            if data[held - 1 : held - 1 + CID_LENGTH] == cid:
+                break
+            slot = (slot + 1) & mask
+        return slot
 
     def __len__(self) -> int:
-        return len(self._index)
+        return self._count
 
-    def get(self, cid: object) -> tuple[str, object]:
-        """("ok", block), ("missing", None) or ("damaged", None)."""
-        span = self._index.get(cid) if isinstance(cid, bytes) else None
-        if span is None:
+    @property
+    def slots(self) -> int:
+        """How many numbers :meth:`find` can answer: all are below this."""
+        return len(self._cids)
+
+    def find(self, cid: object) -> int:
+        """A number that stands for ``cid``'s block (below :attr:`slots`), or -1 if the file lacks it."""
+        if not isinstance(cid, bytes) or len(cid) != CID_LENGTH:
+            return -1
+        slot = self._probe(cid)
+        return slot if self._cids[slot] else -1
+
+    def decode(self, found: int) -> tuple[str, object]:
+        """("ok", block), ("missing", None) or ("damaged", None) for what :meth:`find` answered."""
+        if found < 0:
             return "missing", None
         try:
-            return "ok", libipld.decode_dag_cbor(self._data[span[0] : span[1]])
+            return "ok", libipld.decode_dag_cbor(self._data[self._cids[found] - 1 + CID_LENGTH : self._ends[found]])
         except Exception:
             # Any decoding failure (bad CBOR, too deep, bad UTF-8) is a damaged block.
             return "damaged", None
+
+    def get(self, cid: object) -> tuple[str, object]:
+        """("ok", block), ("missing", None) or ("damaged", None)."""
+        return self.decode(self.find(cid))
 
 
 def cid_text(cid: object) -> str:
@@ -191,20 +258,23 @@ class BlueskyCarImporter(ArchiveImporter):
     def _walk(self) -> Iterator[tuple[str, object, object]]:
         """In-order steps: ("entry", key, record link) or ("problem", reason, detail)."""
         stack: list[tuple[str, object]] = [("node", self._root)]
-        visited: set = set()
+        # One byte per slot of the block index, not a set of CIDs: a tree of
+        # millions of nodes would make the set several times the file's size.
+        visited = bytearray(self._blocks.slots)
         while stack:
             step, value = stack.pop()
             if step == "entry":
                 yield "entry", *value
                 continue
-            status, node = self._blocks.get(value)
-            if status == "missing":
+            found = self._blocks.find(value)
+            if found < 0:
                 yield "problem", "repository tree node missing from the CAR (partial export?)", cid_text(value)
                 continue
-            if value in visited:
+            if visited[found]:
                 yield "problem", "repository tree node visited twice (damaged tree)", cid_text(value)
                 continue
-            visited.add(value)
+            visited[found] = 1
+            status, node = self._blocks.decode(found)
             try:
                 if status != "ok":
                     raise ValueError("undecodable block")

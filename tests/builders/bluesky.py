@@ -204,3 +204,25 @@ def build_bluesky_car(
         out += _varint(len(cid_for(block)) + len(block)) + cid_for(block) + block
     path.write_bytes(bytes(out))
     return BuiltCar(path=path, did=did, keys=sorted(records), depth=tree.depth, node_cids=list(tree.nodes))
+
+
+def build_tiny_block_car(path: str | Path, *, blocks: int, records: dict[str, dict] | None = None) -> BuiltCar:
+    """A real repository followed by ``blocks`` blocks of a few bytes each.
+
+    No PDS writes such a file: every block of a repository is its commit, an
+    MST node or a record, and each record also costs an MST entry. It is the
+    cheapest way to put the most blocks in the fewest bytes (each about 40
+    bytes, almost all of it the CID), which is what a reader must survive.
+    """
+    built = build_bluesky_car(path, records=records or {tid_key(LIKE, 1): like(post_uri("did:plc:ana"))})
+    with open(built.path, "ab") as out:
+        chunk = bytearray()
+        for n in range(blocks):
+            block = libipld.encode_dag_cbor(n)  # a CBOR integer: 1 to 5 bytes, each block its own CID
+            cid = cid_for(block)
+            chunk += _varint(len(cid) + len(block)) + cid + block
+            if len(chunk) > 1 << 20:
+                out.write(chunk)
+                chunk.clear()
+        out.write(chunk)
+    return built

@@ -272,3 +272,88 @@ def test_a_damaged_record_block_is_skipped(car, tmp_path):
     out = read(damaged)
     assert skips(out) == ["damaged record block"]
     assert found(out) == [(ANA, "like")]
+
+
+# --- Memory: a CAR of millions of tiny blocks --------------------------------------------
+
+# The peak RSS in kB from VmHWM: getrusage's ru_maxrss would also count the
+# test process this one was forked from.
+READ_AND_MEASURE = """
+import re, sys
+from relationships.platforms.bluesky_car import BlueskyCarImporter
+def peak():
+    return int(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read())[1])
+before = peak()
+with BlueskyCarImporter(sys.argv[1]) as importer:
+    records = sum(1 for _ in importer)
+print(before, peak(), records)
+"""
+
+
+def test_reading_a_car_of_tiny_blocks_holds_memory_within_a_small_multiple_of_its_size(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.builders.bluesky import build_tiny_block_car
+
+    # 400,000 blocks of about 40 bytes after a real repository: some 16 MB.
+    path = build_tiny_block_car(tmp_path / "tiny.car", blocks=400_000).path
+    size = path.stat().st_size
+    # Its own process, so the peak is the reader's alone.
+    out = subprocess.run([sys.executable, "-c", READ_AND_MEASURE, str(path)], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[2]).stdout.split()
+    before_kb, peak_kb, records = (int(x) for x in out)
+    assert records == 3  # the repository's own records still read: the user, the like and its author
+    assert (peak_kb - before_kb) * 1024 <= 3 * size, f"{(peak_kb - before_kb) / 1024:.0f} MB for {size / 2**20:.0f} MB"
+
+
+def car_with_extra_block(car, cid: bytes, block: bytes) -> bytes:
+    from tests.builders.bluesky import _varint
+
+    data = car({tid_key(LIKE, 1): like(post_uri(ANA))}).path.read_bytes()
+    return data + _varint(len(cid) + len(block)) + cid + block
+
+
+@pytest.mark.parametrize("cid, why", [
+    (b"\x01\x71\x00\x00", "an identity hash of nothing: a 4-byte CID"),
+    (b"\x12\x20" + b"\x07" * 32, "a CIDv0"),
+    (b"\x01\x71\x13\x40" + b"\x07" * 64, "SHA-512"),
+])
+def test_a_block_no_repository_can_hold_is_refused_with_a_clear_message(car, tmp_path, cid, why):
+    path = tmp_path / "odd.car"
+    path.write_bytes(car_with_extra_block(car, cid, b"\xa0"))
+    with pytest.raises(ArchiveError, match=r"holds a block whose CID is not a SHA-256 CIDv1 \(at byte [\d,]+\); a Bluesky"):
+        read(path)
+
+
+def test_a_block_larger_than_any_repository_block_is_refused(car, tmp_path):
+    import hashlib
+
+    import libipld
+
+    block = libipld.encode_dag_cbor({"$type": LIKE, "pad": "x" * (3 * 1024 * 1024)})
+    path = tmp_path / "huge.car"
+    path.write_bytes(car_with_extra_block(car, b"\x01\x71\x12\x20" + hashlib.sha256(block).digest(), block))
+    with pytest.raises(ArchiveError, match=r"holds a block of 3 MB \(at byte [\d,]+\), over the 2 MB no Bluesky"):
+        read(path)
+
+
+def test_a_tree_node_that_links_to_itself_is_walked_once(tmp_path):
+    import libipld
+
+    from tests.builders.bluesky import _varint, cid_for
+
+    record = libipld.encode_dag_cbor(like(post_uri(ANA)))
+    looped = b"\x01\x71\x12\x20" + b"\x42" * 32  # a made-up digest: the node names itself as its left subtree
+    node = libipld.encode_dag_cbor({"l": looped, "e": [{"p": 0, "k": tid_key(LIKE, 1).encode(), "v": cid_for(record),
+                                                         "t": None}]})
+    commit = libipld.encode_dag_cbor({"did": ME, "version": 3, "data": looped, "rev": "3l3qo2vuowo2b", "prev": None,
+                                      "sig": b"\x00" * 64})
+    header = libipld.encode_dag_cbor({"version": 1, "roots": [cid_for(commit)]})
+    blocks = [(cid_for(commit), commit), (looped, node), (cid_for(record), record)]
+    path = tmp_path / "loop.car"
+    path.write_bytes(_varint(len(header)) + header + b"".join(_varint(len(c) + len(b)) + c + b for c, b in blocks))
+    out = read(path)
+    assert skips(out) == ["repository tree node visited twice (damaged tree)"]
+    assert found(out) == [(ANA, "like")]
