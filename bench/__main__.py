@@ -25,6 +25,13 @@ ROWS = {
     "sync": ("bench.sync_bench", [("mastodon-20k", "sqlite", {"n": 20_000, "limit": 30, "window": 10})]),
     "rapport": ("bench.rapport_bench", [("sqlite", "sqlite", {}), ("postgres", "postgres", {})]),
     "pages": ("bench.pages_bench", [("sqlite", "sqlite", {}), ("postgres", "postgres", {})]),
+    "car-memory": (
+        "bench.car_memory",
+        [
+            ("repository-200k", "sqlite", {"shape": "repository", "n": 200_000}),
+            ("tiny-blocks-1.5M", "sqlite", {"shape": "tiny", "n": 1_500_000}),
+        ],
+    ),
     "import": (
         "bench.import_bench",
         [
