@@ -8,7 +8,8 @@ the file, so reading any CAR takes a small multiple of its size. The
 repository's Merkle Search Tree is walked here, in key order: every node's
 left subtree ``l``, then each entry followed by its right subtree ``t``. A
 missing node or record block (a partial export) becomes a SkipRecord; a node
-seen twice (a hostile loop) is not walked again.
+seen twice (a hostile loop) is not walked again. A file cut short (a download
+that stopped) gives the records of its whole blocks, then is refused.
 
 Items, in this order (the resume ``position`` counts them, see archive_base):
 the commit (the user's own identity, keyed by the commit's DID), then every
@@ -142,7 +143,7 @@ class CarBlocks:
         self.root: bytes = roots[0]
         # Offsets fit in 4 bytes below 4 GB, far above the size cap.
         offset = "I" if len(data) < 2**32 else "Q"
-        cids, ends = self._frame(data, pos + length, offset)
+        cids, ends, self.cut = self._frame(data, pos + length, offset)
         # Twice as many slots as blocks at least: a lookup probes about 1.5.
         size = 1 << max(3, (2 * len(cids) - 1).bit_length())
         self._mask = size - 1
@@ -158,15 +159,23 @@ class CarBlocks:
                 self._count += 1
 
     @staticmethod
-    def _frame(data: bytes, pos: int, offset: str) -> tuple[array, array]:
-        """Where each block's CID starts and where the block ends, the framing checked."""
+    def _frame(data: bytes, pos: int, offset: str) -> tuple[array, array, int | None]:
+        """Where each block's CID starts and where the block ends, the framing checked.
+
+        The third value is where a file cut short (a download that stopped)
+        ends its last whole block, else None: the blocks before are indexed,
+        so the records they hold can still be read.
+        """
         cids, ends = array(offset), array(offset)
         end_of_data = len(data)
         while pos < end_of_data:
+            if end_of_data - pos < 10 and all(byte & 0x80 for byte in data[pos:]):
+                return cids, ends, pos  # cut inside a length prefix
+            start = pos
             length, pos = _varint(data, pos)
             end = pos + length
             if end > end_of_data:
-                raise ArchiveError("The CAR file is truncated or damaged (it ends inside a block)")
+                return cids, ends, start
             if length < CID_LENGTH or data[pos : pos + 4] not in _CID_PREFIXES:
                 raise ArchiveError(
                     f"The CAR file holds a block whose CID is not a SHA-256 CIDv1 (at byte {pos:,}); "
@@ -180,7 +189,7 @@ class CarBlocks:
             cids.append(pos)
             ends.append(end)
             pos = end
-        return cids, ends
+        return cids, ends, None
 
     def _probe(self, cid: bytes) -> int:
         """The slot that holds ``cid``'s block, else the empty one where it would go."""
@@ -246,8 +255,11 @@ class BlueskyCarImporter(ArchiveImporter):
         if len(data) > limit:
             raise ArchiveError(f"The CAR file is over the {human_size(limit)} limit for a Bluesky repository")
         self._blocks: CarBlocks | None = CarBlocks(data)
+        self._size = len(data)
         _status, commit = self._blocks.get(self._blocks.root)
         if not isinstance(commit, dict) or not isinstance(commit.get("did"), str) or "data" not in commit:
+            if self._blocks.cut is not None:
+                raise self._truncated()
             raise ArchiveError("The CAR file has no repository commit; is it a Bluesky repository export?")
         self.did: str = commit["did"]
         self._root = commit["data"]
@@ -313,6 +325,16 @@ class BlueskyCarImporter(ArchiveImporter):
             else:
                 self._entries_walked += 1
                 yield self._entry, (first, second), "repository record"
+        if self._blocks.cut is not None:
+            # Every record whose blocks came before the cut was handed out
+            # (the rest were skipped as missing): now the file is refused.
+            raise self._truncated()
+
+    def _truncated(self) -> ArchiveError:
+        return ArchiveError(
+            f"The CAR file is truncated or damaged (it ends inside a block at byte {self._blocks.cut:,} of "
+            f"{self._size:,}; download the repository again)"
+        )
 
     # -- records ------------------------------------------------------------------------
     def _self_records(self, _raw: object, display_name: str = "") -> list[Record]:

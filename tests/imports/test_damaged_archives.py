@@ -133,3 +133,30 @@ def test_every_post_before_a_damaged_mastodon_outbox_is_stored(alice, tmp_path):
     assert job.state == Job.State.FAILED
     assert "outbox.json is not valid JSON" in job.error and KEPT in job.error
     assert stored(alice, "mastodon") == expected
+
+
+def test_every_record_before_the_cut_of_a_truncated_car_is_stored(alice, tmp_path):
+    import libipld
+
+    from tests.builders import bluesky as bb
+
+    authors = [f"did:plc:friend{n:02d}xk6bqk2s4nvd4cm3k" for n in range(30)]
+    records = {bb.tid_key(bb.LIKE, n): bb.like(bb.post_uri(authors[n % 30], bb.tid(n)), at=bb.BASE_TIME)
+               for n in range(6_000)}
+    data = bb.build_bluesky_car(tmp_path / "whole.car", records=records).path.read_bytes()
+    # The builder writes the record blocks last, in key order: cut the file
+    # inside the 4,501st, as a download that stopped there would.
+    keys = sorted(records)
+    sizes = [len(bb._varint(36 + len(b))) + 36 + len(b) for b in (libipld.encode_dag_cbor(records[k]) for k in keys)]
+    cut = len(data) - sum(sizes[4_500:]) + 20
+    path = tmp_path / "repo-cut.car"
+    path.write_bytes(data[:cut])
+
+    job = import_file(alice, path, "bluesky")
+
+    assert job.state == Job.State.FAILED
+    assert f"The CAR file is truncated or damaged (it ends inside a block at byte {cut - 20:,}" in job.error
+    assert KEPT in job.error
+    assert stored(alice, "bluesky") == {
+        (f"at://{bb.ME}/{key}", records[key]["subject"]["uri"][5:].split("/")[0], "like") for key in keys[:4_500]
+    }

@@ -221,6 +221,23 @@ def test_a_truncated_car_is_refused(car, tmp_path):
         read(cut)
 
 
+@pytest.mark.parametrize("where", ["inside the commit", "inside the next block's length prefix"])
+def test_a_car_cut_short_early_is_refused_as_truncated(car, tmp_path, where):
+    data = car({tid_key(LIKE, n): like(post_uri(ANA)) for n in range(5)}).path.read_bytes()
+    cut = tmp_path / "cut.car"
+    cut.write_bytes(data[:60] if where == "inside the commit" else data[: _after_commit(data)] + b"\x81")
+    with pytest.raises(ArchiveError, match=r"truncated or damaged \(it ends inside a block at byte [\d,]+ of"):
+        read(cut)
+
+
+def _after_commit(data: bytes) -> int:
+    from relationships.platforms.bluesky_car import _varint
+
+    length, pos = _varint(data, 0)
+    length, pos = _varint(data, pos + length)
+    return pos + length
+
+
 def test_a_car_without_a_repository_commit_is_refused(tmp_path):
     import hashlib
 
