@@ -108,6 +108,13 @@ CID_LENGTH = 36
 # repo-stream, and indigo alike); a record or an MST node is kilobytes. Decoding
 # one block builds Python objects of many times its size, so this bounds that.
 MAX_BLOCK = 2 * 1024 * 1024
+# The walk holds the entries and subtrees of every node on the path from the
+# root to the node it is in, some 250 bytes each. A key's MST layer comes
+# from its hash (a quarter of keys climb each layer), so a real repository
+# of ten million records is about twelve layers deep with a few dozen
+# entries a node: hundreds waiting. A file built to hold millions waiting
+# (wide nodes chained under each other) would take many times its size.
+MAX_WAITING = 100_000
 
 
 class CarBlocks:
@@ -295,6 +302,11 @@ class BlueskyCarImporter(ArchiveImporter):
                 yield "problem", "damaged repository tree node", f"{cid_text(value)}: {exc}"
                 continue
             stack.extend(reversed(children))
+            if len(stack) > MAX_WAITING:
+                raise ArchiveError(
+                    f"The CAR file's repository tree keeps more than {MAX_WAITING:,} entries waiting on one path "
+                    "from its root; a real repository's keeps a few hundred, so this is not one"
+                )
 
     @staticmethod
     def _children(node: dict) -> list[tuple[str, object]]:

@@ -356,21 +356,49 @@ def test_a_block_larger_than_any_repository_block_is_refused(car, tmp_path):
         read(path)
 
 
-def test_a_tree_node_that_links_to_itself_is_walked_once(tmp_path):
+def car_of(path, root: bytes, blocks: list[tuple[bytes, bytes]]):
+    """A CAR whose commit names ``root`` as its tree, with ``blocks`` (CID, bytes) after it."""
     import libipld
 
     from tests.builders.bluesky import _varint, cid_for
+
+    commit = libipld.encode_dag_cbor({"did": ME, "version": 3, "data": root, "rev": "3l3qo2vuowo2b", "prev": None,
+                                      "sig": b"\x00" * 64})
+    header = libipld.encode_dag_cbor({"version": 1, "roots": [cid_for(commit)]})
+    blocks = [(cid_for(commit), commit), *blocks]
+    path.write_bytes(_varint(len(header)) + header + b"".join(_varint(len(c) + len(b)) + c + b for c, b in blocks))
+    return path
+
+
+def test_a_tree_node_that_links_to_itself_is_walked_once(tmp_path):
+    import libipld
+
+    from tests.builders.bluesky import cid_for
 
     record = libipld.encode_dag_cbor(like(post_uri(ANA)))
     looped = b"\x01\x71\x12\x20" + b"\x42" * 32  # a made-up digest: the node names itself as its left subtree
     node = libipld.encode_dag_cbor({"l": looped, "e": [{"p": 0, "k": tid_key(LIKE, 1).encode(), "v": cid_for(record),
                                                          "t": None}]})
-    commit = libipld.encode_dag_cbor({"did": ME, "version": 3, "data": looped, "rev": "3l3qo2vuowo2b", "prev": None,
-                                      "sig": b"\x00" * 64})
-    header = libipld.encode_dag_cbor({"version": 1, "roots": [cid_for(commit)]})
-    blocks = [(cid_for(commit), commit), (looped, node), (cid_for(record), record)]
-    path = tmp_path / "loop.car"
-    path.write_bytes(_varint(len(header)) + header + b"".join(_varint(len(c) + len(b)) + c + b for c, b in blocks))
-    out = read(path)
+    out = read(car_of(tmp_path / "loop.car", looped, [(looped, node), (cid_for(record), record)]))
     assert skips(out) == ["repository tree node visited twice (damaged tree)"]
     assert found(out) == [(ANA, "like")]
+
+
+def test_a_tree_of_wide_nodes_chained_under_each_other_is_refused_before_any_record(tmp_path):
+    # Six nodes of 20,000 entries (1.6 MB each), each the left subtree of
+    # the one above: the walk would hold 120,000 entries at once.
+    import libipld
+
+    from tests.builders.bluesky import cid_for
+
+    record = libipld.encode_dag_cbor(like(post_uri(ANA)))
+    blocks, below = [(cid_for(record), record)], None
+    for level in range(6):
+        keys = [f"{LIKE}/{level:03d}{n:09d}".encode() for n in range(20_000)]
+        node = libipld.encode_dag_cbor({"l": below, "e": [{"p": 0, "k": key, "v": cid_for(record), "t": None}
+                                                          for key in keys]})
+        below = cid_for(node)
+        blocks.append((below, node))
+    path = car_of(tmp_path / "wide.car", below, blocks)
+    with pytest.raises(ArchiveError, match="keeps more than 100,000 entries waiting on one path from its root"):
+        BlueskyCarImporter(path)
