@@ -217,6 +217,37 @@ def test_checkpoints_flush_and_reach_the_callback_inside_the_batch_transaction(a
     assert seen[:2] == [(1, ["100"]), (2, ["200"])]
 
 
+def test_a_source_that_fails_part_way_keeps_what_it_handed_over_and_the_failure_goes_up(alice, make_source):
+    # A platform answering nonsense on its third page: the two pages before
+    # are stored (past one full batch, inside the next), then its error is raised.
+    source = make_source(alice)
+    flushed = []
+
+    def pages():
+        for n in range(250):
+            yield talk(f"p{n}", f"https://a.example/users/u{n % 7}", when=T0 + dt.timedelta(minutes=n))
+        raise ValueError("page 3 is not JSON")
+
+    with pytest.raises(ValueError, match="page 3 is not JSON"):
+        ingest(alice, source, pages(), batch_size=100, on_flush=lambda result, _c: flushed.append(result.new))
+    assert Interaction.objects.filter(user=alice).count() == 250
+    assert flushed == [100, 200, 250]
+
+
+def test_a_failure_while_writing_a_batch_is_raised_at_once_and_not_written_again(alice, make_source):
+    source = make_source(alice)
+    calls = []
+
+    def on_flush(result, _checkpoints):
+        calls.append(result.new)
+        raise RuntimeError("the checkpoint could not be stored")
+
+    with pytest.raises(RuntimeError, match="the checkpoint could not be stored"):
+        ingest(alice, source, [talk(f"p{n}", "ana") for n in range(50)], batch_size=20, on_flush=on_flush)
+    assert len(calls) == 1
+    assert Interaction.objects.filter(user=alice).count() == 0  # its transaction rolled back
+
+
 # --- Properties ---------------------------------------------------------------------------
 
 _example_numbers = itertools.count()
