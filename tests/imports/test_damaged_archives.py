@@ -160,3 +160,26 @@ def test_every_record_before_the_cut_of_a_truncated_car_is_stored(alice, tmp_pat
     assert stored(alice, "bluesky") == {
         (f"at://{bb.ME}/{key}", records[key]["subject"]["uri"][5:].split("/")[0], "like") for key in keys[:4_500]
     }
+
+
+def test_every_tweet_and_message_before_a_damaged_direct_messages_file_is_stored(alice, tmp_path):
+    tweets, expected = x_tweets(2_000)
+    conversations = []
+    for n, friend in enumerate(PEOPLE[:20]):
+        messages = [xb.dm(str(1_600_000_000_000_000_000 + n * 100 + m), sender=friend if m % 2 else xb.ME,
+                          recipient=xb.ME if m % 2 else friend, at=xb.BASE_TIME + dt.timedelta(hours=n, minutes=m))
+                    for m in range(50)]
+        conversations.append(xb.conversation(*messages, between=(friend, xb.ME)))
+        expected |= {(m["messageCreate"]["id"], friend.id, "dm") for m in messages}
+    text = xb.js("YTD.direct_messages.part0", conversations)
+    # Cut inside the last conversation's last message: its 49 others were read before the damage.
+    cut = text.rindex('"messageCreate"')
+    last = conversations[-1]["dmConversation"]["messages"][-1]["messageCreate"]["id"]
+    path = xb.build_x_archive(tmp_path / "twitter-dms-damaged.zip", tweets=tweets, dms=conversations,
+                              extra={"data/direct-messages.js": text[:cut] + '"messageCreate" : {"recipientId" : "'})
+
+    job = import_file(alice, path, "x")
+
+    assert job.state == Job.State.FAILED
+    assert "direct-messages.js is not valid JSON" in job.error and KEPT in job.error
+    assert stored(alice, "x") == {e for e in expected if e[0] != last}
