@@ -46,7 +46,8 @@ peak_mb = common.peak_rss_mb()
 # The interpreter and libipld before the file is opened are not the file's doing.
 ratio = (peak_mb - before_mb) / size_mb
 common.emit(
-    row="car-memory", variant=label, measure=f"peak RSS, {size_mb:.0f} MB CAR, {outcome[:60]}", value=f"{peak_mb:.0f} MB",
+    row="car-memory", variant=label, measure=f"peak RSS, {size_mb:.0f} MB CAR, {outcome[:60]}",
+    value=f"{peak_mb:.0f} MB",
     floor=f"{size_mb:.0f} MB", ratio=ratio, target="<= 3x", ok=ratio <= 3, rss_mb=peak_mb,
     note=f"{outcome} in {elapsed:.1f}s; {before_mb:.0f} MB before opening it",
     seconds=elapsed,
