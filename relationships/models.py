@@ -306,6 +306,9 @@ class Rapport(models.Model):
     person = models.OneToOneField(Person, on_delete=models.CASCADE, primary_key=True, related_name="rapport")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="rapports")
     score = models.FloatField(default=0.0)
+    # At least one direct exchange from each side: the conversation group
+    # people are ranked by first (services/rapport.py, RANK_ORDER).
+    two_way = models.BooleanField(default=False)
     talks = models.PositiveIntegerField(default=0)
     reciprocity = models.FloatField(default=0.0)
     inbound = models.JSONField(default=dict, blank=True)
@@ -318,8 +321,8 @@ class Rapport(models.Model):
 
     class Meta:
         indexes = [
-            # The people list, ranked by rapport.
-            models.Index(fields=["user", "-score"], name="rapport_rank_idx"),
+            # The people list, ranked by rapport: two-way people first, then by score (RANK_ORDER).
+            models.Index(fields=["user", "-two_way", "-score"], name="rapport_rank_idx"),
             # Dashboard counts by tier.
             models.Index(fields=["user", "tier"], name="rapport_tier_idx"),
         ]

@@ -24,7 +24,7 @@ from django.utils import timezone
 from .. import page_cache
 from ..models import CommunityHeadline, CommunitySnapshot, Identity, Interaction, Person, Preferences, Rapport, Source
 from ..platforms import records as r
-from .rapport import REGULAR_TALKS, direct_count, local_today, talk_filter
+from .rapport import RANK_ORDER, REGULAR_TALKS, direct_count, local_today, talk_filter
 
 MONTHS = 12
 DRIFT_AFTER_DAYS = 60
@@ -160,7 +160,7 @@ def compute_community(user, today: dt.date | None = None) -> tuple[dict, list[di
 
     regulars = list(
         Rapport.objects.filter(user=user, tier__in=_REGULAR_TIERS, person__hidden=False)
-        .order_by("-score", "person_id")
+        .order_by(*RANK_ORDER, "person_id")
         .values_list("person_id", "last_talk_on")
     )
     already = _regular_before(user, prefs, sorted(p for p, _ in regulars), starts[-1])

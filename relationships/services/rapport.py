@@ -10,7 +10,19 @@ The definitions are the contract in ../shared/DESIGN.md ("Rapport, version 1"):
   (1 + reciprocity), reciprocity = min(in, out) / max(in, out) of the decayed
   weighted sums (0 when both are 0);
 * tiers, the first that applies: silent, close, regular, new, fan, one_way,
-  quiet, acquaintance.
+  quiet, acquaintance;
+* the ranking, in one sentence: people you talk with both ways come first,
+  everyone else after them, and the score orders each group.
+
+Why a group and not a bigger weight: Rapport is about conversation, and no
+weight makes that hold for every community (a fan's hundreds of likes outweigh
+any sane reply weight), while a weight that did would make the score say
+nothing but "replied". So the score stays one sum the person page can spell
+out, and the rank adds one yes/no in front of it: ``two_way``, at least one
+direct exchange (reply, mention, quote, DM) from each side, DESIGN.md's "both
+ways". One-sided attention (likes, shares, mentions nobody answered) then
+orders people only within their group. ``RANK_ORDER`` and ``rank_key`` are
+that order for querysets and for Python; every list of people uses them.
 
 The heavy lifting is two GROUP BY queries with conditional aggregates over the
 interactions (the same SQL on SQLite and PostgreSQL); Python only folds their
@@ -43,6 +55,10 @@ NEW_DAYS = 30
 QUIET_DAYS = 365
 
 DIRECT_KINDS = r.DIRECT_KINDS
+
+#: The order of people wherever they are ranked (the people list, the dashboard, the ``rapport``
+#: command, the settings preview): two-way first, then by score. Ties are the caller's to settle.
+RANK_ORDER = ("-two_way", "-score")
 # Key in Rapport.inbound / Rapport.outbound counting the mentions (already in
 # "mention") that named too many people to be a talk; not an interaction kind.
 MASS_MENTION = "mass_mention"
@@ -151,6 +167,10 @@ class Figures:
     def score(self) -> float:
         return (self.in_weighted + self.out_weighted) * (1 + self.reciprocity)
 
+    @property
+    def two_way(self) -> bool:
+        return both_ways(self.inbound, self.outbound)
+
 
 def direct_count(counts: dict[str, int]) -> int:
     """Direct exchanges in one direction, mass mentions left out."""
@@ -160,6 +180,11 @@ def direct_count(counts: dict[str, int]) -> int:
 def both_ways(inbound: dict[str, int], outbound: dict[str, int]) -> bool:
     """At least one direct exchange from each side (DESIGN.md's "both ways")."""
     return direct_count(inbound) > 0 and direct_count(outbound) > 0
+
+
+def rank_key(two_way: bool, score: float) -> tuple:
+    """RANK_ORDER as a sort key for Python's sorted(): smaller sorts first."""
+    return (not two_way, -score)
 
 
 def tier_for(
@@ -382,7 +407,7 @@ def _steady(value: float) -> float:
     return float(f"{value:.12g}")
 
 
-_COLUMNS = ["person_id", "user_id", "score", "talks", "reciprocity", "inbound", "outbound",
+_COLUMNS = ["person_id", "user_id", "score", "two_way", "talks", "reciprocity", "inbound", "outbound",
             "first_interaction_at", "last_interaction_at", "last_talk_on", "tier", "computed_at"]
 
 
@@ -402,6 +427,7 @@ def _row(user_id: int, person_id: int, fig: Figures, today: dt.date, tz: dt.tzin
         # lookup) cannot make an incremental and a full recompute disagree in
         # the last bits.
         _steady(fig.score),
+        fig.two_way,
         fig.talks,
         _steady(fig.reciprocity),
         json.dumps(dict(sorted(fig.inbound.items()))),

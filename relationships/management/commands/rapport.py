@@ -17,7 +17,7 @@ def _cell(text: str) -> str:
 
 class Command(BaseCommand):
     help = (
-        "Print a user's top people by rapport as tab-separated lines under the header "
+        "Print a user's top people by rapport (two-way first, then by score) as tab-separated lines under the header "
         "name, score, talk_days, tier, explanation. talk_days are the days with a direct exchange "
         "when both sides took part (0 for a one-way history, which the explanation describes). Shows the "
         "stored figures (refreshed after each sync and nightly)."
@@ -39,7 +39,7 @@ class Command(BaseCommand):
         top = (
             Rapport.objects.filter(user=owner, person__hidden=False)
             .select_related("person")
-            .order_by("-score", "person__name", "person_id")[:limit]
+            .order_by(*rapport.RANK_ORDER, "person__name", "person_id")[:limit]
         )
         self.stdout.write("\t".join(HEADER))
         for row in top:
