@@ -125,6 +125,7 @@ class PreviewRow:
     rank: int
     old_rank: int | None
     score: float
+    two_way: bool = False
 
     @property
     def moved(self) -> int:
@@ -141,14 +142,18 @@ class Preview:
     threshold: int
 
 
-def _ranks(scores: dict[int, float]) -> dict[int, int]:
-    order = sorted(scores, key=lambda pk: (-scores[pk], pk))
+def _ranks(standing: dict[int, tuple[bool, float]]) -> dict[int, int]:
+    """Places in the people list's order (rapport.RANK_ORDER) from {pk: (two_way, score)}."""
+    order = sorted(standing, key=lambda pk: (*rapport.rank_key(*standing[pk]), pk))
     return {pk: i for i, pk in enumerate(order, start=1)}
 
 
 def preview(user, *, weights: dict[str, float], half_life_days: float, follow_threshold: int,
             top: int = 10) -> Preview:
     """How the top of the people list would change with these settings, computed without saving anything.
+
+    In the list's own order (two-way people first, then by score), so the
+    preview shows what the weights can really do: reorder within a group.
 
     Scores come from the rapport service's own aggregation, run with an
     unsaved copy of the user's preferences. Hidden people are left out, as
@@ -163,23 +168,28 @@ def preview(user, *, weights: dict[str, float], half_life_days: float, follow_th
     # _aggregate is the rapport service's scoring without its write; reusing
     # it keeps the preview's arithmetic the same as the real recompute.
     figures = rapport._aggregate(user, proposed, today, None)
-    new_scores = {pk: rapport._steady(fig.score) for pk, fig in figures.items() if pk in visible and fig.score > 0}
-    old_scores = {
-        pk: score
-        for pk, score in Rapport.objects.filter(user=user, person__hidden=False, score__gt=0).values_list(
-            "person_id", "score"
+    # Ranked as the people list ranks: weights move people within their
+    # group (two-way, or not), never across it.
+    new_standing = {
+        pk: (fig.two_way, rapport._steady(fig.score)) for pk, fig in figures.items() if pk in visible and fig.score > 0
+    }
+    old_standing = {
+        pk: (two_way, score)
+        for pk, two_way, score in Rapport.objects.filter(user=user, person__hidden=False, score__gt=0).values_list(
+            "person_id", "two_way", "score"
         )
     }
-    new_rank, old_rank = _ranks(new_scores), _ranks(old_scores)
-    new_top = sorted(new_scores, key=new_rank.get)[:top]
-    old_top = sorted(old_scores, key=old_rank.get)[:top]
+    new_rank, old_rank = _ranks(new_standing), _ranks(old_standing)
+    new_top = sorted(new_standing, key=new_rank.get)[:top]
+    old_top = sorted(old_standing, key=old_rank.get)[:top]
     people = Person.objects.filter(user=user).in_bulk(set(new_top) | set(old_top))
-    rows = [PreviewRow(people[pk], new_rank[pk], old_rank.get(pk), new_scores[pk]) for pk in new_top]
-    leaving = [
-        PreviewRow(people[pk], new_rank.get(pk, len(new_rank) + 1), old_rank[pk], new_scores.get(pk, 0.0))
-        for pk in old_top
-        if pk not in set(new_top)
-    ]
+
+    def row(pk: int) -> PreviewRow:
+        two_way, score = new_standing.get(pk, (False, 0.0))
+        return PreviewRow(people[pk], new_rank.get(pk, len(new_rank) + 1), old_rank.get(pk), score, two_way)
+
+    rows = [row(pk) for pk in new_top]
+    leaving = [row(pk) for pk in old_top if pk not in set(new_top)]
     return Preview(
         top=rows,
         leaving=leaving,

@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 import zoneinfo
 
 import pytest
@@ -38,22 +39,39 @@ def settings_post(client, htmx=False, **changes):
 
 @pytest.fixture
 def likers_and_talkers(alice, story):
-    """Lia only likes (many likes); Tom talks (few replies). Default weights put Tom first."""
+    """Lia only likes (a like a day for a month); Tom talks (two days of replies both ways); Max talked once and
+    likes every day. Default weights put Tom first, Max second, Lia last."""
     story.someone("Lia")
+    story.someone("Max")
     for day in range(1, 31):
         story.said("Lia", r.LIKE, day)
+        story.said("Max", r.LIKE, day)
     talk_often(story, "Tom", range(1, 3))
+    talk_often(story, "Max", range(1, 2))
     story.save()
     score(alice)
 
 
-def test_the_preview_shows_how_the_top_would_move_without_saving_anything(alice_client, alice, likers_and_talkers):
+def preview_names(html: str) -> list[str]:
+    return re.findall(r'<a href="/people/\d+/">([^<]+)</a>', html[html.index('class="preview-list"'):])
+
+
+def test_the_preview_moves_people_within_their_group_and_never_a_fan_above_a_talker(
+    alice_client, alice, likers_and_talkers
+):
     before = list(Rapport.objects.filter(user=alice).order_by("-score").values_list("person__name", "score"))
-    assert before[0][0] == "Tom"
+    assert [name for name, _ in before] == ["Tom", "Max", "Lia"]
     response = settings_post(alice_client, htmx=True, action="preview", weight_like=5)
     html = response.content.decode()
     assert response.status_code == 200 and html.lstrip().startswith('<section id="preview"')
-    assert html.index("Lia") < html.index("Tom") and "up 1" in html and "down 1" in html
+    # Likes at 5 lift Max (he talks, and likes a lot) past Tom; Lia's likes, however heavy, leave her last.
+    assert preview_names(html) == ["Max", "Tom", "Lia"]
+    assert "up 1" in html and "down 1" in html and "no change" in html
+    assert "two-way, score" in html and "one-sided, score" in html
+    # The preview's scores are the recompute's: Lia's would beat Tom's, and still she ranks after him.
+    result = preferences.preview(alice, weights={"like": 5}, half_life_days=90, follow_threshold=5)
+    lia, tom = (next(row for row in result.top if row.person.name == name) for name in ("Lia", "Tom"))
+    assert lia.score > tom.score and lia.rank > tom.rank and not lia.two_way and tom.two_way
     assert list(Rapport.objects.filter(user=alice).order_by("-score").values_list("person__name", "score")) == before
     assert Preferences.for_user(alice).weights["like"] == 0.5
 
