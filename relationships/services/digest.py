@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ..models import Nudge, Preferences
+from .nudges import serve_order
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,8 @@ def send_digest(prefs: Preferences, now: dt.datetime) -> str:
     nudges = list(
         Nudge.objects.filter(user=user, state=Nudge.State.OPEN, person__hidden=False)
         .select_related("person")
-        .order_by("-strength", "pk")[:MAX_NUDGES]
+        # As the dashboard lists them: follow nudges first, then shows_up, then reconnect.
+        .order_by(*serve_order())[:MAX_NUDGES]
     )
     if not nudges:
         return "empty"

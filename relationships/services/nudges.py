@@ -6,7 +6,9 @@ Kinds (DESIGN.md, "Rapport, version 1"):
   of the person's identities;
 * ``shows_up``: they replied, mentioned, quoted or shared the user's posts on
   >= 3 days (>= 5 events), the user never answered and does not follow them;
-* ``reconnect``: >= 10 talks, none in the last 60 days, and the user follows them.
+* ``reconnect``: >= 10 talks, both ways, none in the last 60 days, and the
+  user follows them. Both ways, because the sentence says "you've talked
+  with": a history of the user's replies nobody answered is no talk to resume.
 
 States: ``open`` -> ``acted`` (followed, a follow request on a locked account,
 or replied) / ``snoozed`` until a date (then ``open`` again) / ``dismissed``
@@ -16,7 +18,10 @@ second nudge of a kind for a person impossible, whatever the state.
 Never toward a person the user blocked or muted on any platform, nor one whose
 only identities are bots or not discoverable. At most
 ``Preferences.daily_nudge_budget`` nudges become open per user per day,
-strongest (highest score) first, reopened snoozes included.
+reopened snoozes included: follow nudges first (the headline), then shows_up,
+then reconnect, each kind strongest (highest score) first. By kind before
+score, as a follow is the one act the product exists for, and a crowd of
+strong old friends to reconnect with must not push it out for days.
 """
 
 from __future__ import annotations
@@ -25,13 +30,13 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 
 from .. import page_cache
 from ..models import Identity, Interaction, Nudge, Person, Preferences, Rapport
 from ..platforms import records as r
-from .rapport import MASS_MENTION, both_ways, direct_count, local_today
+from .rapport import MASS_MENTION, direct_count, local_today
 from .sentences import follow_reason, reconnect_reason, shows_up_reason
 
 SHOWS_UP_KINDS = (r.REPLY, r.MENTION, r.QUOTE, r.REPOST)
@@ -105,14 +110,12 @@ def candidates(user, prefs: Preferences | None = None, today: dt.date | None = N
     found: list[Candidate] = []
     base = _nudgeable(user)
 
-    for rap in base.filter(talks__gte=max(prefs.follow_threshold, 1)).exclude(_followed()):
-        if both_ways(rap.inbound, rap.outbound):
-            found.append(Candidate(rap.person_id, Nudge.Kind.FOLLOW, follow_reason(rap.person, rap.talks), rap.score))
+    for rap in base.filter(two_way=True, talks__gte=max(prefs.follow_threshold, 1)).exclude(_followed()):
+        found.append(Candidate(rap.person_id, Nudge.Kind.FOLLOW, follow_reason(rap.person, rap.talks), rap.score))
 
     quiet_since = today - dt.timedelta(days=RECONNECT_AFTER_DAYS)
-    for rap in base.filter(talks__gte=RECONNECT_TALKS, last_talk_on__lt=quiet_since).filter(_followed()):
-        if not both_ways(rap.inbound, rap.outbound):
-            continue  # a one-way history was never a talk: nothing to reconnect
+    reconnectable = base.filter(two_way=True, talks__gte=RECONNECT_TALKS, last_talk_on__lt=quiet_since)
+    for rap in reconnectable.filter(_followed()):
         days = (today - rap.last_talk_on).days
         found.append(Candidate(rap.person_id, Nudge.Kind.RECONNECT, reconnect_reason(rap.person, rap.talks, days), rap.score))
 
@@ -188,7 +191,7 @@ def generate(user, today: dt.date | None = None) -> dict[str, int]:
         ]
         fresh = [c for key, c in wanted.items() if key not in existing]
         queue: list[Candidate | Nudge] = [*fresh, *reopen]
-        queue.sort(key=lambda item: (-item.strength, _KIND_ORDER[item.kind], item.person_id))
+        queue.sort(key=serve_key)
         room = max(0, prefs.daily_nudge_budget - Nudge.objects.filter(user=user, opened_on=today).count())
         chosen = queue[:room]
 
@@ -207,6 +210,18 @@ def generate(user, today: dt.date | None = None) -> dict[str, int]:
                 )
                 opened[nudge.kind] += reopened
     return opened
+
+
+def serve_key(item: Candidate | Nudge) -> tuple:
+    """The order the budget serves nudges in, and lists show them: by kind (follow, shows_up,
+    reconnect), then strongest first."""
+    return (_KIND_ORDER[item.kind], -item.strength, item.person_id)
+
+
+def serve_order() -> tuple:
+    """serve_key for a Nudge queryset's order_by()."""
+    kind = Case(*[When(kind=k, then=Value(n)) for k, n in _KIND_ORDER.items()], default=Value(len(_KIND_ORDER)))
+    return (kind.asc(), F("strength").desc(), F("pk").asc())
 
 
 def _refresh_pending(wanted: dict, existing: dict) -> None:

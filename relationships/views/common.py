@@ -9,6 +9,7 @@ from django.shortcuts import render
 
 from ..models import Identity, Interaction, Nudge
 from ..platforms import records as r
+from ..services.nudges import serve_order
 
 RECENT_PER_NUDGE = 3
 
@@ -98,13 +99,15 @@ RECENT_FIELDS = ("id", "user_id", "identity_id", "platform", "kind", "direction"
 
 
 def nudge_cards(queryset, limit: int | None = None) -> list[Nudge]:
-    """Nudges ready for their cards: person, rapport, identities and the last three interactions.
+    """Nudges ready for their cards, in the order the daily budget serves them (follow first).
+
+    Each comes with its person, rapport, identities and the last three interactions.
 
     Three queries whatever the number of cards: the nudges (with person and
     rapport joined), their people's identities with the ids of each one's
     latest interactions, and those interactions.
     """
-    qs = queryset.select_related("person", "person__rapport").only(*CARD_FIELDS).order_by("-strength", "pk")
+    qs = queryset.select_related("person", "person__rapport").only(*CARD_FIELDS).order_by(*serve_order())
     nudges = list(qs[:limit] if limit else qs)
     attach_identities([n.person for n in nudges], recent=RECENT_PER_NUDGE)
     for nudge in nudges:
