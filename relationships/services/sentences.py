@@ -259,3 +259,61 @@ def reconnect_reason(person: Person, talks: int, days_since: int) -> str:
         f"You've talked with {names(person)[1]} {on_days(talks)}, but not in the last {days_since} days"
         " — say hello?"
     )
+
+
+# -- Why a person stands where they do in a ranked list -------------------------------
+
+_ATTENTION_NOUNS = {**_NOUNS, r.REPOST: ("share", "shares"), r.LIKE: ("like", "likes")}
+
+
+def tier_meanings() -> list[tuple[str, str]]:
+    """(tier, what it means), closest first, for the legend beside a ranked list."""
+    from .rapport import CLOSE_RECENT_DAYS, CLOSE_TALKS, NEW_DAYS, QUIET_DAYS, REGULAR_TALKS
+
+    return [
+        (Rapport.Tier.CLOSE, f"Talked on {CLOSE_TALKS} days or more, both ways, once in the last {CLOSE_RECENT_DAYS} days."),
+        (Rapport.Tier.REGULAR, f"Talked on {REGULAR_TALKS} days or more, both ways."),
+        (Rapport.Tier.NEW, f"First interaction in the last {NEW_DAYS} days."),
+        (Rapport.Tier.FAN, "Only they reach out: replies, mentions, likes or shares from them, nothing from you."),
+        (Rapport.Tier.ONE_WAY, "Only you reach out: nothing from them."),
+        (Rapport.Tier.QUIET, f"Nothing either way in {QUIET_DAYS} days."),
+        (Rapport.Tier.ACQUAINTANCE, "Everyone else: a little from each side."),
+        (Rapport.Tier.SILENT, "No interaction at all, in either direction."),
+    ]
+
+
+#: The ranking rule (services/rapport.py, RANK_ORDER) in one sentence.
+RANKING_RULE = (
+    "People you talk with both ways (at least one reply, mention, quote or DM from each side) come first, "
+    "everyone else after them; within each group, the higher score ranks higher."
+)
+
+
+def _attention(counts: dict[str, int]) -> str:
+    """'40 likes, 3 shares' of one direction's counts, or '' when there are none."""
+    parts = [
+        f"{counts[kind]} {_ATTENTION_NOUNS[kind][0 if counts[kind] == 1 else 1]}"
+        for kind in (r.REPLY, r.MENTION, r.QUOTE, r.DM, r.REPOST, r.LIKE)
+        if counts.get(kind)
+    ]
+    return ", ".join(parts)
+
+
+def rank_reason(rapport: Rapport | None) -> str:
+    """Why a person stands where they do in the ranked list, in a line: the group, what made it, the score.
+
+    "Two-way: both of you take part · score 22.50", "One-sided, from them: 40 likes, 3 shares · score 23.35".
+    "Talked" is said only of two-way people: a one-sided history is named by what was done.
+    """
+    if rapport is None or rapport.tier == Rapport.Tier.SILENT:
+        return "No interactions yet"
+    score = f"score {rapport.score:.2f}"
+    if rapport.two_way:
+        # How many days is the row's talks column (talk_facts); the reason says what ranks it.
+        return f"Two-way: both of you take part · {score}"
+    inbound, outbound = _attention(rapport.inbound or {}), _attention(rapport.outbound or {})
+    if inbound and not outbound:
+        return f"One-sided, from them: {inbound} · {score}"
+    if outbound and not inbound:
+        return f"One-sided, from you: {outbound} · {score}"
+    return f"One-sided, no reply, mention, quote or DM from each side yet · {score}"

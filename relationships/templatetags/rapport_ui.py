@@ -241,8 +241,10 @@ def talk_header(rapport, person, today) -> str:
 @register.simple_tag
 def person_row(person, today):
     """One person of the people list (a decorated person, see views.common.decorate): avatar, name, accounts,
-    tier, talks, when you last talked, and the follow state. The list draws fifty at a time; through the
-    template engine they were 3 of the page's 8 ms."""
+    why they stand where they do, tier, talks, when you last talked, and the follow state. The list draws
+    fifty at a time; through the template engine they were 3 of the page's 8 ms."""
+    from ..services.sentences import rank_reason
+
     rapport = getattr(person, "rapport", None)  # None for someone never scored
     accounts = format_html_join(
         "\n          ",
@@ -267,7 +269,8 @@ def person_row(person, today):
     return format_html(
         '<li class="person-row">\n      {avatar}\n      <div class="pr-main">\n'
         '        <a class="pr-name" href="{url}">{name}</a>{hidden}\n'
-        '        <ul class="handles" aria-label="Accounts">\n          {accounts}\n        </ul>\n      </div>\n'
+        '        <ul class="handles" aria-label="Accounts">\n          {accounts}\n        </ul>\n'
+        '        <p class="pr-why">{why}</p>\n      </div>\n'
         '      <dl class="pr-facts">\n'
         "        <div><dt>Tier</dt><dd>{tier}</dd></div>\n"
         "        <div><dt>Talks</dt><dd>{talks}</dd></div>\n"
@@ -276,5 +279,5 @@ def person_row(person, today):
         "      </dl>\n    </li>",
         avatar=avatar(person), url=person_url(person.pk), name=person.display_name,
         hidden=mark_safe(' <span class="badge">hidden</span>') if person.hidden else "",
-        accounts=accounts, tier=tier, talks=talks, last=last, follow=follow_state(person),
+        accounts=accounts, why=rank_reason(rapport), tier=tier, talks=talks, last=last, follow=follow_state(person),
     )

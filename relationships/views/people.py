@@ -15,6 +15,7 @@ from .. import page_cache
 from ..forms_pages import PeopleFilterForm
 from ..models import Identity, Person, Preferences
 from ..services.rapport import local_today
+from ..services.sentences import RANKING_RULE, tier_meanings
 from .common import attach_identities, decorate, render_page
 
 PAGE_SIZE = 50
@@ -28,10 +29,21 @@ class Sort(NamedTuple):
     descending: bool
     parse: Callable[[str], object]  # a cursor's key back from text
     unranked: object = None  # the key of people without a value in ``column`` (they come last)
+    # A boolean Rapport field ranked before ``column``, True first; the key is then (group, value).
+    group: str = ""
+
+
+def _standing(text: str) -> tuple[bool, float]:
+    """The key of the rapport order back from a cursor: "1:22.5" is (two-way, score 22.5)."""
+    group, sep, score = text.partition(":")
+    if not sep or group not in ("0", "1"):
+        raise ValueError(f"not a rapport standing: {text!r}")
+    return group == "1", float(score)
 
 
 SORTS = {
-    "rapport": Sort("score", True, float, -1.0),
+    # rapport.RANK_ORDER: two-way people first, then by score.
+    "rapport": Sort("score", True, _standing, (False, -1.0), group="two_way"),
     "talks": Sort("talks", True, int, -1),
     "recent": Sort("last_talk_on", True, dt.date.fromisoformat, _NEVER),
     "name": Sort("", False, str),
@@ -81,8 +93,8 @@ def people_page(user, data: dict, today: dt.date, limit: int, after: str = "") -
     of the last row shown is the cursor of the next page (encode_cursor).
 
     The rapport orders read the rapport rows in index order (rapport_rank_idx
-    for the default one) and stop after ``limit``: people with a value come
-    first, then those without one (never scored, never talked) by pk, as if
+    for the default one: the two-way range, then the other) and stop after
+    ``limit``: people with a value come first, then those without one (never scored, never talked) by pk, as if
     their key were ``Sort.unranked``. A single query sorting every person by
     COALESCE(rapport column, -1) took 6-9 ms with 10,000 people, on each page.
     """
@@ -98,13 +110,16 @@ def people_page(user, data: dict, today: dt.date, limit: int, after: str = "") -
     out: list[Person] = []
     ranked_column = f"rapport__{sort.column}"
     if position is None or position[0] != sort.unranked:
-        # rapport__user repeats person.user for the planner: it lets the (user, -score) index drive the query.
-        ranked = base.filter(**{f"{ranked_column}__isnull": False}, rapport__user=user).annotate(sort_key=F(ranked_column))
-        if position:
-            key, pk = position
-            # "<= key" alone is a range of the index; the OR then settles the ties on key.
-            ranked = ranked.filter(sort_key__lte=key).filter(Q(sort_key__lt=key) | Q(pk__gt=pk))
-        out = _people(ranked.order_by("-sort_key", "pk"), limit)
+        if not sort.group:
+            out = _ranked(base, user, sort, None, position, limit)
+        else:
+            # One index range per group (True, then False), resuming inside the cursor's group.
+            start = position[0][0] if position else True
+            for group in (True, False):
+                if group > start or len(out) >= limit:
+                    continue
+                at = (position[0][1], position[1]) if position and group == start else None
+                out += _ranked(base, user, sort, group, at, limit - len(out))
     if len(out) < limit:
         rest = base.filter(Q(rapport__isnull=True) | Q(**{f"{ranked_column}__isnull": True}))
         if position and position[0] == sort.unranked:
@@ -115,10 +130,31 @@ def people_page(user, data: dict, today: dt.date, limit: int, after: str = "") -
     return out
 
 
-#: What a row of the list shows: no notes or tags.
-ROW_FIELDS = ("id", "user_id", "name", "hidden", "rapport__score", "rapport__talks", "rapport__last_talk_on", "rapport__tier",
-              # Whether both sides took part decides if the row may say "talked" at all.
-              "rapport__inbound", "rapport__outbound")
+def _ranked(base, user, sort: Sort, group: bool | None, position, limit: int) -> list[Person]:
+    """Up to ``limit`` people with a value in the sort's column (within ``group`` when not None), after ``position``."""
+    column = f"rapport__{sort.column}"
+    # rapport__user repeats person.user for the planner: it lets rapport_rank_idx (user, -two_way, -score) drive.
+    rows = base.filter(**{f"{column}__isnull": False}, rapport__user=user)
+    if group is not None:
+        rows = rows.filter(**{f"rapport__{sort.group}": group})
+    rows = rows.annotate(sort_key=F(column))
+    if position:
+        key, pk = position
+        # "<= key" alone is a range of the index; the OR then settles the ties on key.
+        rows = rows.filter(sort_key__lte=key).filter(Q(sort_key__lt=key) | Q(pk__gt=pk))
+    found = _people(rows.order_by("-sort_key", "pk"), limit)
+    if group is not None:
+        for person in found:
+            person.sort_key = (group, person.sort_key)
+    return found
+
+
+#: What a row of the list shows: no notes or tags. The counts by kind decide whether the row may say "talked"
+#: at all, and name what put a one-sided person where they are.
+ROW_FIELDS = (
+    "id", "user_id", "name", "hidden", "rapport__score", "rapport__two_way", "rapport__talks", "rapport__last_talk_on",
+    "rapport__tier", "rapport__inbound", "rapport__outbound",
+)
 
 
 def _people(qs, limit: int) -> list[Person]:
@@ -130,6 +166,8 @@ def _people(qs, limit: int) -> list[Person]:
 def encode_cursor(person) -> str:
     """The keyset cursor of a row: "<sort key>|<pk>" (repr keeps a float exact)."""
     key = person.sort_key
+    if isinstance(key, tuple):  # (group, value) of a grouped sort: see _standing
+        return f"{int(key[0])}:{key[1]!r}|{person.pk}"
     text = key.isoformat() if isinstance(key, dt.date) else repr(key) if isinstance(key, float) else str(key)
     return f"{text}|{person.pk}"
 
@@ -162,6 +200,8 @@ def people(request):
         "total": None if after else filtered_people(user, data, today).count(),
         "filtered": any(data.get(name) for name in ("q", "platform", "tier", "following", "talked_within", "hidden")),
         "has_anyone": True,
+        "ranking_rule": RANKING_RULE,
+        "tier_meanings": tier_meanings(),
     }
     if not after and not context["total"] and not context["filtered"]:
         context["has_anyone"] = Person.objects.filter(user=user).exists()

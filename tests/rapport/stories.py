@@ -78,3 +78,20 @@ class Story:
 
     def person(self, name: str) -> Person:
         return Identity.objects.get(user=self.user, platform=self.platform, external_id=self.key(name)).person
+
+
+def issue_community(story: Story) -> Story:
+    """The ranking issue's community, pending on ``story``: Faye, a fan, likes a post a day for two months;
+    Reggie talked with the user on 7 days, both ways, half a year ago; the user replied to Pal, whom they
+    follow, 13 times, and Pal never answered."""
+    story.someone("Faye")
+    for day in range(1, 61):
+        story.said("Faye", r.LIKE, day)
+    story.someone("Reggie")
+    for day in range(200, 207):
+        story.said("Reggie", r.REPLY, day)
+        story.answered("Reggie", r.REPLY, day)
+    story.someone("Pal").follow_state("Pal", i_follow=True)
+    for day in range(70, 83):
+        story.answered("Pal", r.REPLY, day)
+    return story

@@ -14,7 +14,7 @@ from django.utils import timezone
 from relationships.models import Nudge, Person
 from relationships.platforms import records as r
 from relationships.services import dashboard, demo, nudges, rapport
-from tests.rapport.stories import Story
+from tests.rapport.stories import Story, issue_community
 
 from .browser import DESKTOP, PASSWORD, PHONE, SHOTS, axe, no_overflow
 
@@ -198,3 +198,21 @@ def test_main_pages_fit_a_phone_pass_axe_and_are_photographed(open_page, alice_p
                 page.screenshot(path=str(SHOTS / f"fold-{name}-{size}-{scheme}.png"))
                 assert not [e for e in page.errors if "Content Security Policy" in e], label
                 page.context.close()
+
+
+def test_the_people_list_says_why_each_row_stands_there_with_a_tier_legend_on_a_phone(
+    open_page, alice_pw, heartbeats, make_source
+):
+    issue_community(Story(alice_pw, make_source(alice_pw, platform=r.MASTODON))).save()
+    rapport.recompute(alice_pw)
+    for viewport in (PHONE, DESKTOP):
+        page = open_page(alice_pw, "/people/", viewport=viewport)
+        _wait_for_names(page, ["Reggie", "Faye", "Pal"])
+        reasons = page.locator(".pr-why").all_inner_texts()
+        assert reasons[0].startswith("Two-way: both of you take part") and reasons[1].startswith("One-sided, from them: 60 likes")
+        legend = page.locator(".rank-legend")
+        legend.locator("summary").click()
+        assert legend.get_by_text("Only they reach out").is_visible()
+        assert "come first" in legend.inner_text()
+        no_overflow(page)
+        axe(page, f"people with the legend open ({viewport['width']} px)")

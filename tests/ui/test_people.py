@@ -11,7 +11,8 @@ from django.urls import reverse
 from relationships.models import Identity, Person
 from relationships.platforms import records as r
 from relationships.models import Rapport
-from tests.rapport.stories import Story
+from relationships.services import rapport
+from tests.rapport.stories import Story, issue_community
 
 from .conftest import score, talk_often
 
@@ -32,7 +33,9 @@ def listed(client, **params) -> list[str]:
 
 def test_people_are_ranked_by_rapport_with_tier_talks_and_follow_state_in_words(alice_client, alice, community):
     html = alice_client.get(reverse("people")).content.decode()
-    ranked = list(Rapport.objects.filter(user=alice).order_by("-score").values_list("person__name", flat=True))
+    ranked = list(
+        Rapport.objects.filter(user=alice).order_by(*rapport.RANK_ORDER).values_list("person__name", flat=True)
+    )
     assert names(html) == ranked and set(ranked[:2]) == {"Ana", "Ben"}
     assert "Regular" in html and "Not following each other" in html
     assert 'alt="Profile picture of Ana"' in html  # Ana has an avatar; the others a letter
@@ -127,3 +130,52 @@ def test_load_more_keeps_the_filters(alice_client, alice, story, monkeypatch):
     html = alice_client.get(reverse("people"), {"q": "q"}).content.decode()
     href = re.search(r'id="load-more">\s*<a class="button secondary" href="([^"]+)"', html).group(1)
     assert "q=q" in href and "after=" in href
+
+
+def why(html: str) -> dict[str, str]:
+    return dict(re.findall(r'class="pr-name" href="/people/\d+/">([^<]+)</a>.*?<p class="pr-why">([^<]+)</p>', html, re.S))
+
+
+def test_a_regular_is_listed_above_a_fan_and_each_row_says_why(alice_client, alice, story):
+    records = list(issue_community(story).pending)
+    story.save()
+    story.pending = records  # the same archive twice
+    story.save()
+    score(alice)
+    html = alice_client.get(reverse("people")).content.decode()
+    assert names(html) == ["Reggie", "Faye", "Pal"]
+    faye, reggie = (Rapport.objects.get(user=alice, person__name=name) for name in ("Faye", "Reggie"))
+    assert faye.score > reggie.score  # the fan outscores the regular, and still comes second
+    reasons = why(html)
+    assert reasons["Reggie"] == f"Two-way: both of you take part · score {reggie.score:.2f}"
+    assert reasons["Faye"] == f"One-sided, from them: 60 likes · score {faye.score:.2f}"
+    assert reasons["Pal"].startswith("One-sided, from you: 13 replies")
+    # The legend: the rule in a sentence, and every tier with what it means.
+    legend = html[html.index('class="rank-legend'):html.index('id="results"')]
+    assert "both ways" in legend and "come first" in legend
+    for tier, label in Rapport.Tier.choices:
+        assert f'class="tier tier-{tier}">{label.capitalize() if tier != "one_way" else label}' in legend
+
+
+def test_load_more_walks_from_the_two_way_group_into_the_rest_once_each(alice_client, alice, story, monkeypatch):
+    monkeypatch.setattr(people_view, "PAGE_SIZE", 2)
+    issue_community(story)
+    for i in range(3):
+        talk_often(story, f"Talker{i}", range(100 + i, 103 + i))  # two-way, old: low scores
+        story.someone(f"Liker{i}")
+        for day in range(1, 20 + i):  # one-sided, recent: high scores
+            story.said(f"Liker{i}", r.LIKE, day)
+    story.someone("Silent")
+    story.save()
+    score(alice)
+    html = alice_client.get(reverse("people")).content.decode()
+    seen = names(html)
+    while 'id="load-more"' in html:
+        href = re.search(r'id="load-more">\s*<a class="button secondary" href="([^"]+)"', html).group(1)
+        html = alice_client.get(href.replace("&amp;", "&"), **HTMX).content.decode()
+        seen += names(html)
+    expected = list(
+        Rapport.objects.filter(user=alice).order_by(*rapport.RANK_ORDER, "person_id").values_list("person__name", flat=True)
+    )
+    assert seen == expected and len(seen) == len(set(seen)) == 10
+    assert set(seen[:4]) == {"Reggie", "Talker0", "Talker1", "Talker2"} and seen[-1] == "Silent"
