@@ -136,7 +136,9 @@ def _ranked(base, user, sort: Sort, group: bool | None, position, limit: int) ->
     # rapport__user repeats person.user for the planner: it lets rapport_rank_idx (user, -two_way, -score) drive.
     rows = base.filter(**{f"{column}__isnull": False}, rapport__user=user)
     if group is not None:
-        rows = rows.filter(**{f"rapport__{sort.group}": group})
+        # IN, not "=": Django writes a boolean equal to True as a bare "WHERE two_way", which SQLite cannot
+        # match to the index's two_way column; "IN (1)" is an equality it can, so the range is walked in order.
+        rows = rows.filter(**{f"rapport__{sort.group}__in": [group]})
     rows = rows.annotate(sort_key=F(column))
     if position:
         key, pk = position
