@@ -173,6 +173,7 @@ def generate(user, today: dt.date | None = None) -> dict[str, int]:
         Preferences.objects.select_for_update().filter(pk=prefs.pk).first()
         page_cache.changed(user.pk)
         mark_acted(user)
+        withdraw_one_sided_reconnects(user)
         wanted = {(c.person_id, c.kind): c for c in candidates(user, prefs, today)}
         existing = {
             (n.person_id, n.kind): n
@@ -210,6 +211,19 @@ def generate(user, today: dt.date | None = None) -> dict[str, int]:
                 )
                 opened[nudge.kind] += reopened
     return opened
+
+
+def withdraw_one_sided_reconnects(user) -> int:
+    """Delete open and snoozed reconnect nudges toward someone who never talked back; return how many.
+
+    Such a nudge says "you've talked with Pal 13 times" of a history Pal took
+    no part in (made before reconnect required both ways, or left after a split
+    made the person one-sided). Acted and dismissed ones stay: they record the
+    user's decision. Deleting frees the (person, kind) slot should they answer.
+    """
+    return Nudge.objects.filter(
+        user=user, kind=Nudge.Kind.RECONNECT, state__in=_PENDING, person__rapport__two_way=False
+    ).delete()[0]
 
 
 def serve_key(item: Candidate | Nudge) -> tuple:

@@ -98,6 +98,19 @@ def test_a_one_way_history_never_gets_a_reconnect_nudge(alice, story):
     assert not any("Pal" in c.reason for c in nudges.candidates(alice, today=TODAY))
 
 
+@pytest.mark.parametrize("state,kept", [("open", False), ("snoozed", False), ("dismissed", True), ("acted", True)])
+def test_a_reconnect_nudge_made_of_a_one_way_history_is_withdrawn_unless_the_user_decided(alice, story, state, kept):
+    issue_community(story).save()
+    rapport.recompute(alice, today=TODAY)
+    pal = story.person("Pal")
+    # As the previous version opened it.
+    Nudge.objects.create(user=alice, person=pal, kind="reconnect", state=state, strength=21.04, opened_on=TODAY,
+                         reason="You've talked with Pal 13 times, but not in the last 70 days — say hello?")
+    nudges.generate(alice, today=TODAY)
+    assert Nudge.objects.filter(person=pal, kind="reconnect", state=state).exists() is kept
+    assert not Nudge.objects.filter(person=pal, state__in=["open", "snoozed"]).exists()
+
+
 def test_an_old_two_way_friend_still_gets_a_reconnect_nudge(alice, story):
     story.someone("Dmitri").follow_state("Dmitri", i_follow=True)
     for n, day in enumerate(range(70, 100, 3)):
