@@ -32,6 +32,14 @@ def group_every_rapport_row(apps, schema_editor):
         Rapport.objects.filter(pk__in=two_way[i : i + _CHUNK]).update(two_way=True)
 
 
+def withdraw_one_sided_reconnects(apps, schema_editor):
+    """Open and snoozed reconnect nudges toward people who never talked back go (services/nudges.py,
+    withdraw_one_sided_reconnects): their sentence said "you've talked with" of a one-way history.
+    Acted and dismissed ones are the user's decisions and stay."""
+    Nudge = apps.get_model("relationships", "Nudge")
+    Nudge.objects.filter(kind="reconnect", state__in=["open", "snoozed"], person__rapport__two_way=False).delete()
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -51,6 +59,7 @@ class Migration(migrations.Migration):
         ),
         # Before the index, so it is built once over the final values.
         migrations.RunPython(group_every_rapport_row, migrations.RunPython.noop, elidable=False),
+        migrations.RunPython(withdraw_one_sided_reconnects, migrations.RunPython.noop, elidable=False),
         migrations.AddIndex(
             model_name='rapport',
             index=models.Index(fields=['user', '-two_way', '-score'], name='rapport_rank_idx'),

@@ -1,4 +1,5 @@
-"""Upgrading to the two-way ranking (migration 0008): every stored Rapport row gets its group, none is lost.
+"""Upgrading to the two-way ranking (migration 0008): every stored Rapport row gets its group, none is lost,
+and only the reconnect nudges made of a one-way history go.
 
 The database is built at the previous main's last migration (0007_nudge_reasons_in_days) with the historical models: people,
 their accounts and interactions, and the Rapport rows the scoring of that version stored. Migrating forward
@@ -71,6 +72,12 @@ def _build_before(apps):
                                                                              if k != "like" and n <= 5}),
                 inbound=_counts(events, "in"), outbound=_counts(events, "out"),
             )
+    # Reconnect nudges as the previous version made them: toward Pal (one-way) and Reggie (two-way).
+    Nudge = apps.get_model("relationships", "Nudge")
+    for username, name, state in (("alice", "Pal", "open"), ("bob", "Pal", "dismissed"), ("alice", "Reggie", "open")):
+        person = Person.objects.get(user__username=username, name=name)
+        Nudge.objects.create(user=person.user, person=person, kind="reconnect", state=state, strength=20.0,
+                             reason=f"You've talked with {name} 13 times, but not in the last 70 days — say hello?")
     # A row damaged by hand: counts that are no mapping must not stop the upgrade.
     damaged = Person.objects.create(user=User.objects.get(username="bob"), name="Damaged")
     RapportBefore.objects.create(person=damaged, user=damaged.user, score=1.0, tier="acquaintance", inbound=[1, 2],
@@ -100,6 +107,11 @@ def test_upgrading_groups_every_stored_row_as_a_recompute_would_and_loses_none()
                 "Mass": (False, 7.12, "new"), "Bought": (False, 0.0, "silent"),
             }
         assert rows["bob", "Damaged"] == (False, 1.0, "acquaintance")
+        # The reconnect nudge made of Pal's one-way history is withdrawn; bob's "never" and Reggie's stay.
+        nudge = executor.loader.project_state(AFTER).apps.get_model("relationships", "Nudge")
+        assert sorted(nudge.objects.values_list("user__username", "person__name", "state")) == [
+            ("alice", "Reggie", "open"), ("bob", "Pal", "dismissed"),
+        ]
         ranked = state.objects.filter(user__username="alice").order_by(*rapport.RANK_ORDER)
         assert list(ranked.values_list("person__name", flat=True)) == ["Reggie", "Faye", "Pal", "Mass", "Bought"]
     finally:
