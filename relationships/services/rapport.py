@@ -59,6 +59,7 @@ DIRECT_KINDS = r.DIRECT_KINDS
 #: The order of people wherever they are ranked (the people list, the dashboard, the ``rapport``
 #: command, the settings preview): two-way first, then by score. Ties are the caller's to settle.
 RANK_ORDER = ("-two_way", "-score")
+
 # Key in Rapport.inbound / Rapport.outbound counting the mentions (already in
 # "mention") that named too many people to be a talk; not an interaction kind.
 MASS_MENTION = "mass_mention"
