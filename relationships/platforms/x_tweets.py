@@ -1,0 +1,251 @@
+"""How the tweets of an X archive become records, whatever the archive's layout.
+
+The 2019+ archive (``data/tweets.js``) and the older "Grailbird" archive
+(``data/js/tweets/YYYY_MM.js``) hold tweets of the same API shape; both
+importers read them through :class:`TweetReader`, which keeps the only state
+the tweets need: who the user named (id -> screen name) and which identities
+were announced already.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+
+from .archive_base import excerpt
+from .records import (
+    MENTION,
+    OUTBOUND,
+    QUOTE,
+    REPLY,
+    REPOST,
+    X,
+    IdentityRecord,
+    InteractionRecord,
+    Record,
+    SkipRecord,
+)
+
+STATUS_URL = re.compile(
+    r"^https?://(?:www\.|mobile\.)?(?:twitter|x)\.com/(?P<screen>[A-Za-z0-9_]{1,15})/status(?:es)?/(?P<id>\d+)",
+)
+_RT_PREFIX = re.compile(r"^RT @(?P<screen>[A-Za-z0-9_]{1,15})")
+_MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+_TWITTER_EPOCH_MS = 1288834974657
+
+
+def parse_created_at(value: object) -> dt.datetime | None:
+    """``Sat Feb 18 12:33:11 +0000 2023``; parsed by hand, strptime is locale-bound."""
+    if not isinstance(value, str):
+        return None
+    if len(value) == 30 and value[19:26] == " +0000 " and value[13] == value[16] == ":":
+        # The one shape every archive writes, read by position.
+        month = _MONTHS.get(value[4:7])
+        if month is not None:
+            try:
+                return dt.datetime(int(value[26:]), month, int(value[8:10]), int(value[11:13]), int(value[14:16]),
+                                   int(value[17:19]), tzinfo=dt.timezone.utc)
+            except ValueError:
+                pass  # read field by field below, which says no as well
+    parts = value.split()
+    if len(parts) != 6 or parts[1] not in _MONTHS:
+        return None
+    try:
+        hour, minute, second = (int(p) for p in parts[3].split(":"))
+        offset = parts[4]
+        sign = -1 if offset.startswith("-") else 1
+        delta = dt.timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5])) * sign
+        local = dt.datetime(int(parts[5]), _MONTHS[parts[1]], int(parts[2]), hour, minute, second)
+    except (ValueError, IndexError):
+        return None
+    return (local - delta).replace(tzinfo=dt.timezone.utc)
+
+
+def snowflake_time(tweet_id: str) -> dt.datetime | None:
+    try:
+        number = int(tweet_id)
+    except ValueError:
+        return None
+    # Ids before November 2010 were sequential, not snowflakes.
+    if number < 2**40:
+        return None
+    try:
+        return dt.datetime.fromtimestamp(((number >> 22) + _TWITTER_EPOCH_MS) / 1000, tz=dt.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None  # an id far past any real snowflake: no date to read from it
+
+
+def unwrap(raw: object, key: str) -> dict:
+    if isinstance(raw, dict) and isinstance(raw.get(key), dict):
+        return raw[key]
+    if isinstance(raw, dict):
+        return raw
+    raise TypeError(f"expected an object, got {type(raw).__name__}")
+
+
+def as_dict(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def str_id(value: object) -> str:
+    if value is None or value == "" or isinstance(value, bool):
+        return ""
+    return str(value)
+
+
+class TweetReader:
+    """The tweet half of an X importer (mixed into an ArchiveImporter).
+
+    The importer sets ``self_id`` / ``self_handle`` before the first tweet,
+    calls :meth:`_learn` on every tweet as it streams past, sets aside those
+    :meth:`_needs_later` says so, and yields :meth:`_tweet` for each, then
+    :meth:`_late_identities` once.
+    """
+
+    self_id: str
+    self_handle: str | None
+
+    def _init_people(self) -> None:
+        # id -> (screen name, display name); screen name (lower) -> id.
+        self._people: dict[str, tuple[str, str]] = {}
+        self._by_screen: dict[str, str] = {}
+        # id -> the (screen name, display name) last announced for it.
+        self._sent: dict[str, tuple[str | None, str]] = {}
+
+    # -- people ---------------------------------------------------------------------
+    def _learn(self, raw: object) -> None:
+        try:
+            tweet = unwrap(raw, "tweet")
+            named = [(m.get("id_str") or m.get("id"), m.get("screen_name"), m.get("name")) for m in mentions_of(tweet)]
+            named.append((tweet.get("in_reply_to_user_id_str") or tweet.get("in_reply_to_user_id"),
+                          tweet.get("in_reply_to_screen_name"), None))
+        except (TypeError, AttributeError):
+            return  # the second pass reports the unreadable tweet
+        for user_id, screen, name in named:
+            user_id = str_id(user_id)
+            if not user_id or not isinstance(screen, str) or not screen:
+                continue
+            if user_id not in self._people or not self._people[user_id][1]:
+                self._people[user_id] = (screen, name if isinstance(name, str) else "")
+            self._by_screen.setdefault(screen.lower(), user_id)
+
+    def _needs_later(self, raw: object) -> bool:
+        """Whether a tweet names an account by a screen name no tweet so far has tied to an id.
+
+        A quote link (``x.com/<screen>/status/<id>``) or a retweet without
+        mentions only gives a screen name; such a tweet waits until every
+        tweet has been read, so one later in the archive can still tell
+        whose it was.
+        """
+        try:
+            tweet = unwrap(raw, "tweet")
+            text = tweet.get("full_text") or tweet.get("text") or ""
+            if isinstance(text, str) and text.startswith("RT @") and not mentions_of(tweet):
+                match = _RT_PREFIX.match(text)
+                if match and match["screen"].lower() not in self._by_screen:
+                    return True
+            own = self.self_handle.lower() if self.self_handle else None
+            for url in urls_of(tweet):
+                match = STATUS_URL.match(url) if isinstance(url, str) else None
+                if match and match["screen"].lower() not in self._by_screen and match["screen"].lower() != own:
+                    return True
+        except (TypeError, AttributeError):
+            return False  # unreadable: reported when its turn comes
+        return False
+
+    def _identity(self, user_id: str) -> list[IdentityRecord]:
+        known = self._people.get(user_id, (None, ""))
+        if self._sent.get(user_id) == known:
+            return []  # announced already, with these names
+        self._sent[user_id] = known
+        screen, name = known
+        profile = f"https://x.com/{screen}" if screen else f"https://x.com/i/user/{user_id}"
+        return self._announce(
+            IdentityRecord(platform=X, external_id=user_id, handle=screen, display_name=name, profile_url=profile)
+        )
+
+    def _late_identities(self, _raw: object) -> list[Record]:
+        """The names learned after an account was first announced (tweets are read once)."""
+        records: list[Record] = []
+        for user_id, sent in self._sent.items():
+            known = self._people.get(user_id)
+            if known is not None and known != sent:
+                screen, name = known
+                records.append(IdentityRecord(platform=X, external_id=user_id, handle=screen, display_name=name,
+                                              profile_url=f"https://x.com/{screen}"))
+        return records
+
+    # -- tweets ---------------------------------------------------------------------
+    def _tweet(self, raw: object) -> list[Record]:
+        tweet = unwrap(raw, "tweet")
+        tweet_id = str_id(tweet.get("id_str") or tweet.get("id"))
+        if not tweet_id:
+            return [SkipRecord("tweet without an id")]
+        when = parse_created_at(tweet.get("created_at")) or snowflake_time(tweet_id)
+        if when is None:
+            return [SkipRecord("tweet without a readable date", detail=tweet_id)]
+        text = html.unescape(tweet.get("full_text") or tweet.get("text") or "")
+        me = self.self_id
+        reply_to = str_id(tweet.get("in_reply_to_user_id_str") or tweet.get("in_reply_to_user_id"))
+        base = dict(
+            platform=X,
+            external_id=tweet_id,
+            direction=OUTBOUND,
+            occurred_at=when,
+            permalink=f"https://x.com/{self.self_handle or 'i'}/status/{tweet_id}",
+            excerpt=excerpt(text),
+            thread_id=str_id(tweet.get("in_reply_to_status_id_str") or tweet.get("in_reply_to_status_id")) or tweet_id,
+        )
+        mentioned = [str_id(m.get("id_str") or m.get("id")) for m in mentions_of(tweet)]
+        if text.startswith("RT @"):
+            return self._retweet(text, mentioned, base)
+        records: list[Record] = []
+        targets: dict[str, str] = {}
+        if reply_to and reply_to != me:
+            targets[reply_to] = REPLY
+        for url in urls_of(tweet):
+            match = STATUS_URL.match(url)
+            if not match:
+                continue
+            screen = match["screen"].lower()
+            if self.self_handle and screen == self.self_handle.lower():
+                continue
+            quoted = self._by_screen.get(screen)
+            if quoted is None:
+                records.append(SkipRecord("quote of an account the archive never names", detail=url))
+            elif quoted != me:
+                targets.setdefault(quoted, QUOTE)
+        for user_id in mentioned:
+            if user_id and user_id != me:
+                targets.setdefault(user_id, MENTION)
+        named = {u for u in mentioned if u and u != me}
+        if reply_to and reply_to != me:
+            named.add(reply_to)
+        for user_id, kind in targets.items():
+            records += self._identity(user_id)
+            records.append(InteractionRecord(identity_id=user_id, kind=kind, named_count=max(len(named), 1), **base))
+        return records
+
+    def _retweet(self, text: str, mentioned: list[str], base: dict) -> list[Record]:
+        # The archive keeps no retweeted_status: the original author is the
+        # first mention, or failing that the "RT @name" of the (truncated) text.
+        author = mentioned[0] if mentioned and mentioned[0] else None
+        if author is None:
+            match = _RT_PREFIX.match(text)
+            author = self._by_screen.get(match["screen"].lower()) if match else None
+        if author is None:
+            return [SkipRecord("retweet of an account the archive never names", detail=base["external_id"])]
+        if author == self.self_id:
+            return []
+        return [*self._identity(author), InteractionRecord(identity_id=author, kind=REPOST, named_count=1, **base)]
+
+
+def mentions_of(tweet: dict) -> list[dict]:
+    mentions = (tweet.get("entities") or {}).get("user_mentions") or []
+    return [m for m in mentions if isinstance(m, dict)]
+
+
+def urls_of(tweet: dict) -> list[str]:
+    urls = (tweet.get("entities") or {}).get("urls") or []
+    return [u.get("expanded_url") or "" for u in urls if isinstance(u, dict)]
