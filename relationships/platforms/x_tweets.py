@@ -34,6 +34,10 @@ _RT_PREFIX = re.compile(r"^RT @(?P<screen>[A-Za-z0-9_]{1,15})")
 _MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
 _TWITTER_EPOCH_MS = 1288834974657
 
+MENTION_OF_LATER_ACCOUNT = "mention resolved to an account created after the tweet (a screen name taken later)"
+MENTION_OF_NO_ACCOUNT = "mention of a suspended or deleted account (id -1)"
+REPLY_TO_NO_ACCOUNT = "reply to a suspended or deleted account (id -1)"
+
 
 def parse_created_at(value: object) -> dt.datetime | None:
     """``Sat Feb 18 12:33:11 +0000 2023``; parsed by hand, strptime is locale-bound."""
@@ -74,6 +78,10 @@ def snowflake_time(tweet_id: str) -> dt.datetime | None:
         return dt.datetime.fromtimestamp(((number >> 22) + _TWITTER_EPOCH_MS) / 1000, tz=dt.timezone.utc)
     except (OverflowError, OSError, ValueError):
         return None  # an id far past any real snowflake: no date to read from it
+
+
+def _tweet_time(tweet: dict, tweet_id: str) -> dt.datetime | None:
+    return parse_created_at(tweet.get("created_at")) or snowflake_time(tweet_id)
 
 
 def unwrap(raw: object, key: str) -> dict:
@@ -117,18 +125,46 @@ class TweetReader:
     def _learn(self, raw: object) -> None:
         try:
             tweet = unwrap(raw, "tweet")
-            named = [(m.get("id_str") or m.get("id"), m.get("screen_name"), m.get("name")) for m in mentions_of(tweet)]
-            named.append((tweet.get("in_reply_to_user_id_str") or tweet.get("in_reply_to_user_id"),
+            tweet_id = str_id(tweet.get("id_str") or tweet.get("id"))
+            named, _dropped = self._trusted_mentions(tweet, tweet_id, _tweet_time(tweet, tweet_id))
+            named.append((str_id(tweet.get("in_reply_to_user_id_str") or tweet.get("in_reply_to_user_id")),
                           tweet.get("in_reply_to_screen_name"), None))
         except (TypeError, AttributeError):
             return  # the second pass reports the unreadable tweet
         for user_id, screen, name in named:
-            user_id = str_id(user_id)
-            if not user_id or not isinstance(screen, str) or not screen:
+            if not user_id or user_id.startswith("-") or not isinstance(screen, str) or not screen:
                 continue
             if user_id not in self._people or not self._people[user_id][1]:
                 self._people[user_id] = (screen, name if isinstance(name, str) else "")
             self._by_screen.setdefault(screen.lower(), user_id)
+
+    @staticmethod
+    def _trusted_mentions(
+        tweet: dict, tweet_id: str, when: dt.datetime | None,
+    ) -> tuple[list[tuple[str, object, object]], list[SkipRecord]]:
+        """The ``(id, screen name, name)`` of the mentions that can be believed, and a skip for each other.
+
+        X fills in a mention's account when the archive is made, by its
+        screen name: a name given up and taken by a newer account points at
+        that newcomer, who cannot have been talked to before they existed. A
+        suspended or deleted account comes as id ``-1``.
+        """
+        trusted: list[tuple[str, object, object]] = []
+        dropped: list[SkipRecord] = []
+        for mention in mentions_of(tweet):
+            user_id = str_id(mention.get("id_str") or mention.get("id"))
+            screen = mention.get("screen_name")
+            detail = f"@{screen} ({user_id}) in tweet {tweet_id}"
+            if user_id.startswith("-"):
+                dropped.append(SkipRecord(MENTION_OF_NO_ACCOUNT, detail=detail))
+                continue
+            created = snowflake_time(user_id)
+            # created_at has whole seconds, the snowflake milliseconds.
+            if created is not None and when is not None and created > when + dt.timedelta(seconds=1):
+                dropped.append(SkipRecord(MENTION_OF_LATER_ACCOUNT, detail=detail))
+                continue
+            trusted.append((user_id, screen, mention.get("name")))
+        return trusted, dropped
 
     def _needs_later(self, raw: object) -> bool:
         """Whether a tweet names an account by a screen name no tweet so far has tied to an id.
@@ -182,7 +218,7 @@ class TweetReader:
         tweet_id = str_id(tweet.get("id_str") or tweet.get("id"))
         if not tweet_id:
             return [SkipRecord("tweet without an id")]
-        when = parse_created_at(tweet.get("created_at")) or snowflake_time(tweet_id)
+        when = _tweet_time(tweet, tweet_id)
         if when is None:
             return [SkipRecord("tweet without a readable date", detail=tweet_id)]
         text = html.unescape(tweet.get("full_text") or tweet.get("text") or "")
@@ -197,12 +233,16 @@ class TweetReader:
             excerpt=excerpt(text),
             thread_id=str_id(tweet.get("in_reply_to_status_id_str") or tweet.get("in_reply_to_status_id")) or tweet_id,
         )
-        mentioned = [str_id(m.get("id_str") or m.get("id")) for m in mentions_of(tweet)]
+        trusted, records = self._trusted_mentions(tweet, tweet_id, when)
+        mentioned = [user_id for user_id, _screen, _name in trusted]
         if text.startswith("RT @"):
-            return self._retweet(text, mentioned, base)
-        records: list[Record] = []
+            return records + self._retweet(text, mentioned, base)
         targets: dict[str, str] = {}
-        if reply_to and reply_to != me:
+        if reply_to.startswith("-"):
+            records.append(SkipRecord(REPLY_TO_NO_ACCOUNT, detail=tweet_id))
+        elif reply_to and reply_to != me:
+            # Also where a dropped mention named the reply's target: the
+            # target's id was stored with the tweet, so it is the right one.
             targets[reply_to] = REPLY
         for url in urls_of(tweet):
             match = STATUS_URL.match(url)
@@ -220,7 +260,7 @@ class TweetReader:
             if user_id and user_id != me:
                 targets.setdefault(user_id, MENTION)
         named = {u for u in mentioned if u and u != me}
-        if reply_to and reply_to != me:
+        if REPLY in targets.values():
             named.add(reply_to)
         for user_id, kind in targets.items():
             records += self._identity(user_id)

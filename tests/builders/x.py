@@ -33,6 +33,32 @@ class XUser:
 
 
 ME = XUser("2444552670", "Jack_L_Lance", "Jack Lance")
+TWITTER_EPOCH_MS = 1288834974657
+
+
+def snowflake(moment: dt.datetime, sequence: int = 0) -> str:
+    """The id X gives a tweet or an account made at ``moment``: ``(ms - epoch) << 22``, plus a sequence."""
+    ms = int(moment.timestamp() * 1000)
+    return str(((ms - TWITTER_EPOCH_MS) << 22) + sequence)
+
+
+def account_made(moment: dt.datetime, screen: str, name: str = "", sequence: int = 0) -> XUser:
+    """An account created at ``moment`` (accounts since about 2013 have snowflake ids)."""
+    return XUser(snowflake(moment, sequence), screen, name)
+
+
+def reused_name(old: XUser, newcomer: XUser) -> XUser:
+    """A mention of ``old`` as the archive writes it once ``newcomer`` took ``old``'s screen name.
+
+    X fills a mention's account in when the archive is made, by screen name:
+    the mention keeps the name it was written with and carries the newcomer's id.
+    """
+    return XUser(newcomer.id, old.screen, newcomer.name)
+
+
+def gone(screen: str) -> XUser:
+    """A mention of a suspended or deleted account: X writes its id as ``-1``."""
+    return XUser("-1", screen, "")
 
 
 def created_at(moment: dt.datetime) -> str:
@@ -94,10 +120,12 @@ def tweet(
     return {"tweet": body} if wrapped else body
 
 
-def reply(tweet_id: str, *, to: XUser, text: str | None = None, also_mention=(), **kw) -> dict:
-    """A reply; like X, the target is also the leading mention."""
+def reply(tweet_id: str, *, to: XUser, text: str | None = None, also_mention=(), mention_as: XUser | None = None,
+          **kw) -> dict:
+    """A reply; like X, the target is also the leading mention (written as ``mention_as`` when given,
+    see :func:`reused_name`)."""
     text = text if text is not None else f"@{to.screen} did not know that"
-    return tweet(tweet_id, text, reply_to=to, mentions=(to, *also_mention), **kw)
+    return tweet(tweet_id, text, reply_to=to, mentions=(mention_as or to, *also_mention), **kw)
 
 
 def retweet(tweet_id: str, *, of: XUser, text: str = "x" * 200, with_mention: bool = True, **kw) -> dict:

@@ -11,15 +11,19 @@ from relationships.platforms.archives import ArchiveError, open_archive
 from tests.builders.x import (
     ME,
     XUser,
+    account_made,
     build_x_archive,
     conversation,
     dm,
+    gone,
     group_conversation,
     group_message,
     js,
     quote,
     reply,
     retweet,
+    reused_name,
+    snowflake,
     tweet,
 )
 
@@ -378,3 +382,92 @@ def test_an_account_or_manifest_of_an_odd_shape_does_not_crash(archive):
     records = read(path)
     assert records[0].external_id == ME.id and records[0].handle is None
     assert len(interactions(records)) == 1
+
+
+# -- mentions resolved when the archive was made ---------------------------------------
+# Dee signed up in 2012 (a sequential id) as @dee_pots, and gave the name up in
+# 2019; an account made in 2021 took it. The archive, made in 2023, writes every
+# old mention of @dee_pots with the newcomer's id.
+DEE = XUser("514432143", "dee_pots", "Dee")
+NEWCOMER = account_made(dt.datetime(2021, 6, 1, tzinfo=UTC), "dee_pots", "Someone Else")
+IN_2014 = dt.datetime(2014, 5, 2, 9, 30, tzinfo=UTC)
+
+
+def at_2014(n: int) -> dict:
+    return {"at": IN_2014 + dt.timedelta(days=n)}
+
+
+def test_a_reply_whose_mention_names_a_later_account_is_one_reply_to_its_real_target(archive):
+    stale = reused_name(DEE, NEWCOMER)
+    records = read(archive(tweets=[
+        reply(snowflake(IN_2014), to=DEE, mention_as=stale, **at_2014(0)),
+        reply(snowflake(IN_2014, 1), to=DEE, mention_as=stale, also_mention=[CY], **at_2014(0)),
+    ]))
+    found = {(i.external_id, i.identity_id, i.kind, i.named_count) for i in interactions(records)}
+    assert found == {
+        (snowflake(IN_2014), DEE.id, "reply", 1),
+        (snowflake(IN_2014, 1), DEE.id, "reply", 2), (snowflake(IN_2014, 1), CY.id, "mention", 2),
+    }
+    assert NEWCOMER.id not in identities(records)
+    assert identities(records)[DEE.id].handle == "dee_pots"
+    assert [s.reason for s in skips(records)] == [
+        "mention resolved to an account created after the tweet (a screen name taken later)"] * 2
+
+
+def test_a_plain_mention_of_a_later_account_is_dropped_and_not_counted_as_named(archive):
+    stale = reused_name(DEE, NEWCOMER)
+    records = read(archive(tweets=[
+        tweet(snowflake(IN_2014), "@dee_pots @cy_sells see this", mentions=[stale, CY], **at_2014(0)),
+    ]))
+    assert [(i.identity_id, i.kind, i.named_count) for i in interactions(records)] == [(CY.id, "mention", 1)]
+    assert "@dee_pots (%s) in tweet %s" % (NEWCOMER.id, snowflake(IN_2014)) == skips(records)[0].detail
+
+
+def test_the_newcomer_is_credited_with_what_happened_after_they_existed(archive):
+    later = dt.datetime(2022, 3, 1, tzinfo=UTC)
+    stale = reused_name(DEE, NEWCOMER)
+    records = read(archive(tweets=[
+        reply(snowflake(IN_2014), to=DEE, mention_as=stale, **at_2014(0)),
+        reply(snowflake(later), to=NEWCOMER, at=later),
+    ]))
+    assert sorted((i.identity_id, i.occurred_at.year) for i in interactions(records)) == sorted(
+        [(DEE.id, 2014), (NEWCOMER.id, 2022)])
+
+
+def test_a_stale_mention_does_not_teach_whose_screen_name_a_quote_link_names(archive):
+    # The quote link only gives "dee_pots": it must go to Dee, whom the reply names, not to the newcomer.
+    records = read(archive(tweets=[
+        reply(snowflake(IN_2014), to=DEE, mention_as=reused_name(DEE, NEWCOMER), **at_2014(0)),
+        quote(snowflake(IN_2014, 5), of=DEE, **at_2014(1)),
+    ]))
+    assert [(i.identity_id, i.kind) for i in interactions(records)] == [(DEE.id, "reply"), (DEE.id, "quote")]
+
+
+def test_an_account_made_before_the_tweet_is_believed_even_by_a_second(archive):
+    made = dt.datetime(2020, 1, 1, 12, 0, 0, tzinfo=UTC)
+    fresh = account_made(made + dt.timedelta(milliseconds=900), "fresh_start")
+    records = read(archive(tweets=[
+        tweet(snowflake(made + dt.timedelta(seconds=1)), "welcome @fresh_start", mentions=[fresh], at=made),
+    ]))
+    assert [(i.identity_id, i.kind) for i in interactions(records)] == [(fresh.id, "mention")]
+    assert skips(records) == []
+
+
+def test_ids_from_before_snowflakes_carry_no_date_and_are_kept(archive):
+    # 2009: the tweet's and the accounts' ids are sequential; nothing can be judged "newer".
+    records = read(archive(tweets=[
+        reply("5012345678", to=CY, also_mention=[DEE], at=dt.datetime(2009, 11, 3, tzinfo=UTC)),
+    ]))
+    assert {(i.identity_id, i.kind) for i in interactions(records)} == {(CY.id, "reply"), (DEE.id, "mention")}
+
+
+def test_mentions_of_suspended_accounts_never_become_one_account_minus_one(archive):
+    records = read(archive(tweets=[
+        tweet("10", "@spam_king @empathy2000 hmm", mentions=[gone("spam_king"), ANA]),
+        tweet("11", "@left_in_2020 miss you", mentions=[gone("left_in_2020")]),
+        reply("12", to=gone("left_in_2020"), text="@left_in_2020 ok"),
+    ]))
+    assert "-1" not in identities(records)
+    assert [(i.external_id, i.identity_id, i.named_count) for i in interactions(records)] == [("10", ANA.id, 1)]
+    assert sorted(s.reason for s in skips(records)) == [
+        "mention of a suspended or deleted account (id -1)"] * 3 + ["reply to a suspended or deleted account (id -1)"]
