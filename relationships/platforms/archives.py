@@ -156,7 +156,7 @@ def _container_kind(container: Container) -> str:
     if is_mastodon:
         return MASTODON
     raise ArchiveError(
-        "This archive is neither an X archive (no data/tweets.js or data/account.js) "
+        "This archive is neither an X archive (no data/tweets.js, data/account.js or data/js/tweets/) "
         "nor a Mastodon archive (no outbox.json)"
     )
 

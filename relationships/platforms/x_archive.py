@@ -1,25 +1,32 @@
 """X (Twitter) data archive importer.
 
 Reads the ``data/*.js`` members of an X archive zip (``window.YTD.<name>.partN
-= [...]``) as JSON after the first ``=`` -- the JavaScript is never evaluated
--- and streams every array element by element (conversations with ijson,
-message by message), so a member of any size is never held in memory.
+= [...]``), or of the archive X gave until 2018 ("Grailbird": one
+``data/js/tweets/YYYY_MM.js`` per month, ``Grailbird.data.tweets_YYYY_MM =
+[...]``, the owner in ``data/js/user_details.js``; tweets only, so its
+direct-message, like and follow items are empty; ``tweets.csv`` repeats the
+tweets without the mentions' ids and is not read), as JSON after the first
+``=`` -- the JavaScript is never evaluated -- and streams every array element
+by element (conversations with ijson, message by message), so a member of any size is never held in memory.
 Memory stays flat: besides the current item only a map of the people named
 in the user's tweets (id -> screen name) is kept.
 
 Items, in this order (the resume ``position`` counts them, see archive_base):
 
-1. the account (``account.js``; ``manifest.js`` userInfo as a fallback);
+1. the account (``account.js``; ``manifest.js`` userInfo as a fallback;
+   Grailbird: ``user_details.js``);
 2. every tweet of ``tweets.js`` / ``tweet.js`` / ``tweets-partN.js`` (all parts
-   listed by ``manifest.js`` or present), in part order, those set aside
+   listed by ``manifest.js`` or present), in part order (Grailbird: every
+   month's file, oldest month first), those set aside
    (see below) last, then one item of names learned late;
 3. every element of every conversation of ``direct-messages.js``, then of
    ``direct-messages-group.js``;
 4. the likes, as one item (one ``CountRecord("likes_without_author", n)``);
 5. every follower, then every followed account.
 
-The tweets are read once, through ``x_tweets.TweetReader``. Each one first teaches who the user named (ids
-and screen names from mentions and reply targets); a tweet that names an
+The tweets are read once, through ``x_tweets.TweetReader``. Each one first
+teaches who the user named (ids and screen names from mentions and reply
+targets); a tweet that names an
 account only by a screen name not yet tied to an id (a quote link
 ``x.com/<screen>/status/<id>``, a retweet without mentions) is set aside in
 a temporary file and handled after the last tweet, and the names learned
@@ -69,16 +76,31 @@ _MANIFEST_KEYS = {
 }
 
 
+# The archive X gave until 2018 ("Grailbird", after the global its files assign).
+_GRAILBIRD_JS = re.compile(
+    r"^(?P<root>(?:[^/]+/)?)data/js/(?:(?P<base>user_details|tweet_index)|tweets/(?P<month>\d{4}_\d{2}))\.js$"
+)
+
+
+def _roots(names: list[str]) -> tuple[set[str], set[str]]:
+    """The folders holding a 2019+ ``data/``, and those holding a Grailbird ``data/js/``."""
+    current, grailbird = set(), set()
+    for name in names:
+        match = _DATA_JS.match(name)
+        if match and match["base"] in _MARKERS:
+            current.add(match["root"])
+        match = _GRAILBIRD_JS.match(name)
+        if match:
+            grailbird.add(match["root"])
+    return current, grailbird
+
+
 def find_root(names: list[str]) -> str | None:
     """The folder the archive's ``data/`` sits in ("" at the top), or None.
 
     A re-zipped download often gains one top folder, so one level is allowed.
     """
-    roots = set()
-    for name in names:
-        match = _DATA_JS.match(name)
-        if match and match["base"] in _MARKERS:
-            roots.add(match["root"])
+    roots = set.union(*_roots(names))
     return min(roots, key=len) if roots else None
 
 
@@ -94,13 +116,19 @@ class XArchiveImporter(TweetReader, ArchiveImporter):
         self._member = ""
         root = find_root(container.names())
         if root is None:
-            raise ArchiveError("This is not an X archive: it has no data/tweets.js or data/account.js")
+            raise ArchiveError("This is not an X archive: it has no data/tweets.js, data/account.js or data/js/tweets/")
         self._root = root
         self._notes: list[SkipRecord] = []
-        manifest = self._load_manifest()
-        self._files = {base: self._parts(base, manifest) for base in _MANIFEST_KEYS}
-        self._files["tweets"] = self._files.pop("tweets") + self._files.pop("tweet")
-        self._load_account(manifest)
+        if root in _roots(container.names())[0]:
+            manifest = self._load_manifest()
+            self._files = {base: self._parts(base, manifest) for base in _MANIFEST_KEYS}
+            self._files["tweets"] = self._files.pop("tweets") + self._files.pop("tweet")
+            self._load_account(manifest)
+        else:
+            # A Grailbird archive holds tweets only: no DMs, likes or follows.
+            self._files = {base: [] for base in _MANIFEST_KEYS if base != "tweet"}
+            self._files["tweets"] = self._grailbird_months()
+            self._load_user_details()
         self._init_people()
         self._participants: dict[tuple[str, int], set[str]] = {}
         size = container.size
@@ -145,13 +173,45 @@ class XArchiveImporter(TweetReader, ArchiveImporter):
             first = as_dict(data[0]) if isinstance(data, list) and data else {}
             account = as_dict(first.get("account", first))
         info = as_dict(manifest.get("userInfo"))
-        self.self_id = str_id(account.get("accountId") or info.get("accountId"))
+        self._set_owner(
+            account.get("accountId") or info.get("accountId"),
+            account.get("username") or info.get("userName"),
+            account.get("accountDisplayName") or info.get("displayName"),
+            "data/account.js",
+        )
+
+    def _grailbird_months(self) -> list[str]:
+        """``data/js/tweets/YYYY_MM.js``, oldest month first; what ``tweet_index.js`` lists but lacks is reported."""
+        months = sorted(
+            name for name in self._container.names()
+            if (match := _GRAILBIRD_JS.match(name)) and match["root"] == self._root and match["month"]
+        )
+        index = f"{self._root}data/js/tweet_index.js"
+        if index in self._container:
+            self._member = index
+            listed = loads_member(self._container, index, assignment=True)
+            for entry in listed if isinstance(listed, list) else []:
+                file_name = as_dict(entry).get("file_name")
+                if isinstance(file_name, str) and self._root + file_name not in self._container:
+                    self._notes.append(SkipRecord("file listed by the tweet index is missing from the archive",
+                                                  detail=self._root + file_name))
+        return months
+
+    def _load_user_details(self) -> None:
+        name = f"{self._root}data/js/user_details.js"
+        details: dict = {}
+        if name in self._container:
+            self._member = name
+            details = as_dict(loads_member(self._container, name, assignment=True))
+        self._set_owner(details.get("id"), details.get("screen_name"), details.get("full_name"),
+                        "data/js/user_details.js")
+
+    def _set_owner(self, user_id: object, handle: object, name: object, file_name: str) -> None:
+        self.self_id = str_id(user_id)
         if not self.self_id:
-            raise ArchiveError("The X archive has no data/account.js, so it cannot tell which account is yours")
-        handle = account.get("username") or info.get("userName")
-        name_ = account.get("accountDisplayName") or info.get("displayName")
+            raise ArchiveError(f"The X archive has no {file_name}, so it cannot tell which account is yours")
         self.self_handle: str | None = handle if isinstance(handle, str) and handle else None
-        self.self_name: str = name_ if isinstance(name_, str) else ""
+        self.self_name: str = name if isinstance(name, str) else ""
 
     def _account_records(self, _raw: object) -> list[Record]:
         handle = self.self_handle

@@ -40,9 +40,16 @@ REPLY_TO_NO_ACCOUNT = "reply to a suspended or deleted account (id -1)"
 
 
 def parse_created_at(value: object) -> dt.datetime | None:
-    """``Sat Feb 18 12:33:11 +0000 2023``; parsed by hand, strptime is locale-bound."""
+    """``Sat Feb 18 12:33:11 +0000 2023``, or Grailbird's ``2015-03-04 12:34:56 +0000``."""
     if not isinstance(value, str):
         return None
+    if value[4:5] == "-":
+        try:
+            # Numbers only: strptime's locale cannot change how this reads.
+            return dt.datetime.strptime(value.strip(), "%Y-%m-%d %H:%M:%S %z").astimezone(dt.timezone.utc)
+        except ValueError:
+            return None
+    # Month names are parsed by hand: strptime's %b follows the locale.
     if len(value) == 30 and value[19:26] == " +0000 " and value[13] == value[16] == ":":
         # The one shape every archive writes, read by position.
         month = _MONTHS.get(value[4:7])
@@ -129,6 +136,8 @@ class TweetReader:
             named, _dropped = self._trusted_mentions(tweet, tweet_id, _tweet_time(tweet, tweet_id))
             named.append((str_id(tweet.get("in_reply_to_user_id_str") or tweet.get("in_reply_to_user_id")),
                           tweet.get("in_reply_to_screen_name"), None))
+            author = as_dict(as_dict(tweet.get("retweeted_status")).get("user"))
+            named.append((retweeted_author(tweet), author.get("screen_name"), author.get("name")))
         except (TypeError, AttributeError):
             return  # the second pass reports the unreadable tweet
         for user_id, screen, name in named:
@@ -235,8 +244,11 @@ class TweetReader:
         )
         trusted, records = self._trusted_mentions(tweet, tweet_id, when)
         mentioned = [user_id for user_id, _screen, _name in trusted]
-        if text.startswith("RT @"):
-            return records + self._retweet(text, mentioned, base)
+        original = retweeted_author(tweet)
+        if text.startswith("RT @") or original:
+            # The retweeted author is the leading mention, unless that one was dropped.
+            leading = [str_id(m.get("id_str") or m.get("id")) for m in mentions_of(tweet)[:1]]
+            return records + self._retweet(text, original or "".join(u for u in leading if u in mentioned), base)
         targets: dict[str, str] = {}
         if reply_to.startswith("-"):
             records.append(SkipRecord(REPLY_TO_NO_ACCOUNT, detail=tweet_id))
@@ -267,18 +279,23 @@ class TweetReader:
             records.append(InteractionRecord(identity_id=user_id, kind=kind, named_count=max(len(named), 1), **base))
         return records
 
-    def _retweet(self, text: str, mentioned: list[str], base: dict) -> list[Record]:
-        # The archive keeps no retweeted_status: the original author is the
-        # first mention, or failing that the "RT @name" of the (truncated) text.
-        author = mentioned[0] if mentioned and mentioned[0] else None
-        if author is None:
+    def _retweet(self, text: str, author: str, base: dict) -> list[Record]:
+        # A 2019+ archive keeps no retweeted_status: the original author is
+        # the first mention, or failing that the "RT @name" of the (truncated) text.
+        if not author:
             match = _RT_PREFIX.match(text)
-            author = self._by_screen.get(match["screen"].lower()) if match else None
-        if author is None:
+            author = self._by_screen.get(match["screen"].lower(), "") if match else ""
+        if not author:
             return [SkipRecord("retweet of an account the archive never names", detail=base["external_id"])]
         if author == self.self_id:
             return []
         return [*self._identity(author), InteractionRecord(identity_id=author, kind=REPOST, named_count=1, **base)]
+
+
+def retweeted_author(tweet: dict) -> str:
+    """The author's id of the tweet a Grailbird retweet embeds ("" for other tweets)."""
+    author = as_dict(as_dict(tweet.get("retweeted_status")).get("user"))
+    return str_id(author.get("id_str") or author.get("id"))
 
 
 def mentions_of(tweet: dict) -> list[dict]:

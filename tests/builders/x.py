@@ -185,6 +185,20 @@ def js(global_name: str, value: object) -> str:
     return f"window.{global_name} = " + json.dumps(value, indent=2, separators=(",", " : "))
 
 
+def _write_zip(path: Path, files: dict[str, str | bytes], *, root: str,
+               extra: dict[str, str | bytes | None] | None) -> Path:
+    """``files`` under ``root``, after ``extra`` added or replaced members (None removes one)."""
+    for name, content in (extra or {}).items():
+        if content is None:
+            files.pop(name, None)
+        else:
+            files[name] = content
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, content in files.items():
+            zf.writestr(root + name, content)
+    return path
+
+
 def build_x_archive(
     path: str | Path,
     *,
@@ -250,12 +264,118 @@ def build_x_archive(
             "readmeInfo": {"fileName": "data/README.txt", "directory": "data/", "name": "README.txt"},
             "dataTypes": data_types,
         }, indent=2)
-    for name, content in (extra or {}).items():
-        if content is None:
-            files.pop(name, None)
-        else:
-            files[name] = content
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, content in files.items():
-            zf.writestr(root + name, content)
-    return path
+    return _write_zip(path, files, root=root, extra=extra)
+
+
+# -- Grailbird: the archive X gave until 2018 ----------------------------------------------
+# index.html and a data/js/ folder of JavaScript files: one per month of tweets,
+# ``Grailbird.data.tweets_2014_05 =`` then the tweets (API v1.1 objects: ``text``,
+# numeric ``id`` beside ``id_str``, ``created_at`` as ``2014-05-02 09:30:00 +0000``,
+# the author as ``user``, a retweet's original as ``retweeted_status``), newest first;
+# ``tweet_index.js``, ``user_details.js`` and ``payload_details.js`` assign ``var``s.
+
+
+def _grailbird_time(created: str) -> str:
+    moment = dt.datetime.strptime(created, "%a %b %d %H:%M:%S %z %Y")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S +0000")
+
+
+def _grailbird_user(user: XUser) -> dict:
+    return {"name": user.name or user.screen, "screen_name": user.screen, "protected": False, "id_str": user.id,
+            "profile_image_url_https": "https://pbs.twimg.com/profile_images/1/a_normal.jpg",
+            "id": int(user.id), "verified": False}
+
+
+def grailbird_tweet(modern: dict, owner: XUser = ME) -> dict:
+    """The tweet ``tweet()``/``reply()``/``retweet()`` made, as a Grailbird archive writes it."""
+    body = modern.get("tweet", modern)
+    entities = body["entities"]
+    shaped: dict = {
+        "source": body["source"],
+        "entities": {
+            "user_mentions": [{"name": m["name"], "screen_name": m["screen_name"],
+                               "indices": [int(i) for i in m["indices"]], "id_str": m["id_str"], "id": int(m["id"])}
+                              for m in entities["user_mentions"]],
+            "media": [],
+            "hashtags": [],
+            "urls": [{**u, "indices": [int(i) for i in u["indices"]]} for u in entities["urls"]],
+        },
+        "geo": {},
+        "id_str": body["id_str"],
+        "text": body["full_text"],
+        "id": int(body["id_str"]),
+        "created_at": _grailbird_time(body["created_at"]),
+        "user": _grailbird_user(owner),
+    }
+    if "in_reply_to_user_id_str" in body:
+        shaped["in_reply_to_status_id_str"] = body["in_reply_to_status_id_str"]
+        shaped["in_reply_to_status_id"] = int(body["in_reply_to_status_id_str"])
+        shaped["in_reply_to_user_id_str"] = body["in_reply_to_user_id_str"]
+        shaped["in_reply_to_user_id"] = int(body["in_reply_to_user_id_str"])
+        if "in_reply_to_screen_name" in body:
+            shaped["in_reply_to_screen_name"] = body["in_reply_to_screen_name"]
+    mentions = entities["user_mentions"]
+    if body["full_text"].startswith("RT @") and mentions:
+        author = XUser(mentions[0]["id_str"], mentions[0]["screen_name"], mentions[0]["name"])
+        original_id = str(int(body["id_str"]) - 7919)
+        shaped["retweeted_status"] = {
+            "source": body["source"], "entities": {"user_mentions": [], "media": [], "hashtags": [], "urls": []},
+            "geo": {}, "id_str": original_id, "text": body["full_text"].split(": ", 1)[-1], "id": int(original_id),
+            "created_at": shaped["created_at"], "user": _grailbird_user(author),
+        }
+    return shaped
+
+
+def build_grailbird_archive(
+    path: str | Path,
+    *,
+    account: XUser | None = ME,
+    tweets: list[dict] = (),
+    root: str = "",
+    extra: dict[str, str | bytes | None] | None = None,
+) -> Path:
+    """Write a Grailbird archive zip of ``tweets`` (made with ``tweet()`` & co.); ``extra`` as in
+    :func:`build_x_archive`."""
+    path = Path(path)
+    owner = account or ME
+    months: dict[str, list[dict]] = {}
+    for modern in tweets:
+        shaped = grailbird_tweet(modern, owner)
+        months.setdefault(shaped["created_at"][:7].replace("-", "_"), []).append(shaped)
+    files: dict[str, str | bytes] = {
+        "index.html": "<!DOCTYPE html><html><head><title>Your Twitter archive</title></head><body></body></html>",
+        "css/application.min.css": "body{}",
+        "js/application.min.js": "var Grailbird=function(){};Grailbird.data=Grailbird.data||{};",
+        "lib/twt/twt.min.js": "",
+        "img/bg.png": b"\x89PNG\r\n\x1a\nfake",
+    }
+
+    def dump(value: object) -> str:
+        return json.dumps(value, indent=2, separators=(",", " : "))
+
+    index = []
+    for month in sorted(months, reverse=True):
+        items = sorted(months[month], key=lambda t: t["id"], reverse=True)
+        files[f"data/js/tweets/{month}.js"] = f"Grailbird.data.tweets_{month} =\n" + dump(items)
+        year, number = month.split("_")
+        index.append({"file_name": f"data/js/tweets/{month}.js", "year": int(year), "var_name": f"tweets_{month}",
+                      "tweet_count": len(items), "month": int(number)})
+    files["data/js/tweet_index.js"] = "var tweet_index =  " + dump(index)
+    if account is not None:
+        files["data/js/user_details.js"] = "var user_details =  " + dump({
+            "screen_name": account.screen, "location": "", "full_name": account.name, "bio": "",
+            "id": account.id, "created_at": "2014-04-14 22:50:27 +0000"})
+    files["data/js/payload_details.js"] = "var payload_details =  " + dump({
+        "tweets": len(tweets), "created_at": "2018-03-01 10:00:00 +0000", "lang": "en"})
+    rows = ['"tweet_id","in_reply_to_status_id","in_reply_to_user_id","timestamp","source","text",'
+            '"retweeted_status_id","retweeted_status_user_id","retweeted_status_timestamp","expanded_urls"']
+    for items in months.values():
+        for t in items:
+            original = t.get("retweeted_status", {})
+            cells = [t["id_str"], t.get("in_reply_to_status_id_str", ""), t.get("in_reply_to_user_id_str", ""),
+                     t["created_at"], t["source"], t["text"], original.get("id_str", ""),
+                     original.get("user", {}).get("id_str", ""), original.get("created_at", ""),
+                     ",".join(u["expanded_url"] for u in t["entities"]["urls"])]
+            rows.append(",".join('"' + c.replace('"', '""') + '"' for c in cells))
+    files["tweets.csv"] = "\n".join(rows) + "\n"
+    return _write_zip(path, files, root=root, extra=extra)

@@ -7,11 +7,12 @@ import datetime as dt
 import pytest
 
 from relationships.platforms import records as r
-from relationships.platforms.archives import ArchiveError, open_archive
+from relationships.platforms.archives import ArchiveError, detect_kind, open_archive
 from tests.builders.x import (
     ME,
     XUser,
     account_made,
+    build_grailbird_archive,
     build_x_archive,
     conversation,
     dm,
@@ -471,3 +472,105 @@ def test_mentions_of_suspended_accounts_never_become_one_account_minus_one(archi
     assert [(i.external_id, i.identity_id, i.named_count) for i in interactions(records)] == [("10", ANA.id, 1)]
     assert sorted(s.reason for s in skips(records)) == [
         "mention of a suspended or deleted account (id -1)"] * 3 + ["reply to a suspended or deleted account (id -1)"]
+
+
+def test_a_retweet_whose_leading_mention_names_a_later_account_is_not_credited_to_the_next_mention(archive):
+    rt = retweet(snowflake(IN_2014), of=reused_name(DEE, NEWCOMER), text="thanks @cy_sells", **at_2014(0))
+    rt["tweet"]["entities"]["user_mentions"].append({"screen_name": CY.screen, "id_str": CY.id, "name": "Cy"})
+    records = read(archive(tweets=[rt]))
+    assert interactions(records) == []
+    assert sorted(s.reason for s in skips(records)) == [
+        "mention resolved to an account created after the tweet (a screen name taken later)",
+        "retweet of an account the archive never names"]
+
+
+# -- Grailbird: the archive X gave until 2018 ----------------------------------------------
+IN_2013 = dt.datetime(2013, 11, 28, 22, 5, 9, tzinfo=UTC)
+
+
+def grailbird_story():
+    """Five years of an account that left X in 2018: replies, mentions, a quote and retweets."""
+    return [
+        reply("405123456789012345", to=CY, at=IN_2013, reply_to_status="405100000000000000"),
+        tweet("405123456789012999", "@dee_pots @cy_sells lunch?", mentions=[DEE, CY], at=IN_2013),
+        retweet(snowflake(IN_2014), of=DEE, text="a long thought " * 12, **at_2014(0)),
+        quote(snowflake(IN_2014, 3), of=CY, **at_2014(40)),
+        reply(snowflake(IN_2014, 9), to=DEE, mention_as=reused_name(DEE, NEWCOMER), **at_2014(200)),
+        tweet(snowflake(dt.datetime(2018, 1, 5, tzinfo=UTC)), "bye all", at=dt.datetime(2018, 1, 5, tzinfo=UTC)),
+    ]
+
+
+def test_a_grailbird_archive_is_detected_as_x(tmp_path):
+    assert detect_kind(build_grailbird_archive(tmp_path / "tweets.zip", tweets=grailbird_story())) == "x"
+
+
+def test_a_grailbird_archive_gives_replies_mentions_and_retweets_with_their_ids_and_times(tmp_path):
+    records = read(build_grailbird_archive(tmp_path / "tweets.zip", tweets=grailbird_story()))
+    assert records[0] == r.IdentityRecord(platform="x", external_id=ME.id, handle=ME.screen, display_name=ME.name,
+                                          profile_url=f"https://x.com/{ME.screen}", is_self=True)
+    # A month's file lists its tweets newest first.
+    found = sorted((i.external_id, i.identity_id, i.kind, i.occurred_at, i.named_count) for i in interactions(records))
+    assert found == sorted([
+        ("405123456789012345", CY.id, "reply", IN_2013, 1),
+        ("405123456789012999", DEE.id, "mention", IN_2013, 2),
+        ("405123456789012999", CY.id, "mention", IN_2013, 2),
+        (snowflake(IN_2014), DEE.id, "repost", IN_2014, 1),
+        (snowflake(IN_2014, 3), CY.id, "quote", IN_2014 + dt.timedelta(days=40), 1),
+        (snowflake(IN_2014, 9), DEE.id, "reply", IN_2014 + dt.timedelta(days=200), 1),
+    ])
+    [cy_reply] = [i for i in interactions(records) if i.kind == "reply" and i.identity_id == CY.id]
+    assert cy_reply.thread_id == "405100000000000000"
+    assert cy_reply.permalink == f"https://x.com/{ME.screen}/status/405123456789012345"
+    assert cy_reply.excerpt == "@cy_sells did not know that"
+    assert identities(records)[DEE.id].handle == "dee_pots" and NEWCOMER.id not in identities(records)
+    assert [s.reason for s in skips(records)] == [
+        "mention resolved to an account created after the tweet (a screen name taken later)"]
+
+
+def test_a_grailbird_archive_and_a_later_archive_of_the_same_tweets_give_the_same_records(tmp_path):
+    story = grailbird_story()
+    old = read(build_grailbird_archive(tmp_path / "tweets.zip", tweets=story))
+    new = read(build_x_archive(tmp_path / "twitter-2023.zip", tweets=story))
+    key = lambda i: (i.external_id, i.identity_id, i.kind)  # noqa: E731
+    assert sorted(interactions(old), key=key) == sorted(interactions(new), key=key)
+    assert identities(old) == identities(new)
+
+
+def test_a_grailbird_retweet_is_credited_to_the_author_of_the_tweet_it_embeds(tmp_path):
+    # The leading mention was resolved to the newcomer; retweeted_status.user is Dee by id.
+    rt = retweet(snowflake(IN_2014), of=reused_name(DEE, NEWCOMER), **at_2014(0))
+    path = build_grailbird_archive(tmp_path / "tweets.zip", tweets=[rt])
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        month = zf.read("data/js/tweets/2014_05.js").decode()
+    month = month.replace(f'"id_str" : "{NEWCOMER.id}",\n        "profile', f'"id_str" : "{DEE.id}",\n        "profile')
+    records = read(build_grailbird_archive(tmp_path / "fixed.zip", tweets=[rt],
+                                           extra={"data/js/tweets/2014_05.js": month}))
+    assert [(i.identity_id, i.kind) for i in interactions(records)] == [(DEE.id, "repost")]
+
+
+def test_a_grailbird_archive_rezipped_in_a_folder_with_a_month_missing_is_read_and_says_so(tmp_path):
+    story = grailbird_story()
+    path = build_grailbird_archive(tmp_path / "tweets.zip", tweets=story, root="old-twitter/",
+                                   extra={"data/js/tweets/2014_11.js": None})
+    records = read(path)
+    assert sorted({i.external_id for i in interactions(records)}) == sorted(
+        ["405123456789012345", "405123456789012999", snowflake(IN_2014), snowflake(IN_2014, 3)])
+    assert snowflake(IN_2014, 9) not in {i.external_id for i in interactions(records)}
+    assert [(s.reason, s.detail) for s in skips(records) if "index" in s.reason] == [
+        ("file listed by the tweet index is missing from the archive", "old-twitter/data/js/tweets/2014_11.js")]
+
+
+def test_a_grailbird_archive_without_user_details_is_refused_with_a_reason(tmp_path):
+    path = build_grailbird_archive(tmp_path / "tweets.zip", tweets=grailbird_story(), account=None)
+    with pytest.raises(ArchiveError, match="no data/js/user_details.js, so it cannot tell which account is yours"):
+        read(path)
+
+
+def test_a_damaged_grailbird_month_fails_with_the_file_named(tmp_path):
+    cut = 'Grailbird.data.tweets_2014_06 =\n[ {"id_str" : '
+    path = build_grailbird_archive(tmp_path / "tweets.zip", tweets=grailbird_story(),
+                                   extra={"data/js/tweets/2014_06.js": cut})
+    with pytest.raises(ArchiveError, match="data/js/tweets/2014_06.js"):
+        read(path)
