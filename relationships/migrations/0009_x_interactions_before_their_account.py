@@ -35,7 +35,7 @@ _SLACK = dt.timedelta(seconds=1)
 
 def _account_made(external_id):
     """When an X account was made, from its snowflake id; None for older (sequential) or odd ids."""
-    if not external_id.isdigit() or len(external_id) > 20 or int(external_id) < 2**40:
+    if not (external_id.isascii() and external_id.isdecimal()) or len(external_id) > 20 or int(external_id) < 2**40:
         return None
     return dt.datetime.fromtimestamp(((int(external_id) >> 22) + _TWITTER_EPOCH_MS) / 1000, tz=dt.timezone.utc)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
+from typing import NamedTuple
 
 from .archive_base import excerpt
 from .records import (
@@ -35,6 +36,7 @@ _MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct N
 _TWITTER_EPOCH_MS = 1288834974657
 
 MENTION_OF_LATER_ACCOUNT = "mention resolved to an account created after the tweet (a screen name taken later)"
+SCREEN_NAME_OF_LATER_ACCOUNT = "screen name known only as an account created after the tweet"
 MENTION_OF_NO_ACCOUNT = "mention of a suspended or deleted account (id -1)"
 REPLY_TO_NO_ACCOUNT = "reply to a suspended or deleted account (id -1)"
 
@@ -91,6 +93,16 @@ def _tweet_time(tweet: dict, tweet_id: str) -> dt.datetime | None:
     return parse_created_at(tweet.get("created_at")) or snowflake_time(tweet_id)
 
 
+def made_after(user_id: str, when: dt.datetime | None) -> bool:
+    """Whether an account's snowflake id says it was made after ``when``; older ids carry no time."""
+    if when is None or not (user_id.isascii() and user_id.isdecimal()) or len(user_id) > 20:
+        return False
+    number = int(user_id)
+    # Ids before November 2010 were sequential, not snowflakes. created_at
+    # has whole seconds, a snowflake milliseconds: one second of slack.
+    return number >= 2**40 and (number >> 22) + _TWITTER_EPOCH_MS > when.timestamp() * 1000 + 1000
+
+
 def unwrap(raw: object, key: str) -> dict:
     if isinstance(raw, dict) and isinstance(raw.get(key), dict):
         return raw[key]
@@ -109,6 +121,16 @@ def str_id(value: object) -> str:
     return str(value)
 
 
+class _Reading(NamedTuple):
+    tweet_id: str
+    when: dt.datetime | None
+    trusted: tuple[tuple[str, object, object], ...]  # (id, screen name, name) of the believed mentions
+    dropped: tuple[SkipRecord, ...]
+    # (id, screen name, name) of whom a Grailbird retweet repeats, fixed by
+    # id in the original it embeds; ("", None, None) for other tweets.
+    original: tuple[str, object, object]
+
+
 class TweetReader:
     """The tweet half of an X importer (mixed into an ArchiveImporter).
 
@@ -124,20 +146,40 @@ class TweetReader:
     def _init_people(self) -> None:
         # id -> (screen name, display name); screen name (lower) -> id.
         self._people: dict[str, tuple[str, str]] = {}
-        self._by_screen: dict[str, str] = {}
+        # Screen names are given up and taken again: every id seen with one, in order.
+        self._by_screen: dict[str, list[str]] = {}
         # id -> the (screen name, display name) last announced for it.
         self._sent: dict[str, tuple[str | None, str]] = {}
+        self._last_reading: tuple[dict, _Reading] | None = None
+
+    def _reading(self, tweet: dict) -> _Reading:
+        """The tweet's id, time and believed mentions, worked out once for the passes over it.
+
+        ``_learn``, ``_needs_later`` and ``_tweet`` meet the same tweet object
+        one after another (unless it is set aside), so the last reading is kept.
+        """
+        if self._last_reading is not None and self._last_reading[0] is tweet:
+            return self._last_reading[1]
+        tweet_id = str_id(tweet.get("id_str") or tweet.get("id"))
+        when = _tweet_time(tweet, tweet_id)
+        trusted, dropped = self._trusted_mentions(tweet, tweet_id, when)
+        author = as_dict(as_dict(tweet.get("retweeted_status")).get("user"))
+        original = (str_id(author.get("id_str") or author.get("id")), author.get("screen_name"), author.get("name"))
+        reading = _Reading(tweet_id, when, tuple(trusted), tuple(dropped), original)
+        self._last_reading = (tweet, reading)
+        return reading
 
     # -- people ---------------------------------------------------------------------
     def _learn(self, raw: object) -> None:
         try:
             tweet = unwrap(raw, "tweet")
-            tweet_id = str_id(tweet.get("id_str") or tweet.get("id"))
-            named, _dropped = self._trusted_mentions(tweet, tweet_id, _tweet_time(tweet, tweet_id))
-            named.append((str_id(tweet.get("in_reply_to_user_id_str") or tweet.get("in_reply_to_user_id")),
-                          tweet.get("in_reply_to_screen_name"), None))
-            author = as_dict(as_dict(tweet.get("retweeted_status")).get("user"))
-            named.append((retweeted_author(tweet), author.get("screen_name"), author.get("name")))
+            reading = self._reading(tweet)
+            named = [
+                *reading.trusted,
+                (str_id(tweet.get("in_reply_to_user_id_str") or tweet.get("in_reply_to_user_id")),
+                 tweet.get("in_reply_to_screen_name"), None),
+                reading.original,
+            ]
         except (TypeError, AttributeError):
             return  # the second pass reports the unreadable tweet
         for user_id, screen, name in named:
@@ -145,7 +187,9 @@ class TweetReader:
                 continue
             if user_id not in self._people or not self._people[user_id][1]:
                 self._people[user_id] = (screen, name if isinstance(name, str) else "")
-            self._by_screen.setdefault(screen.lower(), user_id)
+            ids = self._by_screen.setdefault(screen.lower(), [])
+            if user_id not in ids:
+                ids.append(user_id)
 
     @staticmethod
     def _trusted_mentions(
@@ -167,33 +211,45 @@ class TweetReader:
             if user_id.startswith("-"):
                 dropped.append(SkipRecord(MENTION_OF_NO_ACCOUNT, detail=detail))
                 continue
-            created = snowflake_time(user_id)
-            # created_at has whole seconds, the snowflake milliseconds.
-            if created is not None and when is not None and created > when + dt.timedelta(seconds=1):
+            if made_after(user_id, when):
                 dropped.append(SkipRecord(MENTION_OF_LATER_ACCOUNT, detail=detail))
                 continue
             trusted.append((user_id, screen, mention.get("name")))
         return trusted, dropped
 
+    def _owner(self, screen: str, when: dt.datetime) -> str | None:
+        """Who had the screen name (lower case) at ``when``: the first account seen with it that existed then.
+
+        "" when every account seen with it was made later, None when no tweet named it.
+        """
+        ids = self._by_screen.get(screen)
+        if ids is None:
+            return None
+        return next((user_id for user_id in ids if not made_after(user_id, when)), "")
+
     def _needs_later(self, raw: object) -> bool:
-        """Whether a tweet names an account by a screen name no tweet so far has tied to an id.
+        """Whether a tweet names an account by a screen name no tweet so far has tied to an id of then.
 
         A quote link (``x.com/<screen>/status/<id>``) or a retweet without
-        mentions only gives a screen name; such a tweet waits until every
-        tweet has been read, so one later in the archive can still tell
-        whose it was.
+        a usable mention only gives a screen name; such a tweet waits until
+        every tweet has been read, so one later in the archive can still
+        tell whose it was.
         """
         try:
             tweet = unwrap(raw, "tweet")
+            reading = self._reading(tweet)
+            when = reading.when
+            if when is None:
+                return False  # skipped when its turn comes
             text = tweet.get("full_text") or tweet.get("text") or ""
-            if isinstance(text, str) and text.startswith("RT @") and not mentions_of(tweet):
+            if isinstance(text, str) and text.startswith("RT @"):
                 match = _RT_PREFIX.match(text)
-                if match and match["screen"].lower() not in self._by_screen:
-                    return True
+                if match and not retweet_author(tweet, reading):
+                    return not self._owner(match["screen"].lower(), when)
             own = self.self_handle.lower() if self.self_handle else None
             for url in urls_of(tweet):
                 match = STATUS_URL.match(url) if isinstance(url, str) else None
-                if match and match["screen"].lower() not in self._by_screen and match["screen"].lower() != own:
+                if match and match["screen"].lower() != own and not self._owner(match["screen"].lower(), when):
                     return True
         except (TypeError, AttributeError):
             return False  # unreadable: reported when its turn comes
@@ -224,10 +280,10 @@ class TweetReader:
     # -- tweets ---------------------------------------------------------------------
     def _tweet(self, raw: object) -> list[Record]:
         tweet = unwrap(raw, "tweet")
-        tweet_id = str_id(tweet.get("id_str") or tweet.get("id"))
+        reading = self._reading(tweet)
+        tweet_id, when, trusted, dropped, original = reading
         if not tweet_id:
             return [SkipRecord("tweet without an id")]
-        when = _tweet_time(tweet, tweet_id)
         if when is None:
             return [SkipRecord("tweet without a readable date", detail=tweet_id)]
         text = html.unescape(tweet.get("full_text") or tweet.get("text") or "")
@@ -242,13 +298,10 @@ class TweetReader:
             excerpt=excerpt(text),
             thread_id=str_id(tweet.get("in_reply_to_status_id_str") or tweet.get("in_reply_to_status_id")) or tweet_id,
         )
-        trusted, records = self._trusted_mentions(tweet, tweet_id, when)
+        records: list[Record] = list(dropped)
         mentioned = [user_id for user_id, _screen, _name in trusted]
-        original = retweeted_author(tweet)
-        if text.startswith("RT @") or original:
-            # The retweeted author is the leading mention, unless that one was dropped.
-            leading = [str_id(m.get("id_str") or m.get("id")) for m in mentions_of(tweet)[:1]]
-            return records + self._retweet(text, original or "".join(u for u in leading if u in mentioned), base)
+        if text.startswith("RT @") or original[0]:
+            return records + self._retweet(text, retweet_author(tweet, reading), base)
         targets: dict[str, str] = {}
         if reply_to.startswith("-"):
             records.append(SkipRecord(REPLY_TO_NO_ACCOUNT, detail=tweet_id))
@@ -263,9 +316,11 @@ class TweetReader:
             screen = match["screen"].lower()
             if self.self_handle and screen == self.self_handle.lower():
                 continue
-            quoted = self._by_screen.get(screen)
+            quoted = self._owner(screen, when)
             if quoted is None:
                 records.append(SkipRecord("quote of an account the archive never names", detail=url))
+            elif not quoted:
+                records.append(SkipRecord(SCREEN_NAME_OF_LATER_ACCOUNT, detail=url))
             elif quoted != me:
                 targets.setdefault(quoted, QUOTE)
         for user_id in mentioned:
@@ -284,18 +339,25 @@ class TweetReader:
         # the first mention, or failing that the "RT @name" of the (truncated) text.
         if not author:
             match = _RT_PREFIX.match(text)
-            author = self._by_screen.get(match["screen"].lower(), "") if match else ""
-        if not author:
-            return [SkipRecord("retweet of an account the archive never names", detail=base["external_id"])]
+            owner = self._owner(match["screen"].lower(), base["occurred_at"]) if match else None
+            if owner is None:
+                return [SkipRecord("retweet of an account the archive never names", detail=base["external_id"])]
+            if not owner:
+                return [SkipRecord(SCREEN_NAME_OF_LATER_ACCOUNT, detail=base["external_id"])]
+            author = owner
         if author == self.self_id:
             return []
         return [*self._identity(author), InteractionRecord(identity_id=author, kind=REPOST, named_count=1, **base)]
 
 
-def retweeted_author(tweet: dict) -> str:
-    """The author's id of the tweet a Grailbird retweet embeds ("" for other tweets)."""
-    author = as_dict(as_dict(tweet.get("retweeted_status")).get("user"))
-    return str_id(author.get("id_str") or author.get("id"))
+def retweet_author(tweet: dict, reading: _Reading) -> str:
+    """Whose tweet a retweet repeats, if the tweet says: the embedded original's author, else the
+    leading mention unless it was dropped (see ``_trusted_mentions``); "" otherwise."""
+    if reading.original[0]:
+        return reading.original[0]
+    leading = [str_id(m.get("id_str") or m.get("id")) for m in mentions_of(tweet)[:1]]
+    believed = {user_id for user_id, _screen, _name in reading.trusted}
+    return "".join(u for u in leading if u in believed)
 
 
 def mentions_of(tweet: dict) -> list[dict]:

@@ -574,3 +574,28 @@ def test_a_damaged_grailbird_month_fails_with_the_file_named(tmp_path):
                                    extra={"data/js/tweets/2014_06.js": cut})
     with pytest.raises(ArchiveError, match="data/js/tweets/2014_06.js"):
         read(path)
+
+
+def test_a_quote_or_retweet_by_screen_name_goes_to_who_had_the_name_then(archive):
+    # tweets.js lists the newest first: the newcomer is named before Dee is.
+    later = dt.datetime(2022, 3, 1, tzinfo=UTC)
+    records = read(archive(tweets=[
+        reply(snowflake(later), to=NEWCOMER, at=later),
+        quote(snowflake(IN_2014, 7), of=DEE, status_id=snowflake(IN_2014), **at_2014(3)),
+        retweet(snowflake(IN_2014, 6), of=DEE, with_mention=False, **at_2014(2)),
+        reply(snowflake(IN_2014, 5), to=DEE, mention_as=reused_name(DEE, NEWCOMER), **at_2014(1)),
+    ]))
+    assert sorted((i.identity_id, i.kind, i.occurred_at.year) for i in interactions(records)) == sorted([
+        (NEWCOMER.id, "reply", 2022), (DEE.id, "quote", 2014), (DEE.id, "repost", 2014), (DEE.id, "reply", 2014)])
+
+
+def test_a_quote_of_a_screen_name_only_a_later_account_had_is_skipped_not_given_to_it(archive):
+    later = dt.datetime(2022, 3, 1, tzinfo=UTC)
+    records = read(archive(tweets=[
+        reply(snowflake(later), to=NEWCOMER, at=later),
+        quote(snowflake(IN_2014, 7), of=DEE, **at_2014(3)),
+        retweet(snowflake(IN_2014, 6), of=DEE, with_mention=False, **at_2014(2)),
+    ]))
+    assert [(i.identity_id, i.occurred_at.year) for i in interactions(records)] == [(NEWCOMER.id, 2022)]
+    assert [s.reason for s in skips(records)] == [
+        "screen name known only as an account created after the tweet"] * 2
