@@ -7,8 +7,8 @@ Reads the ``data/*.js`` members of an X archive zip (``window.YTD.<name>.partN
 direct-message, like and follow items are empty; ``tweets.csv`` repeats the
 tweets without the mentions' ids and is not read), as JSON after the first
 ``=`` -- the JavaScript is never evaluated -- and streams every array element
-by element (conversations with ijson, message by message), so a member of any size is never held in memory.
-Memory stays flat: besides the current item only a map of the people named
+by element (conversations with ijson, message by message), so a member of
+any size is never held in memory. Memory stays flat: besides the current item only a map of the people named
 in the user's tweets (id -> screen name) is kept.
 
 Items, in this order (the resume ``position`` counts them, see archive_base):
@@ -26,8 +26,8 @@ Items, in this order (the resume ``position`` counts them, see archive_base):
 
 The tweets are read once, through ``x_tweets.TweetReader``. Each one first
 teaches who the user named (ids and screen names from mentions and reply
-targets); a tweet that names an
-account only by a screen name not yet tied to an id (a quote link
+targets); a tweet that names an account only by a screen name not yet tied
+to an id of that time (a quote link
 ``x.com/<screen>/status/<id>``, a retweet without mentions) is set aside in
 a temporary file and handled after the last tweet, and the names learned
 after an account was first announced follow as one last item, so a reply
@@ -60,7 +60,7 @@ from .records import (
     Record,
     SkipRecord,
 )
-from .x_tweets import TweetReader, str_id, as_dict, snowflake_time, unwrap
+from .x_tweets import TweetReader, as_dict, snowflake_time, str_id, unwrap
 
 _DATA_JS = re.compile(r"^(?P<root>(?:[^/]+/)?)data/(?P<base>[a-z0-9-]+?)(?:-part(?P<part>\d+))?\.js$")
 _MARKERS = {"manifest", "account", "tweets", "tweet"}
@@ -116,7 +116,9 @@ class XArchiveImporter(TweetReader, ArchiveImporter):
         self._member = ""
         root = find_root(container.names())
         if root is None:
-            raise ArchiveError("This is not an X archive: it has no data/tweets.js, data/account.js or data/js/tweets/")
+            raise ArchiveError(
+                "This is not an X archive: it has no data/tweets.js, data/account.js or data/js/tweets/"
+            )
         self._root = root
         self._notes: list[SkipRecord] = []
         if root in _roots(container.names())[0]:

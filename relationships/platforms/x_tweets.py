@@ -3,8 +3,14 @@
 The 2019+ archive (``data/tweets.js``) and the older "Grailbird" archive
 (``data/js/tweets/YYYY_MM.js``) hold tweets of the same API shape; both
 importers read them through :class:`TweetReader`, which keeps the only state
-the tweets need: who the user named (id -> screen name) and which identities
-were announced already.
+the tweets need: who the user named (id -> screen name, screen name -> ids)
+and which identities were announced already.
+
+No interaction goes to an account made after it happened: X writes a
+mention's account as it is when the archive is made, found by screen name,
+and screen names are given up and taken again. X ids are snowflakes that tell
+when they were made (``(id >> 22) + 1288834974657`` ms); ids from before
+November 2010 are sequential and tell nothing, so they are never judged.
 """
 
 from __future__ import annotations
@@ -144,7 +150,7 @@ class TweetReader:
     self_handle: str | None
 
     def _init_people(self) -> None:
-        # id -> (screen name, display name); screen name (lower) -> id.
+        # id -> (screen name, display name).
         self._people: dict[str, tuple[str, str]] = {}
         # Screen names are given up and taken again: every id seen with one, in order.
         self._by_screen: dict[str, list[str]] = {}
