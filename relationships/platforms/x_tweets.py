@@ -16,6 +16,7 @@ November 2010 are sequential and tell nothing, so they are never judged.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 import re
 from typing import NamedTuple
@@ -99,14 +100,21 @@ def _tweet_time(tweet: dict, tweet_id: str) -> dt.datetime | None:
     return parse_created_at(tweet.get("created_at")) or snowflake_time(tweet_id)
 
 
+@functools.lru_cache(maxsize=65536)  # the same few hundred people are named again and again
+def account_made_ms(user_id: str) -> int | None:
+    """When an account was made (ms since 1970) by its snowflake id; None for older or odd ids."""
+    if len(user_id) > 20 or not (user_id.isascii() and user_id.isdecimal()):
+        return None
+    number = int(user_id)
+    # Ids before November 2010 were sequential, not snowflakes.
+    return (number >> 22) + _TWITTER_EPOCH_MS if number >= 2**40 else None
+
+
 def made_after(user_id: str, when: dt.datetime | None) -> bool:
     """Whether an account's snowflake id says it was made after ``when``; older ids carry no time."""
-    if when is None or not (user_id.isascii() and user_id.isdecimal()) or len(user_id) > 20:
-        return False
-    number = int(user_id)
-    # Ids before November 2010 were sequential, not snowflakes. created_at
-    # has whole seconds, a snowflake milliseconds: one second of slack.
-    return number >= 2**40 and (number >> 22) + _TWITTER_EPOCH_MS > when.timestamp() * 1000 + 1000
+    made = account_made_ms(user_id)
+    # created_at has whole seconds, a snowflake milliseconds: one second of slack.
+    return made is not None and when is not None and made > when.timestamp() * 1000 + 1000
 
 
 def unwrap(raw: object, key: str) -> dict:
@@ -213,12 +221,9 @@ class TweetReader:
         for mention in mentions_of(tweet):
             user_id = str_id(mention.get("id_str") or mention.get("id"))
             screen = mention.get("screen_name")
-            detail = f"@{screen} ({user_id}) in tweet {tweet_id}"
-            if user_id.startswith("-"):
-                dropped.append(SkipRecord(MENTION_OF_NO_ACCOUNT, detail=detail))
-                continue
-            if made_after(user_id, when):
-                dropped.append(SkipRecord(MENTION_OF_LATER_ACCOUNT, detail=detail))
+            if user_id.startswith("-") or made_after(user_id, when):
+                reason = MENTION_OF_NO_ACCOUNT if user_id.startswith("-") else MENTION_OF_LATER_ACCOUNT
+                dropped.append(SkipRecord(reason, detail=f"@{screen} ({user_id}) in tweet {tweet_id}"))
                 continue
             trusted.append((user_id, screen, mention.get("name")))
         return trusted, dropped
