@@ -318,7 +318,9 @@ class TarContainer(Container):
 # X's data/*.js members: `window.YTD.tweets.part0 = [ ... ]`.
 
 # ``window.YTD.tweets.part0``, and Grailbird's ``var user_details`` and ``Grailbird.data.tweets_2015_03``.
-_JS_TARGET = re.compile(r"^\s*(?:var\s+)?[A-Za-z_$][\w$]*(\s*\.\s*[A-Za-z_$][\w$]*|\s*\[\s*(\d+|\"[^\"]*\"|'[^']*')\s*\])*\s*$")
+_JS_TARGET = re.compile(
+    r"^\s*(?:var\s+)?[A-Za-z_$][\w$]*(\s*\.\s*[A-Za-z_$][\w$]*|\s*\[\s*(\d+|\"[^\"]*\"|'[^']*')\s*\])*\s*$"
+)
 _MAX_PREFIX = 4096
 _TRAILING = b" \t\r\n;"
 
