@@ -16,8 +16,9 @@ removes them here:
 * an identity left with no interaction and no follow state, and then a person
   left with no identity and nothing the user wrote (notes, tags).
 
-Rapport figures of the people touched are brought up to date by the nightly
-refresh (or the next import or sync of the user).
+Each user whose rows changed gets a queued recompute job, so their rapport
+figures are recomputed by the first worker that runs after the upgrade (the
+stale-job sweep sends a job queued without a task), not at the nightly refresh.
 """
 
 import datetime as dt
@@ -68,6 +69,7 @@ def forwards(apps, schema_editor):
     Identity = apps.get_model("relationships", "Identity")
     Interaction = apps.get_model("relationships", "Interaction")
     Person = apps.get_model("relationships", "Person")
+    Job = apps.get_model("relationships", "Job")
     wrong = _wrong_interactions(Identity, Interaction)
     identities = {identity for *_rest, identity in wrong}
     people = set()
@@ -87,6 +89,12 @@ def forwards(apps, schema_editor):
     for batch in _batches(people):
         empty = Person.objects.filter(pk__in=batch, identities__isnull=True, notes="").values_list("pk", "tags")
         Person.objects.filter(pk__in=[pk for pk, tags in empty if not tags]).delete()
+    for user_id in sorted({user for _pk, user, _post, _identity in wrong}):
+        job = Job.objects.create(
+            user_id=user_id, kind="recompute", task_name="relationships.recompute",
+            description="Recompute rapport after removing X mentions of accounts made later",
+        )
+        Job.objects.filter(pk=job.pk).update(task_kwargs={"job_id": job.pk})
 
 
 class Migration(migrations.Migration):

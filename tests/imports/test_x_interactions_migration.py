@@ -133,6 +133,28 @@ def test_interactions_credited_before_their_account_existed_are_removed_and_the_
     assert Identity.objects.filter(user_id=story.bob.pk).count() == 1
     InteractionSource = apps.get_model("relationships", "InteractionSource")
     assert InteractionSource.objects.filter(source_id=story.x.pk).count() == 4
+    Job = apps.get_model("relationships", "Job")
+    queued = list(Job.objects.values_list("user_id", "kind", "state", "task_name", "task_kwargs"))
+    assert [(user, kind, state, task) for user, kind, state, task, _kwargs in queued] == [
+        (story.alice.pk, "recompute", "queued", "relationships.recompute")]  # bob's rows needed no change
+    job_id = Job.objects.get().pk
+    assert queued[0][4] == {"job_id": job_id}
+
+
+def test_the_recompute_queued_by_the_migration_brings_the_figures_up_to_date(at_previous_migration):
+    """The stale-job sweep sends the queued job to a worker; run here as the worker runs it."""
+    story = build(at_previous_migration)
+    job_id = migrate(AFTER).get_model("relationships", "Job").objects.get().pk
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    from relationships import tasks
+    from relationships.models import Job, Rapport
+
+    tasks.recompute.run(**Job.objects.get(pk=job_id).task_kwargs)
+    assert Job.objects.get(pk=job_id).state == Job.State.DONE
+    figures = {row.person.name: row.talks for row in Rapport.objects.filter(user_id=story.alice.pk)}
+    assert figures["Dee"] == 1 and figures["Someone Else"] == 1 and "Phantom" not in figures
 
 
 def test_a_database_with_nothing_to_correct_is_left_as_it_was(at_previous_migration):
@@ -142,3 +164,4 @@ def test_a_database_with_nothing_to_correct_is_left_as_it_was(at_previous_migrat
     apps = migrate(AFTER)
     Interaction = apps.get_model("relationships", "Interaction")
     assert list(Interaction.objects.values_list("pk", "named_count")) == [(story.rows["after"], 2)]
+    assert not apps.get_model("relationships", "Job").objects.exists()
