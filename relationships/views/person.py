@@ -189,7 +189,8 @@ def person_notes(request, pk: int):
             messages.success(request, "Notes saved.")
             return redirect("person", person.pk)
         if request.htmx:
-            return render_page(request, "relationships/person.html", {"person": person, "notes_form": form}, "about_form")
+            return render_page(request, "relationships/person.html", {"person": person, "notes_form": form}, "about_form",
+                               status=400)
         return render_page(request, "relationships/person.html",
                            person_context(request, person, notes_form=form, editing=True), status=400)
     if wants_partial(request):

@@ -41,6 +41,10 @@ def test_refused_uploads_show_their_message_in_place(open_page, alice, heartbeat
     truncated.write_bytes(whole[: len(whole) // 2])
 
     page = open_page(alice, "/sources/")
+    # No file chosen: the browser says so and takes the user to the field, as without htmx (not silence).
+    page.get_by_role("button", name="Upload and import").click()
+    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'id_archive'")
+    assert page.get_by_label("Archive file").evaluate("input => input.validationMessage")
     for path, expected in ((png, "Nothing was stored"), (empty, "empty"), (truncated, "Nothing was stored")):
         page.get_by_label("Archive file").set_input_files(str(path))
         page.get_by_role("button", name="Upload and import").click()

@@ -50,6 +50,21 @@ def test_a_follow_with_an_unknown_account_answers_with_the_card_and_a_message_no
     assert "Not now" in html and "Never" in html
 
 
+def test_every_htmx_form_refused_answers_400_with_its_message_where_the_form_was(alice_client, alice, community):
+    from tests.ui.test_settings import settings_post
+
+    ana = Nudge.objects.get(user=alice, person__name="Ana").person
+    notes = alice_client.post(reverse("person_notes", args=[ana.pk]), {"notes": "x" * 5001, "tags": ""}, **HTMX)
+    preview = settings_post(alice_client, htmx=True, action="preview", half_life_days=0)
+    for response, starts in ((notes, '<div id="about">'), (preview, '<section id="preview"')):
+        html = response.content.decode()
+        # 400, as for the page without JavaScript: swapped in place by the htmx-config, never a "success".
+        assert response.status_code == 400 and html.lstrip().startswith(starts) and "<html" not in html
+        assert 'class="error' in html or "Some values need fixing" in html
+    ana.refresh_from_db()
+    assert ana.notes == ""
+
+
 # -- Back and Forward get whole pages -------------------------------------------------------------------------
 
 def test_a_history_restore_of_the_people_list_gets_the_whole_page(alice_client, community):
