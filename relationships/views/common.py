@@ -72,7 +72,9 @@ def _latest_ids(count: int) -> dict[str, Subquery]:
     latest = (
         Interaction.objects.filter(identity_id=OuterRef("pk"), user_id=OuterRef("user_id"))
         .exclude(kind=r.LIKE)
-        .order_by("-occurred_at")
+        # pk settles ties (a reply and its answer stored with the same time): without it each subquery may
+        # order the tied rows its own way, two slots name the same row, and the card shows two of three.
+        .order_by("-occurred_at", "-pk")
         .values("pk")
     )
     return {f"latest_{n}": Subquery(latest[n:n + 1]) for n in range(count)}
