@@ -1,6 +1,7 @@
 """In a real browser (DEBUG off, as in production): a refused upload shows its message in place; Back and
 Forward after filtering the people list bring whole pages back; a Follow without a connected account keeps
-the card whole; acting on a card moves focus on, updates the counts together and can be undone.
+the card whole; acting on a card moves focus on, updates the counts together and can be undone; a failure
+htmx leaves unswapped is said next to the button.
 Fixtures: tests/ui/conftest.py (browser, live, open_page, community, pals); the answers themselves are
 checked without a browser in test_htmx_answers.py and test_nudge_cards.py."""
 
@@ -133,3 +134,17 @@ def test_acting_on_a_card_moves_focus_on_updates_the_counts_together_and_can_be_
     assert _focused(page) == f"Follow {first_name}"
     assert not Nudge.objects.filter(user=alice).exclude(state=Nudge.State.OPEN).exists()
     assert not page.errors
+
+
+def test_a_failure_htmx_does_not_swap_is_said_next_to_the_button(open_page, alice, community, heartbeats):
+    nudge = Nudge.objects.get(user=alice, person__name="Ben")
+    page = open_page(alice, "/")
+    card = page.locator(f"#nudge-{nudge.pk}")
+    card.wait_for()
+    nudge.delete()  # gone meanwhile (a merge, another tab): the button's answer is a 404
+
+    card.get_by_role("button", name="Never for Ben").click()
+    alert = card.get_by_role("alert")
+    alert.wait_for()
+    assert alert.inner_text() == "This is no longer here. Reload the page to see what changed."
+    _whole_page(page)
