@@ -40,6 +40,13 @@ def test_follow_without_a_connected_account_keeps_the_card_whole_and_offers_to_c
     assert nudge.state == Nudge.State.OPEN
 
 
+def test_without_javascript_the_follow_by_hand_page_also_offers_to_connect(alice_client, alice, community):
+    nudge = Nudge.objects.get(user=alice, person__name="Ana")
+    html = alice_client.post(reverse("nudge_follow", args=[nudge.pk]), {"next": "/"}).content.decode()
+    assert "<html" in html and "I followed them" in html
+    assert f'href="{reverse("connect_mastodon")}">Connect your Mastodon account to follow in one click</a>' in html
+
+
 # -- Counts and "Show all" agree; Undo -----------------------------------------------------------------------
 
 def test_the_counts_and_show_all_are_answered_together_from_the_same_figures(alice_client, alice, pals):
