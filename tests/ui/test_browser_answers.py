@@ -54,6 +54,13 @@ def test_refused_uploads_show_their_message_in_place(open_page, alice, heartbeat
         _whole_page(page)
         assert page.locator("#upload").count() == 1
     axe(page, "sources with a refused upload")
+    # Too large (413), refused while it streams in: said in place too.
+    settings.RAPPORT_UPLOAD_MAX_BYTES = 1000
+    page.get_by_label("Archive file").set_input_files(str(png))
+    page.get_by_role("button", name="Upload and import").click()
+    page.locator("#upload .errorlist").get_by_text("larger than this server accepts").wait_for()
+    _whole_page(page)
+    settings.RAPPORT_UPLOAD_MAX_BYTES = 1 << 30
 
     # With DEBUG on too: django-htmx's helper used to put the bare answer in place of the whole document.
     settings.DEBUG = True
@@ -63,8 +70,8 @@ def test_refused_uploads_show_their_message_in_place(open_page, alice, heartbeat
     page.locator("#upload .errorlist").get_by_text("Nothing was stored").wait_for()
     _whole_page(page)
     assert not Source.objects.filter(user=alice).exists()  # nothing of any refused upload was kept
-    # The browser logs each 400 it receives; nothing else may go wrong.
-    assert not [e for e in page.errors if "status of 400" not in e]
+    # The browser logs each 400 and 413 it receives; nothing else may go wrong.
+    assert not [e for e in page.errors if "status of 400" not in e and "status of 413" not in e]
 
 
 def test_back_and_forward_after_filtering_the_people_list_bring_whole_pages(open_page, alice, community, heartbeats, live):
