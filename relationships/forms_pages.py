@@ -235,3 +235,29 @@ class DeleteAccountForm(forms.Form):
 
 class DashboardForm(forms.Form):
     all = forms.BooleanField(required=False)
+
+
+
+class IdsField(forms.Field):
+    """Several ids, as ``?shown=3&shown=8``."""
+
+    widget = forms.MultipleHiddenInput
+    #: More than any page shows is not a page asking.
+    MAX_IDS = 1000
+
+    def to_python(self, value) -> list[int]:
+        if not value:
+            return []
+        if len(value) > self.MAX_IDS:
+            raise forms.ValidationError(f"At most {self.MAX_IDS} ids.")
+        try:
+            return [int(v) for v in value]
+        except (TypeError, ValueError):
+            raise forms.ValidationError("Ids are whole numbers.") from None
+
+
+class NudgeCountsForm(forms.Form):
+    """The dashboard's nudge counts, refreshed: ``shown`` are the open cards on screen, so "Show all"
+    appears only while some open nudge is not among them."""
+
+    shown = IdsField(required=False)

@@ -13,4 +13,5 @@ urlpatterns = [
     path("nudges/<int:pk>/follow/confirm/", connect.nudge_follow_confirm, name="nudge_follow_confirm"),
     path("nudges/<int:pk>/snooze/", connect.nudge_snooze, name="nudge_snooze"),
     path("nudges/<int:pk>/dismiss/", connect.nudge_dismiss, name="nudge_dismiss"),
+    path("nudges/<int:pk>/undo/", connect.nudge_undo, name="nudge_undo"),
 ]

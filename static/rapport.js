@@ -33,13 +33,66 @@
       event.preventDefault();
     }
   }, true);
-  // After a card swaps itself out, keep keyboard focus in the list rather
-  // than letting it fall back to the top of the page.
-  document.addEventListener("htmx:afterSwap", function () {
-    if (document.activeElement !== document.body) return;
-    var list = document.getElementById("nudges");
-    var next = list && list.querySelector("[data-nudge] button, [data-nudge] a");
-    if (next) next.focus();
+  // An answer htmx does not swap (403, 404, 5xx) or no answer at all must
+  // still say something, next to what was clicked, whatever DEBUG is.
+  function failureText(xhr) {
+    if (!xhr || !xhr.status) return "The server could not be reached. Check your connection and try again.";
+    if (xhr.status === 404) return "This is no longer here. Reload the page to see what changed.";
+    if (xhr.status === 403) return "This was refused. Reload the page and try again.";
+    return "Something went wrong on the server (error " + xhr.status + "). Nothing here changed; reload the page and try again.";
+  }
+  function clearFailure(anchor) {
+    var next = anchor.nextElementSibling;
+    if (next && next.hasAttribute("data-request-failure")) next.remove();
+  }
+  function showFailure(event) {
+    var elt = event.detail.elt;
+    if (!elt || !elt.isConnected) return;
+    var anchor = elt.closest("form") || elt;
+    clearFailure(anchor);
+    var message = document.createElement("p");
+    message.className = "error";
+    message.setAttribute("role", "alert");
+    message.setAttribute("data-request-failure", "");
+    message.textContent = failureText(event.detail.xhr);
+    anchor.insertAdjacentElement("afterend", message);
+  }
+  document.addEventListener("htmx:responseError", showFailure);
+  document.addEventListener("htmx:sendError", showFailure);
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    if (elt && elt.isConnected) clearFailure(elt.closest("form") || elt);
+  });
+  // A card that answers a button replaces itself. Focus goes where the user
+  // is heading: the card's own notice when it stayed open with something to
+  // read (a failed follow, "connect your account"), else the next card's
+  // first button, else the previous one's, else the answer's Undo.
+  function firstControl(root) {
+    return root && root.querySelector("[data-nudge-actions] button, [data-nudge-actions] a, [data-nudge-actions] input:not([type=hidden])");
+  }
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var card = event.target;
+    if (!(card instanceof Element) || !card.matches("[data-nudge]")) return;
+    var notice = card.querySelector("[data-nudge-notice]");
+    if (notice) {
+      var control = notice.querySelector("a, button") || notice;
+      control.focus();
+      return;
+    }
+    if (card.hasAttribute("data-nudge-open")) {
+      var own = firstControl(card);
+      if (own) own.focus();
+      return;
+    }
+    var target = null;
+    for (var el = card.nextElementSibling; el && !target; el = el.nextElementSibling) {
+      if (el.matches("[data-nudge-open]")) target = firstControl(el);
+    }
+    for (var prev = card.previousElementSibling; prev && !target; prev = prev.previousElementSibling) {
+      if (prev.matches("[data-nudge-open]")) target = firstControl(prev);
+    }
+    target = target || card.querySelector("[data-undo] button") || card;
+    target.focus();
   });
   document.addEventListener("DOMContentLoaded", function () { enableDropzones(document); });
   document.addEventListener("htmx:afterSettle", function (event) { enableDropzones(event.target); });

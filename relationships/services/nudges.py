@@ -46,9 +46,13 @@ RECONNECT_TALKS = 10
 RECONNECT_AFTER_DAYS = 60
 DEFAULT_SNOOZE_DAYS = 30
 EVIDENCE_LIMIT = 10
+#: How long after Not now or Never the card's Undo takes it back. Longer, and
+#: Undo would quietly rewrite decisions the user has already moved on from.
+UNDO_WINDOW = dt.timedelta(seconds=60)
 
 _KIND_ORDER = {Nudge.Kind.FOLLOW: 0, Nudge.Kind.SHOWS_UP: 1, Nudge.Kind.RECONNECT: 2}
 _PENDING = (Nudge.State.OPEN, Nudge.State.SNOOZED)
+_UNDOABLE = (Nudge.State.SNOOZED, Nudge.State.DISMISSED)
 
 
 class NudgeStateError(ValueError):
@@ -329,6 +333,39 @@ def snooze(nudge: Nudge, days: int = DEFAULT_SNOOZE_DAYS, today: dt.date | None 
 def dismiss(nudge: Nudge) -> Nudge:
     """Never show this kind of nudge for this person again, until :func:`reset`."""
     return _transition(nudge, _PENDING, "dismissed", state=Nudge.State.DISMISSED, snoozed_until=None)
+
+
+def undoable(nudge: Nudge, now: dt.datetime | None = None) -> bool:
+    """Whether :func:`undo` would take the nudge back now."""
+    return nudge.state in _UNDOABLE and nudge.updated_at >= (now or timezone.now()) - UNDO_WINDOW
+
+
+def undo(nudge: Nudge, now: dt.datetime | None = None) -> Nudge:
+    """Take back a Not now or a Never made within UNDO_WINDOW: the nudge is open again, as it was.
+
+    A follow is not undone here: it happened on the platform, and reopening
+    the nudge would say the user does not follow someone they do. Raises
+    NudgeStateError past the window or for any other state.
+    """
+    now = now or timezone.now()
+    page_cache.changed(nudge.user_id)
+    # Conditional, like _transition: a second click, or a snooze that already
+    # expired and reopened, cannot be undone twice.
+    taken_back = Nudge.objects.filter(pk=nudge.pk, state__in=_UNDOABLE, updated_at__gte=now - UNDO_WINDOW).update(
+        state=Nudge.State.OPEN, snoozed_until=None, updated_at=now
+    )
+    nudge.refresh_from_db()
+    if not taken_back:
+        if nudge.state == Nudge.State.ACTED:
+            raise NudgeStateError("A follow cannot be undone here: unfollow on the platform if you changed your mind.")
+        if nudge.state == Nudge.State.OPEN:
+            raise NudgeStateError("This nudge is open already.")
+        raise NudgeStateError(
+            "It is too late to undo this here; the person's page lets you allow this nudge again."
+            if nudge.state == Nudge.State.DISMISSED
+            else "It is too late to undo this here; the nudge comes back when the snooze ends."
+        )
+    return nudge
 
 
 def reset(nudge: Nudge) -> None:

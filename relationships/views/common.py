@@ -6,6 +6,7 @@ from collections import defaultdict
 
 from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
 from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
 
 from ..models import Identity, Interaction, Nudge
 from ..platforms import records as r
@@ -14,10 +15,21 @@ from ..services.nudges import serve_order
 RECENT_PER_NUDGE = 3
 
 
+def wants_partial(request) -> bool:
+    """An htmx request that swaps part of the page; Back and Forward (a history restore) need the whole page."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
 def render_page(request, template: str, context: dict, partial: str | None = None, status: int = 200):
-    """The whole page, or ``template#partial`` for an htmx request (one view, one template)."""
-    name = f"{template}#{partial}" if partial and request.htmx else template
-    return render(request, name, context, status=status)
+    """The whole page, or ``template#partial`` for an htmx request (one view, one template).
+
+    The answer varies on the htmx headers, so no cache (the browser's
+    included) ever hands the partial out as the page, or the page as the partial.
+    """
+    name = f"{template}#{partial}" if partial and wants_partial(request) else template
+    response = render(request, name, context, status=status)
+    patch_vary_headers(response, ("HX-Request", "HX-History-Restore-Request"))
+    return response
 
 
 def identities_prefetch():
@@ -60,7 +72,9 @@ def _latest_ids(count: int) -> dict[str, Subquery]:
     latest = (
         Interaction.objects.filter(identity_id=OuterRef("pk"), user_id=OuterRef("user_id"))
         .exclude(kind=r.LIKE)
-        .order_by("-occurred_at")
+        # pk settles ties (a reply and its answer stored with the same time): without it each subquery may
+        # order the tied rows its own way, two slots name the same row, and the card shows two of three.
+        .order_by("-occurred_at", "-pk")
         .values("pk")
     )
     return {f"latest_{n}": Subquery(latest[n:n + 1]) for n in range(count)}
@@ -91,7 +105,8 @@ def nudge_counts(user) -> dict[str, int]:
 
 #: What a nudge card shows of the nudge, its person and their rapport (no notes, tags or rapport details).
 CARD_FIELDS = (
-    "id", "user_id", "person_id", "kind", "state", "reason", "strength",
+    "id", "user_id", "person_id", "kind", "state", "reason", "strength", "outcome", "outcome_reason", "snoozed_until",
+    "updated_at",
     "person__id", "person__user_id", "person__name", "person__hidden", "person__rapport__tier",
 )
 #: What a line of a card's (or the timeline's) recent interactions shows.

@@ -12,7 +12,6 @@ import time
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare
@@ -22,9 +21,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from ..forms_connect import BlueskyConnectForm, ConfirmFollowForm, FollowForm, MastodonConnectForm, SnoozeForm
 from ..middleware import CONTENT_SECURITY_POLICY
-from ..models import Nudge, Source
+from ..models import Nudge, Preferences, Source
 from ..platforms.records import BLUESKY, MASTODON
 from ..services import connect, follow, nudges, sync
+from ..services.rapport import local_today
+from .common import nudge_cards
 
 OAUTH_SESSION_KEY = "rapport_mastodon_oauth"
 #: An authorization not completed within this time must start again.
@@ -183,19 +184,24 @@ def _back(request):
     return redirect("dashboard")
 
 
-def _card(request, nudge: Nudge, *, result=None, error: str = ""):
-    nudge.refresh_from_db()
-    context = {"nudge": nudge, "result": result, "error": error, "next": request.POST.get("next", "")}
-    response = render(request, "relationships/connect_nudge_card.html", context)
-    # Pages listening for it (the dashboard's nudge counts) refresh themselves.
-    response["HX-Trigger"] = "nudge-changed"
+def _card(request, nudge: Nudge, *, result=None, error: str = "", status: int = 200):
+    """The nudge's card as it is now, whole (name, evidence, every button), with what just happened."""
+    card = nudge_cards(Nudge.objects.filter(pk=nudge.pk))[0]
+    context = {
+        "nudge": card, "result": result, "error": error, "undo": nudges.undoable(card),
+        "today": local_today(Preferences.for_user(request.user)),
+        "next": request.POST.get("next") or reverse("dashboard"),
+    }
+    response = render(request, "relationships/includes/nudge_card.html", context, status=status)
+    # After the swap, so the dashboard's counts see which cards are still open on screen.
+    response["HX-Trigger-After-Settle"] = "nudge-changed"
     return response
 
 
-def _answer(request, nudge: Nudge, *, error: str = "", success: str = ""):
-    """What a card's button answers: the new card for htmx, else a message and the way back."""
+def _answer(request, nudge: Nudge, *, error: str = "", success: str = "", status: int = 200):
+    """What a card's button answers: the card for htmx, else a message and the way back."""
     if request.htmx:
-        return _card(request, nudge, error=error)
+        return _card(request, nudge, error=error, status=status)
     if error:
         messages.error(request, error)
     else:
@@ -209,7 +215,7 @@ def nudge_follow(request, pk: int):
     nudge = _own_nudge(request, pk)
     form = FollowForm(request.POST)
     if not form.is_valid():
-        return HttpResponseBadRequest("Unknown account.")
+        return _answer(request, nudge, error="That account is not one of this person's.", status=400)
     try:
         result = follow.follow_person(nudge, request.user, identity_id=form.cleaned_data["identity"])
     except follow.FollowRefused as e:
@@ -233,7 +239,7 @@ def nudge_follow_confirm(request, pk: int):
     nudge = _own_nudge(request, pk)
     form = ConfirmFollowForm(request.POST)
     if not form.is_valid():
-        return HttpResponseBadRequest("Unknown account.")
+        return _answer(request, nudge, error="That account is not one of this person's.", status=400)
     try:
         result = follow.confirm_manual_follow(nudge, request.user, form.cleaned_data["identity"])
     except follow.FollowRefused as e:
@@ -249,7 +255,7 @@ def nudge_snooze(request, pk: int):
     nudge = _own_nudge(request, pk)
     form = SnoozeForm(request.POST)
     if not form.is_valid():
-        return HttpResponseBadRequest("A snooze lasts 1 to 365 days.")
+        return _answer(request, nudge, error="A snooze lasts 1 to 365 days.", status=400)
     try:
         nudges.snooze(nudge, form.cleaned_data["days"] or nudges.DEFAULT_SNOOZE_DAYS)
     except nudges.NudgeStateError as e:
@@ -259,9 +265,20 @@ def nudge_snooze(request, pk: int):
 
 @require_POST
 def nudge_dismiss(request, pk: int):
+    return _change(request, pk, nudges.dismiss, lambda nudge: "Dismissed: you will not see this suggestion again.")
+
+
+@require_POST
+def nudge_undo(request, pk: int):
+    """Take back a Not now or a Never just made: the nudge is open again (see nudges.undo)."""
+    return _change(request, pk, nudges.undo, lambda nudge: f"Undone: {nudge.person.display_name} is back among your nudges.")
+
+
+def _change(request, pk: int, change, success):
+    """Apply ``change`` (a nudges service) to the user's nudge; answer with the card, or ``success(nudge)``."""
     nudge = _own_nudge(request, pk)
     try:
-        nudges.dismiss(nudge)
+        change(nudge)
     except nudges.NudgeStateError as e:
         return _answer(request, nudge, error=str(e))
-    return _answer(request, nudge, success="Dismissed: you will not see this suggestion again.")
+    return _answer(request, nudge, success=success(nudge))

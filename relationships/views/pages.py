@@ -14,13 +14,13 @@ from django.views.decorators.vary import vary_on_headers
 
 from .. import page_cache
 from ..forms import SignUpForm
-from ..forms_pages import DashboardForm
+from ..forms_pages import DashboardForm, NudgeCountsForm
 from ..models import CommunityHeadline, CommunitySnapshot, Job, Nudge, Person, Preferences
 from ..services import dashboard as community
 from ..services import nudges
 from ..services.charts import Series, bar_chart
 from ..services.rapport import local_today
-from .common import nudge_cards, nudge_counts, render_page
+from .common import nudge_cards, nudge_counts, render_page, wants_partial
 
 
 @login_not_required
@@ -66,14 +66,15 @@ def dashboard(request):
     months = list(CommunitySnapshot.objects.filter(user=user).order_by("month"))
     counts = nudge_counts(user)
     open_nudges = Nudge.objects.filter(user=user, state=Nudge.State.OPEN, person__hidden=False)
+    cards = nudge_cards(open_nudges, None if show_all else NUDGE_CARDS)
     context = {
         "today": local_today(prefs),
         "headline": headline,
         "named": community.examples(headline),
         "chart": _community_chart(months),
         "counts": counts,
-        "nudges": nudge_cards(open_nudges, None if show_all else NUDGE_CARDS),
-        "show_all": show_all,
+        "nudges": cards,
+        "more": not show_all and counts["open"] > len(cards),
         "has_people": headline is not None or Person.objects.filter(user=user).exists(),
         "running": Job.objects.filter(user=user).running().first(),
     }
@@ -82,9 +83,20 @@ def dashboard(request):
     return render_page(request, "relationships/dashboard.html", context, "nudges")
 
 
+@vary_on_headers("HX-Request")
 def nudge_counts_view(request):
-    """The nudge counts on the dashboard, refreshed after a card acts (htmx)."""
-    return render(request, "relationships/dashboard.html#nudge_counts", {"counts": nudge_counts(request.user)})
+    """The dashboard's nudge counts and its "Show all", refreshed together after a card acts (htmx)."""
+    if not wants_partial(request):
+        return redirect("dashboard")
+    form = NudgeCountsForm(request.GET)
+    shown = form.cleaned_data["shown"] if form.is_valid() else []
+    open_nudges = Nudge.objects.filter(user=request.user, state=Nudge.State.OPEN, person__hidden=False)
+    context = {
+        "counts": nudge_counts(request.user),
+        "more": open_nudges.exclude(pk__in=shown).exists(),
+        "oob": True,
+    }
+    return render(request, "relationships/dashboard.html#nudge_summary", context)
 
 
 def _community_chart(months):

@@ -22,7 +22,7 @@ from ..services.charts import Series, bar_chart
 from ..services.dashboard import MonthOf, month_starts
 from ..services.rapport import local_today
 from ..services.sentences import explain, explain_score
-from .common import RECENT_FIELDS, attach_recent, decorate, identities_prefetch, render_page
+from .common import RECENT_FIELDS, attach_recent, decorate, identities_prefetch, render_page, wants_partial
 
 TIMELINE_PAGE = 25
 MERGE_RESULTS = 8
@@ -172,7 +172,7 @@ def person(request, pk: int):
         if kept is None:
             raise
         return redirect("person", kept)
-    partial = _PARTIALS.get(request.htmx.target or "") if request.htmx else None
+    partial = _PARTIALS.get(request.htmx.target or "") if wants_partial(request) else None
     return render_page(request, "relationships/person.html", person_context(request, person), partial)
 
 
@@ -189,10 +189,11 @@ def person_notes(request, pk: int):
             messages.success(request, "Notes saved.")
             return redirect("person", person.pk)
         if request.htmx:
-            return render_page(request, "relationships/person.html", {"person": person, "notes_form": form}, "about_form")
+            return render_page(request, "relationships/person.html", {"person": person, "notes_form": form}, "about_form",
+                               status=400)
         return render_page(request, "relationships/person.html",
                            person_context(request, person, notes_form=form, editing=True), status=400)
-    if request.htmx:
+    if wants_partial(request):
         form = PersonNotesForm(initial={"notes": person.notes, "tags": ", ".join(person.tags or [])})
         return render_page(request, "relationships/person.html", {"person": person, "notes_form": form}, "about_form")
     return render_page(request, "relationships/person.html", person_context(request, person, editing=True))

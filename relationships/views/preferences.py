@@ -44,9 +44,8 @@ def settings_page(request):
     form = SettingsForm(request.POST)
     if not form.is_valid():
         partial = "preview" if request.POST.get("action") == "preview" else "form"
-        # htmx swaps only 2xx answers (its default); a full page says 400.
-        status = 200 if request.htmx else 400
-        return render_page(request, "relationships/settings.html", _context(request, form), partial, status=status)
+        # htmx swaps a 400 in place like a page shows it (the htmx-config in base.html).
+        return render_page(request, "relationships/settings.html", _context(request, form), partial, status=400)
     data = form.cleaned_data
     if data["action"] == "preview":
         result = preferences.preview(

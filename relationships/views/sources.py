@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseStopPolling
 
 from ..forms import ArchiveUploadForm
@@ -16,6 +17,7 @@ from ..models import Job, Source
 from ..platforms.archives import ArchiveError
 from ..services import imports
 from ..services.dashboard import x_archive_only
+from .common import wants_partial
 
 
 def sources(request):
@@ -77,12 +79,16 @@ def _store(upload, destination) -> None:
             out.write(chunk)
 
 
+@vary_on_headers("HX-Request", "HX-History-Restore-Request")
 def job_progress(request, pk: int):
     job = Job.objects.filter(user=request.user, pk=pk).select_related("source").first()
     if job is None:
         raise Http404("No such job.")
+    if not wants_partial(request):
+        # The address opened in a tab, or come back to: the job's own page, never a bare fragment.
+        return render(request, "relationships/job.html", {"job": job})
     response = render(request, "relationships/sources.html#job", {"job": job})
-    if job.is_finished and request.htmx:
+    if job.is_finished:
         # 286 tells htmx to stop polling; the final state is in this response.
         stop = HttpResponseStopPolling(response.content)
         return stop

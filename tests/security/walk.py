@@ -86,6 +86,7 @@ OBJECT_OF: dict[str, Callable] = {
     "nudge_follow_confirm": _pk("nudge"),
     "nudge_snooze": _pk("nudge"),
     "nudge_dismiss": _pk("nudge"),
+    "nudge_undo": _pk("nudge"),
     "source_remove": _pk("account"),
     "source_sync": _pk("account"),
     "job": _pk("job"),

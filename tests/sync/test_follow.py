@@ -48,7 +48,7 @@ def x_nudge(alice, make_source) -> Nudge:
 def test_follow_from_a_nudge_follows_ana_on_mastodon_and_keeps_why(alice, alice_client, fake_mastodon, ana, ana_nudge):
     card = alice_client.post(f"/nudges/{ana_nudge.pk}/follow/", **HTMX)
 
-    assert card.status_code == 200 and card["HX-Trigger"] == "nudge-changed"
+    assert card.status_code == 200 and card["HX-Trigger-After-Settle"] == "nudge-changed"
     assert f'id="nudge-{ana_nudge.pk}"' in card.content.decode() and "You follow Ana now" in card.content.decode()
     assert fake_mastodon.follow_calls == [ana["id"]]
     ana_nudge.refresh_from_db()
@@ -210,7 +210,7 @@ def test_confirming_an_account_of_someone_else_is_refused(alice, alice_client, x
 
 def test_snooze_and_dismiss_answer_with_the_card(alice_client, x_nudge):
     snoozed = alice_client.post(f"/nudges/{x_nudge.pk}/snooze/", {"days": 7}, **HTMX)
-    assert "Snoozed until" in snoozed.content.decode()
+    assert "Not now: Xana comes back on" in snoozed.content.decode()
     x_nudge.refresh_from_db()
     assert x_nudge.state == Nudge.State.SNOOZED
 

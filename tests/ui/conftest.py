@@ -58,6 +58,19 @@ def community(alice, story):
     return story
 
 
+@pytest.fixture
+def pals(alice, story):
+    """Eight people who each talked with alice on six days, and a budget that opens a nudge for each."""
+    from relationships.models import Preferences
+
+    for i in range(8):
+        talk_often(story, f"Pal{i}", range(1, 7))
+    story.save()
+    Preferences.objects.filter(user=alice).update(daily_nudge_budget=20)
+    score(alice)
+    return story
+
+
 def grow(story: Story, count: int, prefix: str = "Friend") -> None:
     """``count`` more people who each talked with the user a few times: for query-count tests."""
     for i in range(count):

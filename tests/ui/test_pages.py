@@ -142,7 +142,8 @@ def test_bob_gets_a_404_for_every_one_of_alices_objects_and_changes_nothing(clie
 
 @pytest.mark.parametrize("name,params", PAGES)
 def test_alice_gets_each_page(alice_client, community, name, params):
-    assert alice_client.get(reverse(name), params).status_code == 200
+    # follow: the nudge counts, asked for without htmx, send to the dashboard they belong to.
+    assert alice_client.get(reverse(name), params, follow=True).status_code == 200
 
 
 def test_alice_gets_her_person_page_and_notes_form(alice_client, alice, community):
