@@ -45,5 +45,11 @@ class ArchiveUploadForm(forms.Form):
     kind = forms.ChoiceField(choices=KIND_CHOICES, required=False, label="Kind")
 
 
+class RemoveSourceForm(forms.Form):
+    """The confirmation page's button: a POST without it only shows what would go."""
+
+    confirm = forms.BooleanField(widget=forms.HiddenInput, initial=True)
+
+
 # The pages' forms (dashboard, people, person, settings) live in forms_pages.py.
 from .forms_pages import *  # noqa: E402,F401,F403

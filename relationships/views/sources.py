@@ -6,23 +6,32 @@ import os
 import uuid
 
 from django.contrib import messages
+from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseStopPolling
 
-from ..forms import ArchiveUploadForm
+from ..forms import ArchiveUploadForm, RemoveSourceForm
 from ..models import Job, Source
 from ..platforms.archives import ArchiveError
 from ..services import imports
+from ..services import sources as sources_service
 from ..services.dashboard import x_archive_only
 from .common import wants_partial
 
 
+def _sources(user) -> list[Source]:
+    rows = list(Source.objects.filter(user=user).annotate(seen=Count("interactions")).order_by("-created_at"))
+    for source in rows:
+        source.seen_words = f"{source.seen:,} interaction{'s' if source.seen != 1 else ''}"
+    return rows
+
+
 def sources(request):
     context = {
-        "sources": Source.objects.filter(user=request.user).order_by("-created_at"),
+        "sources": _sources(request.user),
         "jobs": Job.objects.filter(user=request.user).select_related("source")[:20],
         "form": ArchiveUploadForm(),
         "x_archive_only": x_archive_only(request.user),
@@ -36,7 +45,7 @@ def upload_archive(request):
     refused = getattr(request, "upload_refused", None)
     template = "relationships/sources.html#upload" if request.htmx else "relationships/sources.html"
     context = {
-        "sources": Source.objects.filter(user=request.user).order_by("-created_at"),
+        "sources": _sources(request.user),
         "jobs": Job.objects.filter(user=request.user).select_related("source")[:20],
     }
     if refused:
@@ -95,11 +104,12 @@ def job_progress(request, pk: int):
     return response
 
 
-@require_POST
 def source_remove(request, pk: int):
+    """Say what removing the source would delete and keep; remove it once confirmed."""
     source = get_object_or_404(Source, user=request.user, pk=pk)
-    from ..services.sources import remove_source
-
-    summary = remove_source(source)
-    messages.success(request, summary)
-    return redirect("sources")
+    form = RemoveSourceForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        messages.success(request, sources_service.remove_source(source))
+        return redirect("sources")
+    context = {"source": source, "removal": sources_service.preview_removal(source), "form": RemoveSourceForm()}
+    return render(request, "relationships/source_remove.html", context, status=400 if form.is_bound else 200)
