@@ -2,11 +2,12 @@
 
 Public API
 ----------
-``detect_kind(path, *, limits=None) -> str``
+``detect_kind(path, *, limits=None, quick=False) -> str | None``
     One of :data:`KINDS`, decided from the file's contents (zip members, tar
     members, CSV header row, CAR header), never from its name. Raises
     :class:`ArchiveError` with a message for the user when the file is not an
-    importable export.
+    importable export. ``quick`` (the web request) never reads a tar through:
+    None means "a tar, to be read by the importer".
 
 ``open_archive(path, kind=None, *, skip=0, limits=None, max_car_size=None) -> ArchiveImporter``
     An iterator of normalized records (``records.py``). With ``kind`` given,
@@ -27,7 +28,10 @@ Public API
 
 from __future__ import annotations
 
+import gzip
 import os
+import tarfile
+import zlib
 
 from .archive_base import ArchiveError, ArchiveImporter, ArchiveLimits
 from .archive_io import Container, TarContainer, ZipContainer
@@ -177,14 +181,38 @@ def _following_or_error(path: str | os.PathLike) -> str:
     )
 
 
-def detect_kind(path: str | os.PathLike, *, limits: ArchiveLimits | None = None) -> str:
-    """What export this file is, from its contents. See the module docstring."""
+def _check_tar_head(path: str | os.PathLike, sniffed: str) -> None:
+    """Refuse a file whose first block is no tar header, reading only that block."""
+    what = "tar.gz" if sniffed == "gzip" else "tar"
+    try:
+        with (gzip.open(path, "rb") if sniffed == "gzip" else open(path, "rb")) as stream:
+            block = stream.read(tarfile.BLOCKSIZE)
+        tarfile.TarInfo.frombuf(block, tarfile.ENCODING, "surrogateescape")
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ArchiveError(f"The {what} is truncated or damaged") from exc
+    except tarfile.HeaderError as exc:
+        if sniffed == "gzip":
+            raise ArchiveError("This .gz file holds no tar archive; exports come as .zip or .tar.gz") from exc
+        raise ArchiveError(f"The {what} is truncated or damaged") from exc
+
+
+def detect_kind(path: str | os.PathLike, *, limits: ArchiveLimits | None = None, quick: bool = False) -> str | None:
+    """What export this file is, from its contents. See the module docstring.
+
+    ``quick`` reads only what is cheap: the first bytes, a zip's central
+    directory, a CSV's header row. A tar lists its members only along the
+    whole (decompressed) stream, so for a tar or tar.gz it checks the first
+    header and returns None: the importer's own full read decides later.
+    """
     limits = limits or ArchiveLimits()
     sniffed = _sniff(path)
     if sniffed == "car":
         return BLUESKY
     if sniffed == "csv":
         return _following_or_error(path)
+    if quick and sniffed in ("gzip", "tar"):
+        _check_tar_head(path, sniffed)
+        return None
     container = _open_container(path, sniffed, limits)
     try:
         return _container_kind(container)

@@ -35,9 +35,17 @@ KIND_LABELS = {
 }
 
 
-def detect(path: str | os.PathLike, kind: str | None = None) -> str:
-    """The archive kind (forced or detected); raises archives.ArchiveError for a refused file."""
-    detected = archives.detect_kind(path)
+def detect(path: str | os.PathLike, kind: str | None = None, *, quick: bool = False) -> str:
+    """The archive kind (forced or detected); raises archives.ArchiveError for a refused file.
+
+    ``quick`` is for the web request, which must not decompress a whole
+    tar.gz (gigabytes of media) to list its members: a tar is taken for the
+    kind asked, else for a Mastodon archive (the only export that comes as
+    one), and the worker's full read refuses it, with the reason, if not.
+    """
+    detected = archives.detect_kind(path, quick=quick)
+    if detected is None:
+        return kind or archives.MASTODON
     if kind and kind != detected:
         # Let the importer word the refusal ("This looks like a Mastodon archive, not an X archive").
         with archives.open_archive(path, kind=kind):
@@ -98,6 +106,9 @@ def run_import(job: Job, progress: jobs.Progress, *, on_progress=None, followups
         try:
             reader.open()  # a file refused at once is refused here, before any record
         except archives.ArchiveError as exc:
+            if not position:
+                # The Sources page says why this source holds nothing.
+                Source.objects.filter(pk=source.pk).update(state=Source.State.ERROR, state_reason=f"{exc}.")
             raise jobs.PermanentJobError(str(exc)) from None
         done, total = reader.progress
         progress.update(total=total, done=done if position else 0)

@@ -58,7 +58,7 @@ def upload_archive(request):
     destination = imports.upload_dir() / f"{uuid.uuid4().hex}.upload"
     _store(upload, destination)
     try:
-        kind = imports.detect(destination, form.cleaned_data["kind"] or None)
+        kind = imports.detect(destination, form.cleaned_data["kind"] or None, quick=True)
     except ArchiveError as exc:
         destination.unlink(missing_ok=True)
         form.add_error("archive", f"{exc}. Nothing was stored.")
