@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from .models import (
+    ArchiveFile,
     CommunityHeadline,
     CommunitySnapshot,
     FollowAttempt,
@@ -27,6 +28,14 @@ class SourceAdmin(admin.ModelAdmin):
     # Stored credentials are never shown, not even as ciphertext.
     exclude = ("credentials_ciphertext",)
     readonly_fields = ("cursors", "counts", "account_external_id", "sync_claimed_until")
+
+
+@admin.register(ArchiveFile)
+class ArchiveFileAdmin(admin.ModelAdmin):
+    list_display = ("id", "user", "source", "name", "kind", "added_at")
+    list_filter = ("kind",)
+    search_fields = ("name", "user__username")
+    raw_id_fields = ("source", "job")
 
 
 @admin.register(Person)

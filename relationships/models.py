@@ -95,7 +95,8 @@ class Source(models.Model):
     # MultiFernet ciphertext of a JSON object; see relationships.crypto. Never rendered.
     credentials_ciphertext = models.BinaryField(blank=True, default=b"", editable=False)
     cursors = models.JSONField(default=dict, blank=True)
-    # Imported archives: where the upload was stored, and which importer reads it.
+    # Imported archives: the newest file read into the source and its kind
+    # (every file, with the one each import reads, is an ArchiveFile).
     archive_path = models.CharField(max_length=1024, blank=True)
     archive_kind = models.CharField(max_length=32, blank=True)
     counts = models.JSONField(default=dict, blank=True, help_text="Things counted without a person, e.g. likes.")
@@ -113,6 +114,16 @@ class Source(models.Model):
         indexes = [
             # The beat sweep: active connected sources whose last sync is old.
             models.Index(fields=["state", "kind", "last_synced_at"], name="source_due_idx"),
+        ]
+        constraints = [
+            # services/imports.py: an archive of an account the user already
+            # imported from is read into that source; two imports learning the
+            # same account at once cannot both keep a source of their own.
+            models.UniqueConstraint(
+                fields=["user", "platform", "account_external_id"],
+                condition=Q(kind="archive") & ~Q(account_external_id=""),
+                name="source_one_archive_per_account",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -132,6 +143,33 @@ class Source(models.Model):
     @property
     def has_credentials(self) -> bool:
         return bool(self.credentials_ciphertext)
+
+
+class ArchiveFile(models.Model):
+    """One export file read into an archive source: its import reads it, the Sources page lists it.
+
+    An archive source gathers every file of the same account (a newer
+    archive extends it), so the file an import reads is the job's own, not
+    the source's latest.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="archive_files")
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="files")
+    job = models.OneToOneField(
+        "Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="archive_file"
+    )
+    # The name it was uploaded under (or the path's last part), as the user knows it.
+    name = models.CharField(max_length=255, blank=True)
+    # Where it is stored; an upload is deleted once its import has ended.
+    path = models.CharField(max_length=1024)
+    kind = models.CharField(max_length=32)
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["added_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.name or self.path
 
 
 class PersonQuerySet(models.QuerySet):

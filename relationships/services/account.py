@@ -10,14 +10,17 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from ..models import (
-    CommunityHeadline, CommunitySnapshot, Identity, Interaction, InteractionSource, Job, Nudge, Person, Preferences,
-    Rapport, Source,
+    ArchiveFile, CommunityHeadline, CommunitySnapshot, Identity, Interaction, InteractionSource, Job, Nudge, Person,
+    Preferences, Rapport, Source,
 )
 from . import export
 
 # Children before parents. Plain DELETE statements: Django's cascade would
 # load every interaction into memory first (a million rows for a busy user).
-_BY_USER = (Interaction, Nudge, Rapport, Identity, Person, CommunitySnapshot, CommunityHeadline, Job, Source, Preferences)
+_BY_USER = (
+    ArchiveFile, Interaction, Nudge, Rapport, Identity, Person, CommunitySnapshot, CommunityHeadline, Job, Source,
+    Preferences,
+)
 
 
 def delete_account(user) -> None:
@@ -26,7 +29,8 @@ def delete_account(user) -> None:
     Whatever else points at the user (rows added by other apps) goes through
     Django's own cascade at the end.
     """
-    paths = [p for p in Source.objects.filter(user=user).values_list("archive_path", flat=True) if p]
+    paths = {p for p in Source.objects.filter(user=user).values_list("archive_path", flat=True) if p}
+    paths |= set(ArchiveFile.objects.filter(user=user).values_list("path", flat=True))
     qn = connection.ops.quote_name
     with transaction.atomic(), connection.cursor() as cursor:
         _detach_others(user)

@@ -8,13 +8,15 @@ uninterrupted run.
 
 from __future__ import annotations
 
+import itertools
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
-from ..models import Interaction, Job, Source
+from ..models import ArchiveFile, Interaction, InteractionSource, Job, Source
 from ..platforms import archives
 from ..platforms.archive_process import ArchiveReader
 from ..platforms import records as r
@@ -54,25 +56,46 @@ def detect(path: str | os.PathLike, kind: str | None = None, *, quick: bool = Fa
 
 
 def create_source(user, path: str | os.PathLike, kind: str, filename: str = "") -> Source:
-    return Source.objects.create(
-        user=user,
-        platform=PLATFORM_OF_KIND[kind],
-        kind=Source.Kind.ARCHIVE,
-        label=f"{KIND_LABELS[kind]}{f' ({filename})' if filename else ''}",
-        archive_path=str(path),
-        archive_kind=kind,
-    )
+    """A new archive source with the file to read; its import may merge it into the account's source."""
+    with transaction.atomic():
+        source = Source.objects.create(
+            user=user,
+            platform=PLATFORM_OF_KIND[kind],
+            kind=Source.Kind.ARCHIVE,
+            label=f"{KIND_LABELS[kind]}{f' ({filename})' if filename else ''}",
+            archive_path=str(path),
+            archive_kind=kind,
+        )
+        ArchiveFile.objects.create(
+            user=user, source=source, name=filename or Path(path).name, path=str(path), kind=kind
+        )
+    return source
 
 
 def queue_import(user, source: Source, send_task: bool = True) -> Job:
-    return jobs.create(
-        user,
-        kind="import",
-        task_name="relationships.import_archive",
-        source=source,
-        description=f"Import {source.label}",
-        send_task=send_task,
-    )
+    """A Job reading the source's file not yet read (the one just added)."""
+    with transaction.atomic():
+        job = jobs.create(
+            user,
+            kind="import",
+            task_name="relationships.import_archive",
+            source=source,
+            description=f"Import {source.label}",
+            send_task=send_task,
+        )
+        file = source.files.filter(job=None).order_by("-pk").first()
+        if file is None:
+            # A source made without create_source (older rows): its one file.
+            file = ArchiveFile.objects.create(
+                user=user, source=source, name=Path(source.archive_path).name, path=source.archive_path,
+                kind=source.archive_kind,
+            )
+        ArchiveFile.objects.filter(pk=file.pk).update(job=job)
+    return job
+
+
+def file_of(job: Job) -> ArchiveFile | None:
+    return ArchiveFile.objects.filter(job=job).first()
 
 
 def run_import(job: Job, progress: jobs.Progress, *, on_progress=None, followups: bool = True) -> str:
@@ -84,9 +107,10 @@ def run_import(job: Job, progress: jobs.Progress, *, on_progress=None, followups
     runs it in the foreground instead.
     """
     source = job.source
-    if source is None or source.user_id != job.user_id or source.kind != Source.Kind.ARCHIVE:
+    file = file_of(job)
+    if source is None or file is None or source.user_id != job.user_id or source.kind != Source.Kind.ARCHIVE:
         raise jobs.PermanentJobError("This import has no archive of yours to read.")
-    path = Path(source.archive_path)
+    path = Path(file.path)
     if not path.exists():
         raise jobs.PermanentJobError("The uploaded file is no longer on the server; please upload it again.")
     position = int(job.checkpoint.get("position", 0))
@@ -102,7 +126,7 @@ def run_import(job: Job, progress: jobs.Progress, *, on_progress=None, followups
             on_progress(done, total, res)
 
     # The records are parsed in a child process while this one writes them.
-    with ArchiveReader(path, source.archive_kind, skip=position, position=position) as reader:
+    with ArchiveReader(path, file.kind, skip=position, position=position) as reader:
         try:
             reader.open()  # a file refused at once is refused here, before any record
         except archives.ArchiveError as exc:
@@ -112,8 +136,13 @@ def run_import(job: Job, progress: jobs.Progress, *, on_progress=None, followups
             raise jobs.PermanentJobError(str(exc)) from None
         done, total = reader.progress
         progress.update(total=total, done=done if position else 0)
+        head, rest = _until_account(reader, source.platform)
+        if not position and head and _is_self(head[-1], source.platform):
+            source = adopt_account(source, head[-1])
+        elif not position and file.kind == archives.MASTODON_FOLLOWING:
+            source = adopt_following_list(source)
         try:
-            result = ingest(job.user, source, reader, on_flush=on_flush, result=result)
+            result = ingest(job.user, source, itertools.chain(head, rest), on_flush=on_flush, result=result)
         except archives.ArchiveError as exc:
             # What was committed before the damaged part stays; the job says why it stopped.
             raise jobs.PermanentJobError(f"{exc}. Everything read before this point was kept.") from None
@@ -125,6 +154,103 @@ def run_import(job: Job, progress: jobs.Progress, *, on_progress=None, followups
         _queue_followups(job, result, resumed=bool(position))
     job.result = result  # for a foreground caller
     return summarize(result, people_seen(source))
+
+
+def _is_self(record: r.Record, platform: str) -> bool:
+    return isinstance(record, r.IdentityRecord) and record.is_self and record.platform == platform
+
+
+def _until_account(records, platform: str) -> tuple[list[r.Record], Iterator[r.Record]]:
+    """The records up to the archive's own account, and the rest.
+
+    Importers name the account first; the search stops at the first
+    interaction or follow, so nothing is linked to a source before the
+    account has chosen which source that is.
+    """
+    rest = iter(records)
+    head: list[r.Record] = []
+    for record in rest:
+        head.append(record)
+        if _is_self(record, platform) or isinstance(record, (r.InteractionRecord, r.FollowRecord)):
+            break
+    return head, rest
+
+
+def adopt_account(source: Source, me: r.IdentityRecord) -> Source:
+    """The source this archive of ``me``'s account is read into: the user's one archive source of it.
+
+    The first archive of an account keeps its source, now named for the
+    account; a later one (the same file again, a newer export) is merged
+    into it: its files and jobs move there and this source goes.
+    """
+    handle = (me.handle or "")[:255]
+    label = f"{KIND_LABELS[source.archive_kind]} of {'@' + handle if handle else me.external_id}"[:200]
+    mine = Source.objects.filter(
+        user=source.user, platform=source.platform, kind=Source.Kind.ARCHIVE, account_external_id=me.external_id
+    )
+    with transaction.atomic():
+        keep = mine.exclude(pk=source.pk).select_for_update().first()
+        if keep is None:
+            try:
+                with transaction.atomic():
+                    Source.objects.filter(pk=source.pk).update(
+                        account_external_id=me.external_id, handle=handle or source.handle, label=label
+                    )
+                    source.refresh_from_db()
+                    return source
+            except IntegrityError:
+                # Another import of the same account took it a moment ago.
+                keep = mine.exclude(pk=source.pk).select_for_update().get()
+        merge_sources(keep, source)
+        keep.refresh_from_db()
+        return keep
+
+
+def adopt_following_list(source: Source) -> Source:
+    """The source a Mastodon following list is read into: the user's first following list.
+
+    The CSV names no owner, so no account can tell two lists apart; they give
+    follow state only (which belongs to the accounts followed, not to a
+    source), never an interaction, so one source for all loses nothing.
+    """
+    with transaction.atomic():
+        keep = (
+            Source.objects.select_for_update()
+            .filter(user=source.user, kind=Source.Kind.ARCHIVE, archive_kind=archives.MASTODON_FOLLOWING,
+                    account_external_id="")
+            .exclude(pk=source.pk)
+            .order_by("pk")
+            .first()
+        )
+        if keep is None:
+            return source
+        merge_sources(keep, source)
+        Source.objects.filter(pk=keep.pk).update(label=f"{KIND_LABELS[archives.MASTODON_FOLLOWING]}s")
+        keep.refresh_from_db()
+        return keep
+
+
+def merge_sources(keep: Source, other: Source) -> None:
+    """Move everything ``other`` holds into ``keep`` (the same account's archive source), then delete it.
+
+    Run inside a transaction. Links ``keep`` already has are dropped with
+    ``other``; every interaction stays linked to at least one of them.
+    """
+    InteractionSource.objects.filter(source=other).exclude(
+        interaction_id__in=InteractionSource.objects.filter(source=keep).values("interaction_id")
+    ).update(source=keep)
+    Job.objects.filter(source=other).update(source=keep)
+    ArchiveFile.objects.filter(source=other).update(source=keep)
+    counts = dict(keep.counts)
+    for name, value in other.counts.items():
+        # Counts of the same account's archives overlap (a newer export holds
+        # the older one's likes): the larger is the truer, never the sum.
+        counts[name] = max(value, counts.get(name, 0))
+    Source.objects.filter(pk=keep.pk).update(
+        counts=counts, archive_path=other.archive_path, archive_kind=other.archive_kind,
+        state=Source.State.ACTIVE, state_reason="",
+    )
+    Source.objects.filter(pk=other.pk).delete()
 
 
 def people_seen(source: Source) -> int:
@@ -174,10 +300,11 @@ def discard_upload(job_id: int) -> bool:
     hold all it gave, and a retry is never coming. Until then the file stays,
     so an interrupted import resumes from it.
     """
-    job = Job.objects.filter(pk=job_id).select_related("source").first()
-    if job is None or not job.is_finished or job.source is None or not is_upload(job.source.archive_path):
+    job = Job.objects.filter(pk=job_id).first()
+    file = file_of(job) if job is not None else None
+    if job is None or not job.is_finished or file is None or not is_upload(file.path):
         return False
-    path = Path(job.source.archive_path)
+    path = Path(file.path)
     existed = path.exists()
     path.unlink(missing_ok=True)
     return existed

@@ -86,4 +86,5 @@ def remove_source(source: Source) -> str:
 
 
 def source_files(source: Source) -> list[str]:
-    return [source.archive_path] if source.archive_path else []
+    paths = set(source.files.values_list("path", flat=True))
+    return sorted(path for path in paths | {source.archive_path} if path)

@@ -23,7 +23,12 @@ from .common import wants_partial
 
 
 def _sources(user) -> list[Source]:
-    rows = list(Source.objects.filter(user=user).annotate(seen=Count("interactions")).order_by("-created_at"))
+    rows = list(
+        Source.objects.filter(user=user)
+        .annotate(seen=Count("interactions"))
+        .prefetch_related("files")
+        .order_by("-created_at")
+    )
     for source in rows:
         source.seen_words = f"{source.seen:,} interaction{'s' if source.seen != 1 else ''}"
     return rows

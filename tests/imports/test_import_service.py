@@ -12,6 +12,7 @@ from django.urls import reverse
 from relationships.models import Identity, Interaction, Job, Person, Source
 from relationships.services import imports, jobs
 from tests.builders import x as xb
+from tests.imports.interrupt import kill_after_batches
 
 pytestmark = pytest.mark.django_db
 
@@ -88,23 +89,12 @@ def test_an_interrupted_import_resumes_after_its_last_committed_batch_with_the_s
 
     source = imports.create_source(alice, path, "x")
     job = imports.queue_import(alice, source, send_task=False)
-    job = jobs.claim(job.pk)
-    batches = []
-
-    def dies_after_three_batches(done, total, result):
-        batches.append(done)
-        if len(batches) == 3:
-            raise KeyboardInterrupt("worker killed")
-
-    with pytest.raises(KeyboardInterrupt):
-        imports.run_import(job, jobs.Progress(job), on_progress=dies_after_three_batches, followups=False)
-    job.refresh_from_db()
+    job = kill_after_batches(jobs.claim(job.pk), 3)
     assert job.checkpoint["position"] > 0
     partial = Interaction.objects.filter(user=alice).count()
     assert 0 < partial < 62
 
     # Redelivered: the same job runs again and resumes from its checkpoint.
-    Job.objects.filter(pk=job.pk).update(state=Job.State.QUEUED, heartbeat_at=None)
     outcome = jobs.execute(job.pk, lambda job, progress: imports.run_import(job, progress, followups=False))
     job.refresh_from_db()
     assert outcome.state == Job.State.DONE, job.error

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from relationships.models import Identity, Interaction, Job, Person
+from relationships.models import Identity, Interaction, Job, Person, Source
 from tests.builders import x as xb
 from tests.imports.test_import_service import rows, run
 
@@ -101,11 +101,14 @@ def test_a_grailbird_archive_then_a_later_archive_of_the_same_account_count_each
     assert (job.counts["new"], job.counts["known"]) == (4, 19)
     after = Interaction.objects.filter(user=alice)
     assert after.count() == 23 and Person.objects.filter(user=alice).count() == 3
-    # The rows of the first import are the same rows, now seen by both archives.
+    # The rows of the first import are the same rows, now seen by both archives:
+    # both are of one account, so they are the files of one source.
     again = {tuple(key): pk for pk, *key in after.values_list("pk", "external_id", "identity__external_id", "kind",
                                                        "named_count")}
     assert {key: again[key] for key in before} == before
-    assert all(i.sources.count() == 2 for i in after.filter(pk__in=before.values()))
+    (source,) = Source.objects.filter(user=alice)
+    assert list(source.files.values_list("name", flat=True)) == ["tweets.zip", "twitter-2022.zip"]
+    assert all(list(i.sources.all()) == [source] for i in after)
 
 
 def test_the_same_grailbird_archive_twice_adds_nothing(alice, tmp_path):

@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from relationships.models import Interaction, InteractionSource, Job, Source
 from relationships.platforms.archives import open_archive
-from relationships.services import sources
+from relationships.services import imports, jobs, sources
 from relationships.services.imports import create_source
 from relationships.services.ingest import ingest
 from tests.builders import mastodon as mb
@@ -52,40 +52,31 @@ def keys(user) -> set[tuple]:
     return set(Interaction.objects.filter(user=user).values_list("external_id", "identity__external_id", "kind", "direction"))
 
 
-def test_removing_one_of_two_sources_that_read_the_same_archive_keeps_every_interaction(alice, tmp_path):
-    path = x_archive(tmp_path / "x.zip", n=40)
-    first = read_into(alice, path)
-    second = read_into(alice, path)
-    before = keys(alice)
-    assert len(before) == 40
-
-    removal = sources.preview_removal(second)
-    assert (removal.only_here, removal.also_elsewhere) == (0, 40)
-    summary = sources.remove_source(second)
-
-    assert keys(alice) == before
-    assert InteractionSource.objects.filter(source=first).count() == 40
-    assert not Source.objects.filter(pk=second.pk).exists()
-    assert "the 0 interactions only it had seen; 40 also seen by other sources stay" in summary
+def run_import(user, path) -> Job:
+    """An import through the path an upload takes: a new source and a job, run as the worker runs it."""
+    source = imports.create_source(user, path, imports.detect(path), filename=path.name)
+    job = imports.queue_import(user, source, send_task=False)
+    jobs.execute(job.pk, lambda job, progress: imports.run_import(job, progress, followups=False))
+    job.refresh_from_db()
+    assert job.state == Job.State.DONE, job.error
+    return job
 
 
-def test_removing_the_older_of_two_overlapping_archives_keeps_all_the_newer_one_saw(alice, tmp_path):
+def test_two_x_archives_overlapping_in_part_are_one_source_and_removing_it_removes_what_only_they_saw(
+    alice, tmp_path
+):
     # Tweets 0-29 in the old archive, 10-49 in the new one: 20 shared.
     old = xb.build_x_archive(tmp_path / "old.zip", tweets=_tweets(range(0, 30)))
     new = xb.build_x_archive(tmp_path / "new.zip", tweets=_tweets(range(10, 50)))
-    old_source = read_into(alice, old)
-    new_source = read_into(alice, new)
+    run_import(alice, old)
+    run_import(alice, new)
     assert len(keys(alice)) == 50
+    (source,) = Source.objects.filter(user=alice)
+    assert sorted(source.files.values_list("name", flat=True)) == ["new.zip", "old.zip"]
 
-    removal = sources.preview_removal(old_source)
-    assert (removal.only_here, removal.also_elsewhere) == (10, 20)
-    sources.remove_source(old_source)
-
-    assert {ext for ext, *_ in keys(alice)} == {f"17{i:05d}" for i in range(10, 50)}
-    # And the other way round: the new archive alone saw 30, which go with it.
-    removal = sources.preview_removal(new_source)
-    assert (removal.only_here, removal.also_elsewhere) == (40, 0)
-    sources.remove_source(new_source)
+    removal = sources.preview_removal(source)
+    assert (removal.only_here, removal.also_elsewhere) == (50, 0)
+    sources.remove_source(source)
     assert keys(alice) == set()
 
 
@@ -107,6 +98,26 @@ def mastodon_archive_of(server, path, statuses) -> object:
         posts.append(mb.note(status["id"], "hi", mentions=mentioned, at=at, actor=me["uri"]))
     actor = mb.actor_document(me["uri"], username=me["username"], name="Alice")
     return mb.build_mastodon_archive(path, posts=posts, actor=actor)
+
+
+def test_the_same_archive_imported_twice_is_one_source_and_removing_it_keeps_what_the_sync_also_saw(
+    alice, fake_mastodon, ana, mastodon_source, tmp_path
+):
+    statuses = talks(fake_mastodon, fake_mastodon.me, ana, days=10)
+    assert run_sync(mastodon_source).state == Job.State.DONE
+    synced = keys(alice)
+    path = mastodon_archive_of(fake_mastodon, tmp_path / "archive.zip", statuses)
+    run_import(alice, path)
+    run_import(alice, path)
+    assert keys(alice) == synced
+    (archive,) = Source.objects.filter(user=alice, kind=Source.Kind.ARCHIVE)
+    assert archive.files.count() == 2 and archive.jobs.filter(kind="import").count() == 2
+
+    removal = sources.preview_removal(archive)
+    assert (removal.only_here, removal.also_elsewhere) == (0, 10)
+    sources.remove_source(archive)
+    assert keys(alice) == synced
+    assert InteractionSource.objects.filter(source=mastodon_source).count() == 20
 
 
 def test_removing_an_archive_keeps_what_the_live_sync_of_the_same_account_also_saw(
@@ -139,29 +150,34 @@ def test_removing_an_archive_keeps_what_the_live_sync_of_the_same_account_also_s
 # --- The confirmation page -----------------------------------------------------------------------
 
 
-def test_remove_asks_for_confirmation_saying_what_goes_and_what_stays(alice_client, alice, tmp_path):
-    path = x_archive(tmp_path / "x.zip", n=30)
-    first = read_into(alice, path)
-    newer = read_into(alice, x_archive(tmp_path / "newer.zip", n=34))
+def test_remove_asks_for_confirmation_saying_what_goes_and_what_stays(
+    alice_client, alice, fake_mastodon, ana, mastodon_source, tmp_path
+):
+    statuses = talks(fake_mastodon, fake_mastodon.me, ana, days=12)
+    assert run_sync(mastodon_source).state == Job.State.DONE
+    # The archive also holds four posts the sync never saw (older than its backfill, say).
+    extra = [fake_mastodon.add_status(fake_mastodon.me, f"old {n}", mentions=[ana], notify=False) for n in range(4)]
+    archive = read_into(alice, mastodon_archive_of(fake_mastodon, tmp_path / "a.zip", statuses + extra))
+    assert Interaction.objects.filter(user=alice).count() == 28
 
-    page = alice_client.get(reverse("source_remove", args=[newer.pk]))
+    page = alice_client.get(reverse("source_remove", args=[mastodon_source.pk]))
     assert page.status_code == 200
-    body = page.content.decode()
-    assert "4 interactions only this source saw; 30 also seen by other sources stay." in body
-    assert Source.objects.filter(pk=newer.pk).exists(), "showing the question removes nothing"
+    assert "12 interactions only this source saw; 12 also seen by other sources stay." in page.content.decode()
+    page = alice_client.get(reverse("source_remove", args=[archive.pk]))
+    assert "4 interactions only this source saw; 12 also seen by other sources stay." in page.content.decode()
+    assert Source.objects.filter(pk=archive.pk).exists(), "showing the question removes nothing"
 
     # A POST that did not come from the confirmation (no confirm field) only asks again.
-    response = alice_client.post(reverse("source_remove", args=[newer.pk]))
+    response = alice_client.post(reverse("source_remove", args=[archive.pk]))
     assert response.status_code == 400
-    assert Source.objects.filter(pk=newer.pk).exists()
+    assert Source.objects.filter(pk=archive.pk).exists()
 
-    response = alice_client.post(reverse("source_remove", args=[newer.pk]), {"confirm": "True"}, follow=True)
+    response = alice_client.post(reverse("source_remove", args=[archive.pk]), {"confirm": "True"}, follow=True)
     assert response.redirect_chain[-1][0] == reverse("sources")
-    assert "the 4 interactions only it had seen; 30 also seen by other sources stay" in response.content.decode()
-    assert not Source.objects.filter(pk=newer.pk).exists()
-    assert Interaction.objects.filter(user=alice).count() == 30
-    assert "30 interactions" in alice_client.get(reverse("sources")).content.decode()
-    assert first.pk in set(Source.objects.filter(user=alice).values_list("pk", flat=True))
+    assert "the 4 interactions only it had seen; 12 also seen by other sources stay" in response.content.decode()
+    assert not Source.objects.filter(pk=archive.pk).exists()
+    assert Interaction.objects.filter(user=alice).count() == 24
+    assert "24 interactions" in alice_client.get(reverse("sources")).content.decode()
 
 
 def test_another_user_cannot_see_or_remove_my_source(alice, bob, client, tmp_path):

@@ -41,6 +41,8 @@ class Command(BaseCommand):
         if job.state != Job.State.DONE:
             raise CommandError(job.error or f"The import ended as {outcome.state}.")
         self.stdout.write(job.summary)
+        # An archive of an account already imported from was read into that account's source.
+        source = job.source
         from relationships.services import dashboard, nudges, rapport
 
         touched = list(job.user.people.values_list("pk", flat=True).filter(identities__interactions__sources=source).distinct())
