@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -145,3 +146,37 @@ def test_an_interrupted_second_import_resumes_into_the_accounts_source_with_the_
     assert strip(alice) == strip(bob)
     assert InteractionSource.objects.filter(source=kept).count() == 40
     assert kept.files.get(job=job).name == "x.zip"
+
+
+def test_a_newer_bluesky_repository_of_the_same_did_extends_its_source(alice, tmp_path):
+    from tests.builders import bluesky as bb
+
+    def car(path, n):
+        records = {bb.tid_key(bb.LIKE, i): bb.like(bb.post_uri("did:plc:ana", f"3k{i}")) for i in range(n)}
+        records.update({bb.tid_key(bb.POST, i): bb.post(f"@ana hi {i}", reply_parent=bb.post_uri("did:plc:ana", f"3p{i}"))
+                        for i in range(n)})
+        return bb.build_bluesky_car(path, records=records).path
+
+    assert run(alice, car(tmp_path / "repo-march.car", 10)).state == Job.State.DONE
+    job = run(alice, car(tmp_path / "repo-may.car", 16))
+    assert job.state == Job.State.DONE, job.error
+    (source,) = Source.objects.filter(user=alice)
+    assert source.account_external_id == bb.ME and source.label == f"Bluesky repository of {bb.ME}"
+    assert list(source.files.values_list("name", flat=True)) == ["repo-march.car", "repo-may.car"]
+    assert InteractionSource.objects.filter(source=source).count() == Interaction.objects.filter(user=alice).count() > 0
+
+
+def test_deleting_the_account_deletes_every_uploaded_file_of_a_merged_source(alice_client, alice, tmp_path, uploads):
+    from django.conf import settings
+
+    for name, numbers in (("2023.zip", range(10)), ("2024.zip", range(20))):
+        content = x_archive(tmp_path / name, numbers).read_bytes()
+        alice_client.post(reverse("upload_archive"), {"archive": SimpleUploadedFile(name, content), "kind": ""})
+        jobs.execute(Job.objects.filter(user=alice, kind="import").order_by("-pk").first().pk, imports.run_import)
+    (source,) = Source.objects.filter(user=alice)
+    stored = list(source.files.values_list("path", flat=True))
+    assert len(stored) == 2 and all(path.startswith(settings.RAPPORT_UPLOAD_DIR) for path in stored)
+
+    assert alice_client.post(reverse("account_delete"), {"confirm": "alice"}).status_code == 302
+    assert not Source.objects.filter(user_id=alice.pk).exists()
+    assert not any(Path(path).exists() for path in stored)
