@@ -169,11 +169,21 @@ def _until_account(records, platform: str) -> tuple[list[r.Record], Iterator[r.R
     """
     rest = iter(records)
     head: list[r.Record] = []
-    for record in rest:
-        head.append(record)
-        if _is_self(record, platform) or isinstance(record, (r.InteractionRecord, r.FollowRecord)):
-            break
+    try:
+        for record in rest:
+            head.append(record)
+            if _is_self(record, platform) or isinstance(record, (r.InteractionRecord, r.FollowRecord)):
+                break
+    except archives.ArchiveError as exc:
+        # Damage this early is raised after the records before it, as ingest
+        # stores whatever its source handed over before failing.
+        return head, _raise(exc)
     return head, rest
+
+
+def _raise(exc: Exception) -> Iterator[r.Record]:
+    raise exc
+    yield  # a generator: raises when ingest reads on
 
 
 def adopt_account(source: Source, me: r.IdentityRecord) -> Source:

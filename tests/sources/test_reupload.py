@@ -180,3 +180,20 @@ def test_deleting_the_account_deletes_every_uploaded_file_of_a_merged_source(ali
     assert alice_client.post(reverse("account_delete"), {"confirm": "alice"}).status_code == 302
     assert not Source.objects.filter(user_id=alice.pk).exists()
     assert not any(Path(path).exists() for path in stored)
+
+
+def test_damage_before_the_archives_account_is_raised_after_the_records_read_before_it():
+    from relationships.platforms import records as r
+    from relationships.platforms.archives import ArchiveError
+
+    def damaged():
+        yield r.SkipRecord("the archive does not say whose it is (no actor.json, empty outbox)")
+        yield r.IdentityRecord(
+            platform=r.MASTODON, external_id="https://remote.example/users/ana", handle="ana@remote.example"
+        )
+        raise ArchiveError("outbox.json is not valid JSON")
+
+    head, rest = imports._until_account(damaged(), r.MASTODON)
+    assert [type(record) for record in head] == [r.SkipRecord, r.IdentityRecord]
+    with pytest.raises(ArchiveError, match="not valid JSON"):
+        next(rest)
