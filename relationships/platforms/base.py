@@ -45,8 +45,8 @@ class FollowOutcome:
 class Connector(ABC):
     """Base of the live connectors.
 
-    Subclasses set ``platform`` and implement :meth:`verify`, :meth:`fetch`
-    and :meth:`follow`. Every call may raise a
+    Subclasses set ``platform`` and implement :meth:`verify`, :meth:`fetch`,
+    :meth:`follow` and :meth:`unfollow`. Every call may raise a
     :class:`~relationships.platforms.errors.PlatformError`:
     ``AuthError`` (the source needs re-authorisation), ``RateLimited``
     (retry at ``reset_at``), ``TransientError`` (retry later),
@@ -104,6 +104,18 @@ class Connector(ABC):
     @abstractmethod
     def follow(self, external_id: str, handle: str | None) -> FollowOutcome:
         """Follow the account ``external_id`` (``handle`` helps to find it); safe to repeat."""
+
+    @abstractmethod
+    def unfollow(self, external_id: str, handle: str | None, record_uri: str | None = None) -> None:
+        """Stop following ``external_id`` (or withdraw a pending follow request); safe to repeat.
+
+        ``record_uri`` is the :attr:`FollowOutcome.record_uri` the follow
+        returned, when there was one. Returning means the user no longer
+        follows the account, including when they did not follow it before.
+        Raises a :class:`~relationships.platforms.errors.PlatformError` when
+        the platform refused or could not be asked (``permanent`` says
+        whether trying again can help).
+        """
 
     @property
     def updated_credentials(self) -> dict[str, Any] | None:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from atproto import Client, SessionEvent, models
+from atproto import AtUri, Client, SessionEvent, models
 from atproto_client import exceptions as at_exc
 from atproto_client.client.session import Session
 from atproto_core.exceptions import AtProtocolError
@@ -39,6 +39,7 @@ from .records import BLUESKY, CheckpointRecord, IdentityRecord, Record, SkipReco
 DEFAULT_BASE_URL = "https://bsky.social"
 _PAGE = 100
 _PROFILES_BATCH = 25
+_FOLLOW = "app.bsky.graph.follow"
 _SESSION_ERRORS = {"ExpiredToken", "InvalidToken", "AuthenticationRequired"}
 
 
@@ -353,8 +354,9 @@ class BlueskyConnector(Connector):
         if str(profile.get("did")) == self.me:
             return FollowOutcome(FAILED, "This is your own account.")
         viewer = profile.get("viewer") or {}
-        if viewer.get("following"):
-            # createRecord is not idempotent: a second follow record would be written.
+        # createRecord is not idempotent: a second follow record would be written. The AppView
+        # lags behind an unfollow (Undo) too: its viewer.following may name a deleted record.
+        if viewer.get("following") and self._follow_record_exists(str(viewer["following"])):
             return FollowOutcome(FOLLOWING, "Already following.", str(viewer["following"]))
         if viewer.get("blocking") or viewer.get("blockedBy"):
             return FollowOutcome(FAILED, "One of you blocks the other on Bluesky.")
@@ -364,6 +366,42 @@ class BlueskyConnector(Connector):
         record = models.AppBskyGraphFollow.Record(subject=str(profile["did"]), created_at=self._client.get_current_time_iso())
         created = self._call(lambda: self._client.app.bsky.graph.follow.create(self.me, record))
         return FollowOutcome(FOLLOWING, "Followed.", str(created.uri))
+
+    def unfollow(self, external_id: str, handle: str | None, record_uri: str | None = None) -> None:
+        # The recorded URI may be stale (a second follow record replaced it, see
+        # _recent_follow_record) and the AppView's viewer.following lags behind
+        # writes: the repository's newest page is asked as well.
+        uris = [u for u in dict.fromkeys((record_uri, self._recent_follow_record(external_id))) if u]
+        if not uris:
+            # A follow older than the newest page: the AppView knows its record.
+            try:
+                profile = _dump(self._call(lambda: self._client.get_profile(external_id)))
+            except PlatformError as e:
+                if isinstance(e, AuthError) or not e.permanent:
+                    raise
+                return  # no such account any more: nothing is followed
+            following = (profile.get("viewer") or {}).get("following")
+            uris = [str(following)] if following else []
+        for uri in uris:
+            self._delete_follow(uri)
+
+    def _delete_follow(self, uri: str) -> None:
+        """Delete one follow record of the user's repo; deleting a record that is gone already succeeds."""
+        at_uri = _follow_uri(uri, self.me)
+        self._call(lambda: self._client.com.atproto.repo.delete_record(
+            data={"repo": self.me, "collection": _FOLLOW, "rkey": at_uri.rkey}))
+
+    def _follow_record_exists(self, uri: str) -> bool:
+        """Whether the user's repository still holds the record ``uri``."""
+        at_uri = _follow_uri(uri, self.me)
+        try:
+            self._call(lambda: self._client.com.atproto.repo.get_record(
+                params={"repo": self.me, "collection": _FOLLOW, "rkey": at_uri.rkey}))
+        except PlatformError as e:
+            if e.status == 400 and "RecordNotFound" in str(e):
+                return False
+            raise
+        return True
 
     def _recent_follow_record(self, subject: str) -> str | None:
         """The URI of a follow of ``subject`` among the user's newest follow records, if any.
@@ -376,11 +414,23 @@ class BlueskyConnector(Connector):
         newest first) holds any follow written that recently.
         """
         page = _dump(self._call(lambda: self._client.com.atproto.repo.list_records(
-            params={"repo": self.me, "collection": "app.bsky.graph.follow", "limit": _PAGE})))
+            params={"repo": self.me, "collection": _FOLLOW, "limit": _PAGE})))
         for item in page.get("records") or ():
             if (item.get("value") or {}).get("subject") == subject:
                 return str(item["uri"])
         return None
+
+
+def _follow_uri(uri: str, me: str) -> AtUri:
+    """``uri`` parsed, if it names a follow record in ``me``'s repository; else a permanent PlatformError."""
+    try:
+        at_uri = AtUri.from_str(uri)
+    except Exception as e:  # the SDK raises its own errors for a malformed URI
+        raise MalformedResponse(f"not a follow record URI: {uri[:200]}") from e
+    if at_uri.host != me or at_uri.collection != _FOLLOW or not at_uri.rkey:
+        # Another account's record: the follow was made by another connected account.
+        raise PlatformError("This follow was not made by the connected Bluesky account.", permanent=True)
+    return at_uri
 
 
 def _notification_key(note: dict) -> str:

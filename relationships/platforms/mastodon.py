@@ -394,6 +394,21 @@ class MastodonConnector(Connector):
             return FollowOutcome(REQUESTED, "This account approves followers by hand: the request is waiting.")
         return FollowOutcome(FAILED, "The server did not confirm the follow.")
 
+    def unfollow(self, external_id: str, handle: str | None, record_uri: str | None = None) -> None:
+        # The id in the URL is the account's id on the user's own server, found as follow finds it.
+        account = self._resolve(external_id, handle)
+        if account is None:
+            raise NotFound("This account could not be found from your Mastodon server.")
+
+        def call():
+            with _translated():
+                return self.api.account_unfollow(account["id"])
+
+        # Mastodon answers 200 also when the user did not follow (or only asked to): repeating is safe.
+        rel = self.http.retry(call)
+        if rel.get("following") or rel.get("requested"):
+            raise PlatformError("The server did not confirm the unfollow.", permanent=False)
+
     def _resolve(self, external_id: str, handle: str | None) -> dict | None:
         """Find the account on the user's own instance, resolving it there if unknown."""
         wanted_handle = (handle or "").lstrip("@").lower()

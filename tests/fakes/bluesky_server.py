@@ -358,6 +358,27 @@ class FakeBluesky(FakeServer):
         return Reply(200, {"uri": uri, "cid": self.records[uri]["cid"], "validationStatus": "valid",
                            "commit": {"cid": "bafyreicommit", "rev": tid(self.clock.now())}})
 
+    def _com_atproto_repo_getRecord(self, seen: Seen) -> Reply:
+        repo = self._resolve(seen.param("repo"))
+        uri = f"at://{repo}/{seen.param('collection')}/{seen.param('rkey')}"
+        if uri not in self.records:
+            # What the reference PDS answers (PLATFORMS.md 2.5 for the shape of record calls).
+            return Reply(400, {"error": "RecordNotFound", "message": f"Could not locate record: {uri}"})
+        record = self.records[uri]
+        return Reply(200, {"uri": uri, "cid": record["cid"], "value": record["value"]})
+
+    def _com_atproto_repo_deleteRecord(self, seen: Seen) -> Reply:
+        """Deleting a record that does not exist is accepted, as on the reference PDS."""
+        body = seen.json or {}
+        if body.get("repo") not in (self.me, self.handle):
+            return Reply(400, {"error": "InvalidRequest", "message": "repo does not match the session"})
+        uri = f"at://{self.me}/{body.get('collection')}/{body.get('rkey')}"
+        self.records.pop(uri, None)
+        for key, follow_uri in list(self.follows.items()):
+            if follow_uri == uri:
+                del self.follows[key]
+        return Reply(200, {"commit": {"cid": "bafyreicommit", "rev": tid(self.clock.now())}})
+
     def _com_atproto_repo_listRecords(self, seen: Seen) -> Reply:
         """The repository itself (no AppView): newest first, as the reference PDS lists by default."""
         repo = self._resolve(seen.param("repo"))

@@ -39,6 +39,7 @@ class FakeMastodon(FakeServer):
         self.favourites: list[tuple[int, str]] = []  # (internal id, status id): alice's likes
         self.relationships: dict[str, dict] = {}
         self.follow_calls: list[str] = []
+        self.unfollow_calls: list[str] = []
         self.apps: dict[str, dict] = {}
         self.codes: dict[str, dict] = {}
         self.tokens: set[str] = set()
@@ -304,6 +305,8 @@ class FakeMastodon(FakeServer):
             return self._paginate(seen, own, lambda s: int(s["id"]), 20, 40)
         if parts[:3] == ["api", "v1", "accounts"] and parts[4:] == ["follow"] and method == "POST":
             return self._follow(parts[3])
+        if parts[:3] == ["api", "v1", "accounts"] and parts[4:] == ["unfollow"] and method == "POST":
+            return self._unfollow(parts[3])
         if parts == ["api", "v1", "notifications"]:
             include_filtered = _truthy(seen.param("include_filtered"))
             notes = [n for n in self.notifications if include_filtered or not n["_filtered"]]
@@ -357,6 +360,15 @@ class FakeMastodon(FakeServer):
             rel["requested"] = True
         else:
             rel["following"] = True
+        return Reply(200, self._rel_json(account_id))
+
+    def _unfollow(self, account_id: str) -> Reply:
+        # Like Mastodon (PLATFORMS.md 1.8): 200 with the relationship also when alice did not
+        # follow; an unfollow withdraws a pending follow request too.
+        self.unfollow_calls.append(account_id)
+        if account_id not in self.accounts:
+            return Reply(404, {"error": "Record not found"})
+        self.relationship(self.accounts[account_id]).update(following=False, requested=False)
         return Reply(200, self._rel_json(account_id))
 
     def _search(self, seen: Seen) -> Reply:
