@@ -584,12 +584,18 @@ class FollowAttempt(models.Model):
         FOLLOWING = "following"
         REQUESTED = "requested"
         FAILED = "failed"
+        # Taken back with the card's Undo: unfollowed on the platform (or, for a
+        # follow by hand, no longer claimed), so "why I followed" shows nothing.
+        UNDONE = "undone"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="follow_attempts")
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="follow_attempts")
     identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="follow_attempts")
     nudge = models.ForeignKey(Nudge, null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_attempts")
     platform = models.CharField(max_length=16, choices=PLATFORM_CHOICES)
+    # The connected account that followed: Undo unfollows through the same one,
+    # never through another account of the user that may follow them on its own.
+    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_attempts")
     # True when the user followed by hand (X) and confirmed it here.
     manual = models.BooleanField(default=False)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)

@@ -59,3 +59,36 @@ def test_adding_merged_people_keeps_every_person_identity_and_interaction():
     # The new table works on the upgraded database: a merge can record where Ana went.
     MergedPerson.objects.create(user_id=alice.pk, merged_id=ana.pk, person_id=lena.pk)
     assert MergedPerson.objects.get().person_id == lena.pk
+
+
+BEFORE_FOLLOW_SOURCE = [("relationships", "0010_archive_sources_one_per_account")]
+
+
+def test_remembering_the_account_that_followed_keeps_every_follow_attempt():
+    old = _migrate(BEFORE_FOLLOW_SOURCE)
+    User = old.get_model("auth", "User")
+    Person, Identity = old.get_model("relationships", "Person"), old.get_model("relationships", "Identity")
+    Nudge, FollowAttempt = old.get_model("relationships", "Nudge"), old.get_model("relationships", "FollowAttempt")
+    alice = User.objects.create(username="alice")
+    ana = Person.objects.create(user=alice, name="Ana")
+    identity = Identity.objects.create(user=alice, person=ana, platform="bluesky", external_id="did:plc:ana",
+                                       handle="ana.bsky.social", i_follow=True)
+    nudge = Nudge.objects.create(user=alice, person=ana, kind="follow", state="acted", outcome="following",
+                                 reason="You've talked with Ana on 5 different days — follow them?")
+    FollowAttempt.objects.create(user=alice, person=ana, identity=identity, nudge=nudge, platform="bluesky",
+                                 state="following", reason="Followed.", evidence=[{"id": 1, "kind": "reply"}],
+                                 record_uri="at://did:plc:alice/app.bsky.graph.follow/3kq")
+    FollowAttempt.objects.create(user=alice, person=ana, identity=identity, platform="bluesky", state="failed",
+                                 reason="Interrupted.")
+    fields = ("pk", "nudge_id", "state", "reason", "record_uri", "evidence")
+    before = sorted(FollowAttempt.objects.values_list(*fields))
+
+    new = _migrate(_latest())
+
+    FollowAttempt = new.get_model("relationships", "FollowAttempt")
+    assert sorted(FollowAttempt.objects.values_list(*fields)) == before
+    # Not guessed: an earlier attempt does not say which account followed.
+    assert set(FollowAttempt.objects.values_list("source_id", flat=True)) == {None}
+    # The new state is usable on the upgraded database.
+    FollowAttempt.objects.filter(state="following").update(state="undone")
+    assert FollowAttempt.objects.filter(state="undone").count() == 1
