@@ -20,7 +20,9 @@ and at most one follow in flight per identity.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from django.db import IntegrityError, transaction
@@ -30,7 +32,7 @@ from django.utils import timezone
 from ..crypto import CredentialsUnreadable
 from ..models import FollowAttempt, Identity, Nudge, Person, Source
 from ..platforms import records as r
-from ..platforms.base import FAILED, FOLLOWING, REQUESTED, live_platforms
+from ..platforms.base import FAILED, FOLLOWING, REQUESTED, Connector, live_platforms
 from ..platforms.errors import AuthError, PlatformError, RateLimited, TransientError
 from . import connect, nudges
 
@@ -146,7 +148,7 @@ def follow_person(target: Nudge | Person, user, *, identity_id: int | None = Non
     if source is None:
         return FollowResult(MANUAL, _manual_reason(identity), person, identity, nudge, profile_link(identity))
     _check_budget(user)
-    attempt = _start(user, person, identity, nudge)
+    attempt = _start(user, person, identity, nudge, source)
     try:
         state, reason, record_uri = _call(source, identity)
     except BaseException:
@@ -204,7 +206,7 @@ def _check_budget(user) -> None:
         )
 
 
-def _start(user, person: Person, identity: Identity, nudge: Nudge | None) -> FollowAttempt:
+def _start(user, person: Person, identity: Identity, nudge: Nudge | None, source: Source) -> FollowAttempt:
     """Record the attempt as pending; the partial unique constraint refuses a second one in flight."""
     FollowAttempt.objects.filter(
         identity=identity, state=FollowAttempt.State.PENDING, created_at__lt=timezone.now() - PENDING_TIMEOUT
@@ -212,7 +214,7 @@ def _start(user, person: Person, identity: Identity, nudge: Nudge | None) -> Fol
     try:
         with transaction.atomic():
             return FollowAttempt.objects.create(
-                user=user, person=person, identity=identity, nudge=nudge, platform=identity.platform,
+                user=user, person=person, identity=identity, nudge=nudge, platform=identity.platform, source=source,
                 evidence=nudges.evidence_for(person),
             )
     except IntegrityError:
@@ -220,25 +222,35 @@ def _start(user, person: Person, identity: Identity, nudge: Nudge | None) -> Fol
 
 
 def _call(source: Source, identity: Identity) -> tuple[str, str, str]:
-    """Follow on the platform; (state, reason, record uri). Marks the source when its access is gone."""
+    """Follow on the platform; (state, reason, record uri)."""
+    outcome, error = _through(source, "follow", lambda connector: connector.follow(identity.external_id, identity.handle))
+    if error:
+        return FAILED, error, ""
+    return outcome.state, outcome.reason, outcome.record_uri or ""
+
+
+def _through(source: Source, action: str, work: Callable[[Connector], Any]) -> tuple[Any, str]:
+    """``work(connector)`` with ``source``'s account: (its result, "") or (None, why ``action`` failed, for a person).
+
+    Marks the source when its access is gone.
+    """
     name = source.get_platform_display()
     connector = None
     try:
         credentials = source.get_credentials()
         connector = connect.connector_for(source.platform, source.base_url or None, credentials)
-        outcome = connector.follow(identity.external_id, identity.handle)
-        return outcome.state, outcome.reason, outcome.record_uri or ""
+        return work(connector), ""
     except (AuthError, CredentialsUnreadable) as e:
         reason = f"{name} no longer accepts Rapport's access ({e}). Please reconnect {source}."
         Source.objects.filter(pk=source.pk).update(state=Source.State.NEEDS_REAUTH, state_reason=reason)
-        return FAILED, f"Your {name} account needs reconnecting before Rapport can follow anyone.", ""
+        return None, f"Your {name} account needs reconnecting before Rapport can {action} anyone."
     except RateLimited as e:
         when = timezone.localtime(e.reset_at).strftime("%H:%M")
-        return FAILED, f"{name} asks Rapport to slow down; try again after {when}.", ""
+        return None, f"{name} asks Rapport to slow down; try again after {when}."
     except TransientError as e:
-        return FAILED, f"{name} could not be reached ({e}); try again in a moment.", ""
+        return None, f"{name} could not be reached ({e}); try again in a moment."
     except PlatformError as e:
-        return FAILED, f"{name} refused the follow: {e}.", ""
+        return None, f"{name} refused the {action}: {e}."
     finally:
         # Also after a failure: a refreshed Bluesky session must not be lost.
         fresh = connector.updated_credentials if connector is not None else None
@@ -272,3 +284,69 @@ def _record(
         # The person's other nudges that asked for a follow are done too.
         nudges.mark_acted(attempt.user)
     return FollowResult(state, reason, attempt.person, attempt.identity, nudge, profile_link(attempt.identity), attempt)
+
+
+# ---------------------------------------------------------------- undo
+
+
+def undo_follow(nudge: Nudge, user, now: dt.datetime | None = None) -> FollowResult:
+    """Take back a Follow made from ``nudge`` within ``nudges.UNDO_WINDOW``: the nudge is open again.
+
+    A follow made through a connected account is unfollowed on the platform
+    (a follow request still waiting is withdrawn), through the account that
+    followed. A follow by hand (X) is only no longer claimed: ``reason``
+    asks the user to unfollow there too. Then the attempt becomes
+    ``undone``, the identity is no longer followed, and the nudge keeps
+    nothing of "why you followed".
+
+    Raises ``nudges.NudgeStateError`` (not a follow made in Rapport, or too
+    late) or :class:`FollowRefused` (the platform refused, or could not be
+    asked): nothing changed in Rapport then.
+    """
+    now = now or timezone.now()
+    nudge, person = _unpack(nudge, user)
+    attempt = _undoable_attempt(nudge, now)
+    name = attempt.get_platform_display()
+    identity = attempt.identity
+    if attempt.manual:
+        reason = f"Rapport no longer counts this follow. You followed on {name} yourself: unfollow {person.display_name} there too."
+    else:
+        source = attempt.source
+        if source is None or source.state != Source.State.ACTIVE:
+            raise FollowRefused(
+                f"The {name} account that followed is not connected any more: unfollow {person.display_name} on {name} yourself."
+            )
+        _, error = _through(
+            source, "unfollow",
+            lambda connector: connector.unfollow(identity.external_id, identity.handle, attempt.record_uri or None),
+        )
+        if error:
+            raise FollowRefused(error)
+        reason = f"Unfollowed on {name}."
+    with transaction.atomic():
+        FollowAttempt.objects.filter(pk=attempt.pk).update(state=FollowAttempt.State.UNDONE, reason=reason, finished_at=now)
+        Identity.objects.filter(pk=attempt.identity_id).update(i_follow=False, followed_since=None)
+        nudge = nudges.reopen_unfollowed(nudge, now)
+    attempt.state, attempt.reason = FollowAttempt.State.UNDONE, reason
+    return FollowResult(attempt.state, reason, person, identity, nudge, profile_link(identity), attempt)
+
+
+def _undoable_attempt(nudge: Nudge, now: dt.datetime) -> FollowAttempt:
+    """The follow the nudge's Undo takes back; NudgeStateError when there is none to take back now."""
+    if nudge.state != Nudge.State.ACTED:
+        raise nudges.NudgeStateError("This nudge was not followed.")
+    attempt = (
+        FollowAttempt.objects.filter(nudge=nudge, state__in=(FOLLOWING, REQUESTED))
+        .select_related("source", "identity")
+        .order_by("-pk")
+        .first()
+    )
+    if attempt is None or nudge.outcome not in (FOLLOWING, REQUESTED):
+        # Acted because a sync saw the follow, or the user replied: Rapport did not follow.
+        raise nudges.NudgeStateError("Rapport did not make this follow: unfollow on the platform if you changed your mind.")
+    if not nudges.undoable(nudge, now):
+        raise nudges.NudgeStateError(
+            f"It is too late to undo this here: unfollow {nudge.person.display_name} on "
+            f"{attempt.get_platform_display()} if you changed your mind."
+        )
+    return attempt

@@ -36,6 +36,7 @@ from django.utils import timezone
 from .. import page_cache
 from ..models import Identity, Interaction, Nudge, Person, Preferences, Rapport
 from ..platforms import records as r
+from ..platforms.base import FOLLOWING, REQUESTED
 from .rapport import MASS_MENTION, direct_count, local_today
 from .sentences import follow_reason, reconnect_reason, shows_up_reason
 
@@ -336,16 +337,22 @@ def dismiss(nudge: Nudge) -> Nudge:
 
 
 def undoable(nudge: Nudge, now: dt.datetime | None = None) -> bool:
-    """Whether :func:`undo` would take the nudge back now."""
-    return nudge.state in _UNDOABLE and nudge.updated_at >= (now or timezone.now()) - UNDO_WINDOW
+    """Whether the card's Undo would take the nudge back now: :func:`undo`, or for a follow made in
+    Rapport (outcome ``following`` / ``requested``) ``follow.undo_follow``."""
+    if nudge.state == Nudge.State.ACTED:
+        if nudge.outcome not in (FOLLOWING, REQUESTED):
+            return False  # "followed" (seen by a sync) or "replied": nothing Rapport did
+    elif nudge.state not in _UNDOABLE:
+        return False
+    return nudge.updated_at >= (now or timezone.now()) - UNDO_WINDOW
 
 
 def undo(nudge: Nudge, now: dt.datetime | None = None) -> Nudge:
     """Take back a Not now or a Never made within UNDO_WINDOW: the nudge is open again, as it was.
 
-    A follow is not undone here: it happened on the platform, and reopening
-    the nudge would say the user does not follow someone they do. Raises
-    NudgeStateError past the window or for any other state.
+    A follow is not undone here: reopening the nudge alone would say the user
+    does not follow someone they do; ``follow.undo_follow`` unfollows on the
+    platform first. Raises NudgeStateError past the window or for any other state.
     """
     now = now or timezone.now()
     page_cache.changed(nudge.user_id)
@@ -357,7 +364,7 @@ def undo(nudge: Nudge, now: dt.datetime | None = None) -> Nudge:
     nudge.refresh_from_db()
     if not taken_back:
         if nudge.state == Nudge.State.ACTED:
-            raise NudgeStateError("A follow cannot be undone here: unfollow on the platform if you changed your mind.")
+            raise NudgeStateError("A follow is undone by unfollowing, not by reopening its nudge.")
         if nudge.state == Nudge.State.OPEN:
             raise NudgeStateError("This nudge is open already.")
         raise NudgeStateError(
@@ -365,6 +372,20 @@ def undo(nudge: Nudge, now: dt.datetime | None = None) -> Nudge:
             if nudge.state == Nudge.State.DISMISSED
             else "It is too late to undo this here; the nudge comes back when the snooze ends."
         )
+    return nudge
+
+
+def reopen_unfollowed(nudge: Nudge, now: dt.datetime) -> Nudge:
+    """Open the nudge again once its follow was undone (``follow.undo_follow``).
+
+    Outcome and evidence go: an open card must not claim a follow, nor keep
+    "why you followed" for one that no longer exists.
+    """
+    page_cache.changed(nudge.user_id)
+    Nudge.objects.filter(pk=nudge.pk, state=Nudge.State.ACTED).update(
+        state=Nudge.State.OPEN, outcome="", outcome_reason="", evidence=[], snoozed_until=None, updated_at=now
+    )
+    nudge.refresh_from_db()
     return nudge
 
 

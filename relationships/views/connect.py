@@ -176,22 +176,30 @@ def _own_nudge(request, pk: int) -> Nudge:
     return get_object_or_404(Nudge.objects.select_related("person"), pk=pk, user=request.user)
 
 
-def _back(request):
-    """Back to where the button was (a safe ``next`` or Referer), else the dashboard."""
+def _back_url(request) -> str:
+    """Where the button was (a safe ``next`` or Referer), else the dashboard."""
     for target in (request.POST.get("next"), request.headers.get("Referer")):
         if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
-            return redirect(target)
-    return redirect("dashboard")
+            return target
+    return reverse("dashboard")
 
 
-def _card(request, nudge: Nudge, *, result=None, error: str = "", status: int = 200):
-    """The nudge's card as it is now, whole (name, evidence, every button), with what just happened."""
+def _back(request):
+    return redirect(_back_url(request))
+
+
+def _card_context(request, nudge: Nudge, *, result=None, error: str = "") -> dict:
     card = nudge_cards(Nudge.objects.filter(pk=nudge.pk))[0]
-    context = {
+    return {
         "nudge": card, "result": result, "error": error, "undo": nudges.undoable(card),
         "today": local_today(Preferences.for_user(request.user)),
         "next": request.POST.get("next") or reverse("dashboard"),
     }
+
+
+def _card(request, nudge: Nudge, *, result=None, error: str = "", status: int = 200):
+    """The nudge's card as it is now, whole (name, evidence, every button), with what just happened."""
+    context = _card_context(request, nudge, result=result, error=error)
     response = render(request, "relationships/includes/nudge_card.html", context, status=status)
     # After the swap, so the dashboard's counts see which cards are still open on screen.
     response["HX-Trigger-After-Settle"] = "nudge-changed"
@@ -227,9 +235,10 @@ def nudge_follow(request, pk: int):
         return render(request, "relationships/connect_follow_manual.html", {"nudge": nudge, "result": result,
                                                                            "next": request.POST.get("next", "")})
     if result.succeeded:
-        messages.success(request, f"{nudge.person.display_name}: {result.reason}")
-    else:
-        messages.error(request, f"Could not follow {nudge.person.display_name}: {result.reason}")
+        # A page with the card, not a redirect: its Undo is there for the moment a mistaken click can be taken back.
+        context = {**_card_context(request, nudge, result=result), "back": _back_url(request)}
+        return render(request, "relationships/nudge_followed.html", context)
+    messages.error(request, f"Could not follow {nudge.person.display_name}: {result.reason}")
     return _back(request)
 
 
@@ -270,8 +279,18 @@ def nudge_dismiss(request, pk: int):
 
 @require_POST
 def nudge_undo(request, pk: int):
-    """Take back a Not now or a Never just made: the nudge is open again (see nudges.undo)."""
-    return _change(request, pk, nudges.undo, lambda nudge: f"Undone: {nudge.person.display_name} is back among your nudges.")
+    """Take back a Not now, a Never or a Follow just made: the nudge is open again (nudges.undo, follow.undo_follow)."""
+    nudge = _own_nudge(request, pk)
+    if nudge.state != Nudge.State.ACTED:
+        return _change(request, pk, nudges.undo, lambda nudge: f"Undone: {nudge.person.display_name} is back among your nudges.")
+    try:
+        result = follow.undo_follow(nudge, request.user)
+    except (nudges.NudgeStateError, follow.FollowRefused) as e:
+        return _answer(request, nudge, error=str(e))
+    if request.htmx:
+        return _card(request, nudge, result=result)
+    messages.success(request, f"Undone: {nudge.person.display_name} is back among your nudges. {result.reason}")
+    return _back(request)
 
 
 def _change(request, pk: int, change, success):

@@ -10,7 +10,8 @@ like and a repost from alice. dave.test gets three likes at the same time.
 The story is written once per module over plain XRPC; every test connects a
 fresh Rapport user to the same alice account, so a test asserts on the
 records it knows of (:class:`Story`), not on counts that other tests' writes
-would change. The follow test writes alice's follow of bob: it runs last.
+would change. The follow test writes alice's follow of bob: it runs last but
+one; the undo test after it deletes that follow again.
 """
 
 from __future__ import annotations
@@ -242,7 +243,7 @@ def test_follow_from_a_nudge_writes_one_follow_record_in_alices_repository(
 
     response = alice_client.post(f"/nudges/{nudge.pk}/follow/")
 
-    assert response.status_code == 302
+    assert response.status_code == 200 and f'action="/nudges/{nudge.pk}/undo/"' in response.content.decode()
     records = follows_of(pds, story.alice, story.bob)
     assert len(records) == 1
     attempt = FollowAttempt.objects.get(user=alice, nudge=nudge)
@@ -269,3 +270,48 @@ def test_follow_from_a_nudge_writes_one_follow_record_in_alices_repository(
 
     assert third.state == "following" and third.reason == "Already following."
     assert [r["uri"] for r in follows_of(pds, story.alice, story.bob)] == [attempt.record_uri]
+
+
+def appview_says_alice_follows_bob(pds: Pds, story: Story) -> bool:
+    return bool(pds.call("app.bsky.actor.getProfile", token=story.alice.access_jwt,
+                         params={"actor": story.bob.did})["viewer"].get("following"))
+
+
+# Last: it undoes the follow the test above wrote.
+def test_undo_of_a_follow_deletes_the_follow_record_from_alices_repository(
+    alice, alice_client, bluesky_network, pds, story
+):
+    # Left by the test above: alice follows bob. Rapport did not make that follow for this user and
+    # keeps no URI of it: unfollow finds the record in the repository, by its subject.
+    assert len(follows_of(pds, story.alice, story.bob)) == 1
+    source = connect.connect_bluesky(alice, "alice.test", story.app_password, bluesky_network.pds_url)
+    connector = connect.connector_for("bluesky", bluesky_network.pds_url, source.get_credentials())
+    connector.unfollow(story.bob.did, "bob.test")
+    assert follows_of(pds, story.alice, story.bob) == []
+    pds.wait_until(lambda: not appview_says_alice_follows_bob(pds, story), message="the AppView to index the unfollow")
+    assert sync_here(source).state == Job.State.DONE
+    nudge = Nudge.objects.get(user=alice, person__identities__external_id=story.bob.did)
+    assert nudge.state == Nudge.State.OPEN
+
+    alice_client.post(f"/nudges/{nudge.pk}/follow/")
+    records = follows_of(pds, story.alice, story.bob)
+    assert len(records) == 1
+    attempt = FollowAttempt.objects.get(user=alice, nudge=nudge)
+    assert attempt.record_uri == records[0]["uri"] and attempt.source == source
+
+    card = alice_client.post(f"/nudges/{nudge.pk}/undo/", HTTP_HX_REQUEST="true").content.decode()
+
+    assert "Undone: Unfollowed on Bluesky." in card and "data-nudge-open" in card
+    assert follows_of(pds, story.alice, story.bob) == []
+    attempt.refresh_from_db()
+    nudge.refresh_from_db()
+    bob = Identity.objects.get(user=alice, platform="bluesky", external_id=story.bob.did)
+    assert attempt.state == FollowAttempt.State.UNDONE and bob.i_follow is False
+    assert (nudge.state, nudge.outcome, nudge.evidence) == (Nudge.State.OPEN, "", [])
+    # Unfollowing again is a success: nothing is left to delete.
+    connector.unfollow(story.bob.did, "bob.test", attempt.record_uri)
+
+    # Follow again at once: even while the AppView still names the deleted record, a new one is written.
+    alice_client.post(f"/nudges/{nudge.pk}/follow/")
+    again = follows_of(pds, story.alice, story.bob)
+    assert len(again) == 1 and again[0]["uri"] != attempt.record_uri

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from relationships.models import FollowAttempt, Identity, Nudge, Source
 from relationships.platforms import records as r
-from relationships.services import follow
+from relationships.services import connect, follow, nudges
 from relationships.services.ingest import ingest
 
 from .helpers import follow_nudge, run_sync, talks
@@ -115,9 +115,11 @@ def test_a_revoked_token_fails_the_follow_and_asks_to_reconnect(alice, alice_cli
 
 @pytest.mark.services
 @pytest.mark.postgres_only
-def test_a_full_page_follow_redirects_back_with_a_message(alice_client, fake_mastodon, ana, ana_nudge):
+def test_a_full_page_follow_answers_with_the_card_its_undo_and_the_way_back(alice_client, fake_mastodon, ana, ana_nudge):
     response = alice_client.post(f"/nudges/{ana_nudge.pk}/follow/", {"next": "/people/"})
-    assert response.status_code == 302 and response["Location"] == "/people/"
+    body = response.content.decode()
+    assert response.status_code == 200 and "<html" in body and "You follow Ana now" in body
+    assert f'action="/nudges/{ana_nudge.pk}/undo/"' in body and '<a href="/people/">Back</a>' in body
     assert fake_mastodon.follow_calls == [ana["id"]]
 
 
@@ -149,13 +151,18 @@ def ana_identity_for_budget(alice, make_source):
 # ---------------------------------------------------------------- Bluesky
 
 
-@pytest.mark.services
-@pytest.mark.postgres_only
-def test_follow_from_a_nudge_writes_one_bluesky_follow_record(alice, alice_client, fake_bluesky, ben, bluesky_source):
+@pytest.fixture
+def ben_nudge(alice, fake_bluesky, ben, bluesky_source) -> Nudge:
+    """Ben mentioned alice on Bluesky; a follow nudge about him."""
     fake_bluesky.add_post(ben, "hey alice", mentions=[fake_bluesky.me])
     run_sync(bluesky_source)
-    nudge = follow_nudge(alice, Identity.objects.get(user=alice, external_id=ben))
+    return follow_nudge(alice, Identity.objects.get(user=alice, external_id=ben))
 
+
+@pytest.mark.services
+@pytest.mark.postgres_only
+def test_follow_from_a_nudge_writes_one_bluesky_follow_record(alice, alice_client, fake_bluesky, ben_nudge):
+    nudge = ben_nudge
     card = alice_client.post(f"/nudges/{nudge.pk}/follow/", **HTMX)
 
     assert "You follow" in card.content.decode()
@@ -165,6 +172,31 @@ def test_follow_from_a_nudge_writes_one_bluesky_follow_record(alice, alice_clien
     # Following again through the person (say, from another nudge) sees viewer.following: no second record.
     follow.follow_person(nudge.person, alice)
     assert len(fake_bluesky.follow_records(fake_bluesky.me)) == 1
+
+
+@pytest.mark.services
+@pytest.mark.postgres_only
+def test_undo_of_a_bluesky_follow_deletes_the_follow_record(alice, alice_client, fake_bluesky, ben, ben_nudge):
+    nudge = ben_nudge
+    alice_client.post(f"/nudges/{nudge.pk}/follow/", **HTMX)
+    assert len(fake_bluesky.follow_records(fake_bluesky.me)) == 1
+
+    card = alice_client.post(f"/nudges/{nudge.pk}/undo/", **HTMX).content.decode()
+
+    assert "Undone: Unfollowed on Bluesky." in card
+    assert fake_bluesky.follow_records(fake_bluesky.me) == []
+    assert fake_bluesky.calls("/xrpc/com.atproto.repo.deleteRecord", "POST")
+    nudge.refresh_from_db()
+    undone = FollowAttempt.objects.get()
+    assert nudge.state == Nudge.State.OPEN and undone.state == "undone"
+
+    # Follow again at once, while the AppView still says viewer.following with the deleted record:
+    # the repository has no such record, so a new one is written (not "Already following").
+    fake_bluesky.follows[(fake_bluesky.me, ben)] = undone.record_uri
+    again = alice_client.post(f"/nudges/{nudge.pk}/follow/", **HTMX).content.decode()
+    assert "You follow Ben now" in again
+    latest = FollowAttempt.objects.latest("pk")
+    assert latest.record_uri != undone.record_uri and latest.record_uri in fake_bluesky.records
 
 
 # ---------------------------------------------------------------- X, by hand
@@ -231,7 +263,7 @@ def test_a_reconnect_nudge_cannot_be_followed(alice, alice_client, x_nudge):
 # ---------------------------------------------------------------- permissions
 
 
-ACTIONS = ["follow", "follow/confirm", "snooze", "dismiss"]
+ACTIONS = ["follow", "follow/confirm", "snooze", "dismiss", "undo"]
 
 
 @pytest.mark.parametrize("action", ACTIONS)
@@ -250,3 +282,167 @@ def test_every_nudge_action_is_404_for_bob_and_needs_a_login(alice, bob, client,
 @pytest.mark.parametrize("action", ACTIONS)
 def test_nudge_actions_take_only_posts(alice_client, x_nudge, action):
     assert alice_client.get(f"/nudges/{x_nudge.pk}/{action}/").status_code == 405
+
+
+# ---------------------------------------------------------------- Undo of a follow
+
+
+def _undo(client, nudge, **extra):
+    return client.post(f"/nudges/{nudge.pk}/undo/", **extra)
+
+
+@pytest.mark.services
+@pytest.mark.postgres_only
+def test_undo_right_after_a_follow_unfollows_ana_on_mastodon_and_opens_the_nudge_again(
+    alice, alice_client, fake_mastodon, ana, ana_nudge
+):
+    followed = alice_client.post(f"/nudges/{ana_nudge.pk}/follow/", **HTMX).content.decode()
+    assert "You follow Ana now" in followed and f'action="/nudges/{ana_nudge.pk}/undo/"' in followed
+
+    card = _undo(alice_client, ana_nudge, **HTMX)
+
+    body = card.content.decode()
+    assert card.status_code == 200 and card["HX-Trigger-After-Settle"] == "nudge-changed"
+    assert "data-nudge-open" in body and "Undone: Unfollowed on Mastodon." in body
+    assert f'action="/nudges/{ana_nudge.pk}/follow/"' in body and "Why you followed" not in body
+    assert fake_mastodon.unfollow_calls == [ana["id"]]
+    assert fake_mastodon.relationship(ana)["following"] is False
+    assert Identity.objects.get(user=alice, external_id=ana["uri"]).i_follow is False
+    ana_nudge.refresh_from_db()
+    assert (ana_nudge.state, ana_nudge.outcome, ana_nudge.outcome_reason, ana_nudge.evidence) == ("open", "", "", [])
+    attempt = FollowAttempt.objects.get()
+    assert attempt.state == "undone" and attempt.reason == "Unfollowed on Mastodon."
+    # Open again for real: Follow follows again (and a sync does not mark it acted).
+    again = alice_client.post(f"/nudges/{ana_nudge.pk}/follow/", **HTMX).content.decode()
+    assert "You follow Ana now" in again and fake_mastodon.follow_calls == [ana["id"], ana["id"]]
+
+
+@pytest.mark.services
+@pytest.mark.postgres_only
+def test_undo_of_a_follow_request_withdraws_it(alice, alice_client, fake_mastodon, ana, ana_nudge):
+    ana["locked"] = True
+    alice_client.post(f"/nudges/{ana_nudge.pk}/follow/", **HTMX)
+    assert fake_mastodon.relationship(ana)["requested"] is True
+
+    _undo(alice_client, ana_nudge, **HTMX)
+
+    assert fake_mastodon.relationship(ana)["requested"] is False and fake_mastodon.unfollow_calls == [ana["id"]]
+    ana_nudge.refresh_from_db()
+    assert ana_nudge.state == Nudge.State.OPEN and FollowAttempt.objects.get().state == "undone"
+
+
+@pytest.mark.services
+@pytest.mark.postgres_only
+def test_without_javascript_undo_of_a_follow_unfollows_and_goes_back_with_a_message(
+    alice, alice_client, fake_mastodon, ana, ana_nudge
+):
+    alice_client.post(f"/nudges/{ana_nudge.pk}/follow/", {"next": "/people/"})
+
+    response = _undo(alice_client, ana_nudge, data={"next": "/people/"}, follow=False)
+
+    assert response.status_code == 302 and response["Location"] == "/people/"
+    page = alice_client.get("/people/").content.decode()
+    assert "Undone: Ana is back among your nudges. Unfollowed on Mastodon." in page
+    assert fake_mastodon.unfollow_calls == [ana["id"]]
+
+
+@pytest.mark.services
+@pytest.mark.postgres_only
+def test_bob_cannot_undo_alices_follow(alice, bob, client, fake_mastodon, ana, ana_nudge):
+    follow.follow_person(ana_nudge, alice)
+    client.force_login(bob)
+
+    assert _undo(client, ana_nudge, **HTMX).status_code == 404
+    assert _undo(client, ana_nudge).status_code == 404
+    with pytest.raises(follow.FollowRefused):
+        follow.undo_follow(ana_nudge, bob)
+    assert fake_mastodon.unfollow_calls == []
+    ana_nudge.refresh_from_db()
+    assert ana_nudge.state == Nudge.State.ACTED and Identity.objects.get(user=alice, external_id=ana["uri"]).i_follow
+
+
+def _as_it_was(alice, fake_mastodon, ana, nudge):
+    nudge.refresh_from_db()
+    assert (nudge.state, nudge.outcome) == (Nudge.State.ACTED, "following") and len(nudge.evidence) == 10
+    assert Identity.objects.get(user=alice, external_id=ana["uri"]).i_follow is True
+    assert FollowAttempt.objects.get().state == "following"
+    assert fake_mastodon.relationship(ana)["following"] is True
+
+
+@pytest.mark.services
+@pytest.mark.postgres_only
+def test_undo_past_the_moment_is_refused_and_nothing_changes(alice, alice_client, fake_mastodon, ana, ana_nudge):
+    follow.follow_person(ana_nudge, alice)
+    Nudge.objects.filter(pk=ana_nudge.pk).update(updated_at=timezone.now() - nudges.UNDO_WINDOW - dt.timedelta(seconds=1))
+
+    card = _undo(alice_client, ana_nudge, **HTMX).content.decode()
+
+    assert "too late to undo this here: unfollow Ana on Mastodon" in card
+    assert f'action="/nudges/{ana_nudge.pk}/undo/"' not in card
+    assert fake_mastodon.unfollow_calls == []
+    _as_it_was(alice, fake_mastodon, ana, ana_nudge)
+
+
+@pytest.mark.services
+@pytest.mark.postgres_only
+def test_a_server_error_on_unfollow_leaves_everything_as_it_was(alice, alice_client, fake_mastodon, ana, ana_nudge):
+    follow.follow_person(ana_nudge, alice)
+    fake_mastodon.fail_next(503, times=20, path=f"/api/v1/accounts/{ana['id']}/unfollow")
+
+    card = _undo(alice_client, ana_nudge, **HTMX).content.decode()
+
+    assert "Mastodon could not be reached" in card and "try again in a moment" in card
+    assert f'action="/nudges/{ana_nudge.pk}/undo/"' in card  # still within the moment: Undo stays
+    assert fake_mastodon.calls(f"/api/v1/accounts/{ana['id']}/unfollow")
+    _as_it_was(alice, fake_mastodon, ana, ana_nudge)
+
+
+@pytest.mark.services
+@pytest.mark.postgres_only
+def test_a_revoked_token_refuses_the_undo_and_asks_to_reconnect(alice, alice_client, fake_mastodon, ana, ana_nudge,
+                                                               mastodon_source):
+    follow.follow_person(ana_nudge, alice)
+    fake_mastodon.revoke()
+
+    card = _undo(alice_client, ana_nudge, **HTMX).content.decode()
+
+    assert "needs reconnecting before Rapport can unfollow anyone" in card
+    mastodon_source.refresh_from_db()
+    assert mastodon_source.state == Source.State.NEEDS_REAUTH
+    ana_nudge.refresh_from_db()
+    assert ana_nudge.state == Nudge.State.ACTED and FollowAttempt.objects.get().state == "following"
+
+
+@pytest.mark.services
+@pytest.mark.postgres_only
+def test_unfollowing_someone_not_followed_is_a_success(alice, fake_mastodon, ana, mastodon_source):
+    connector = connect.connector_for(r.MASTODON, mastodon_source.base_url, mastodon_source.get_credentials())
+
+    connector.unfollow(ana["uri"], None)
+
+    assert fake_mastodon.unfollow_calls == [ana["id"]] and fake_mastodon.relationship(ana)["following"] is False
+
+
+def test_a_follow_a_sync_saw_is_not_undone_by_rapport(alice, alice_client, x_nudge):
+    nudges.act(x_nudge, "followed", reason="Seen on the platform.")
+    assert not nudges.undoable(x_nudge)
+
+    card = _undo(alice_client, x_nudge, **HTMX).content.decode()
+
+    assert "Rapport did not make this follow" in card
+    x_nudge.refresh_from_db()
+    assert x_nudge.state == Nudge.State.ACTED
+
+
+def test_undo_of_a_follow_by_hand_on_x_takes_back_the_claim_and_says_to_unfollow_on_x(alice, alice_client, x_nudge):
+    identity = Identity.objects.get(user=alice, platform=r.X)
+    confirmed = alice_client.post(f"/nudges/{x_nudge.pk}/follow/confirm/", {"identity": identity.pk}, **HTMX)
+    assert f'action="/nudges/{x_nudge.pk}/undo/"' in confirmed.content.decode()
+
+    card = _undo(alice_client, x_nudge, **HTMX).content.decode()
+
+    assert "Rapport no longer counts this follow. You followed on X yourself: unfollow Xana there too." in card
+    identity.refresh_from_db()
+    x_nudge.refresh_from_db()
+    assert identity.i_follow is False and (x_nudge.state, x_nudge.evidence) == (Nudge.State.OPEN, [])
+    assert FollowAttempt.objects.get().state == "undone"

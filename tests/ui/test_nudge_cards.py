@@ -99,11 +99,12 @@ def test_undo_is_refused_once_the_moment_has_passed_and_nothing_changes(alice_cl
     assert nudge.state == Nudge.State.DISMISSED
 
 
-def test_a_follow_is_not_undone_by_reopening_its_nudge(alice, community):
+def test_a_follow_is_never_undone_by_only_reopening_its_nudge(alice, community):
+    # The card's Undo of a follow unfollows on the platform first (follow.undo_follow, tests/sync/test_follow.py).
     nudge = Nudge.objects.get(user=alice, person__name="Ana")
     nudges.act(nudge, "following", "Followed.")
-    assert not nudges.undoable(nudge)
-    with pytest.raises(nudges.NudgeStateError, match="unfollow on the platform"):
+    assert nudges.undoable(nudge)
+    with pytest.raises(nudges.NudgeStateError, match="undone by unfollowing"):
         nudges.undo(nudge)
     nudge.refresh_from_db()
     assert nudge.state == Nudge.State.ACTED
