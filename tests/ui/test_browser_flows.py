@@ -190,9 +190,9 @@ def test_connecting_mastodon_in_the_browser_syncs_in_the_worker_and_people_appea
 
 # -- Follow from a nudge -----------------------------------------------------------------------------------
 
-def test_follow_on_a_nudge_follows_on_mastodon_swaps_the_card_and_marks_the_person(
-    open_page, alice_pw, heartbeats, live, fake_mastodon
-):
+@pytest.fixture
+def ana_on_mastodon(alice_pw, fake_mastodon) -> tuple[dict, Nudge]:
+    """Alice's Mastodon account connected and synced: she talked with Ana on five days, a follow nudge is open."""
     from relationships.services import connect
 
     ana = fake_mastodon.add_account("ana", "remote.example", display_name="Ana")
@@ -200,7 +200,13 @@ def test_follow_on_a_nudge_follows_on_mastodon_swaps_the_card_and_marks_the_pers
     source = connect.connect_mastodon_token(alice_pw, fake_mastodon.url, fake_mastodon.token)
     job = run_sync(source)  # set-up only: the sync itself is the test above
     assert job.state == Job.State.DONE, job.error
-    nudge = Nudge.objects.get(user=alice_pw, kind=Nudge.Kind.FOLLOW, state=Nudge.State.OPEN)
+    return ana, Nudge.objects.get(user=alice_pw, kind=Nudge.Kind.FOLLOW, state=Nudge.State.OPEN)
+
+
+def test_follow_on_a_nudge_follows_on_mastodon_swaps_the_card_and_marks_the_person(
+    open_page, alice_pw, heartbeats, live, fake_mastodon, ana_on_mastodon
+):
+    ana, nudge = ana_on_mastodon
     person = nudge.person
 
     page = open_page(alice_pw, "/")
@@ -231,6 +237,29 @@ def test_follow_on_a_nudge_follows_on_mastodon_swaps_the_card_and_marks_the_pers
     assert why.locator(".recent li").count() == len(nudge.evidence) > 0
     assert page.get_by_text("You follow this account").is_visible()
     screenshot(page, "flow-person-followed")
+    assert not errors_besides_fake_images(page, fake_mastodon)
+
+
+def test_undo_right_after_a_follow_unfollows_on_mastodon_and_brings_the_card_back(
+    open_page, alice_pw, heartbeats, fake_mastodon, ana_on_mastodon
+):
+    ana, nudge = ana_on_mastodon
+    page = open_page(alice_pw, "/")
+    card = page.locator(f"#nudge-{nudge.pk}")
+    card.get_by_role("button", name="Follow Ana").click()
+    card.get_by_text("You follow Ana now.").wait_for()
+    page.wait_for_function("() => document.querySelector('#nudge-counts').innerText.includes('0 open')")
+
+    card.get_by_role("button", name="Undo for Ana").click()
+
+    card.get_by_text("Undone: Unfollowed on Mastodon.").wait_for()
+    assert card.get_by_role("button", name="Follow Ana").is_visible()
+    page.wait_for_function("() => document.querySelector('#nudge-counts').innerText.includes('1 open')")
+    assert fake_mastodon.unfollow_calls == [ana["id"]] and fake_mastodon.relationship(ana)["following"] is False
+    nudge.refresh_from_db()
+    assert nudge.state == Nudge.State.OPEN and nudge.evidence == []
+    assert Identity.objects.get(user=alice_pw, external_id=ana["uri"]).i_follow is False
+    axe(page, "dashboard after undoing a Follow")
     assert not errors_besides_fake_images(page, fake_mastodon)
 
 
