@@ -73,15 +73,23 @@ def main() -> int:
                 stopping = True
                 break
         time.sleep(0.5)
+    # SIGTERM to each leader only: the Celery worker then stops its own pool
+    # (a warm shutdown); signalling the whole group made it log each pool
+    # process's death as an error. Whatever is left after the deadline, or
+    # outlived its leader, is killed with its group.
     for proc in procs.values():
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
+            proc.send_signal(signal.SIGTERM)
     deadline = time.time() + 15
     for proc in procs.values():
         try:
             proc.wait(timeout=max(0.1, deadline - time.time()))
         except subprocess.TimeoutExpired:
+            pass
+        try:
             os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # the whole group is gone already
     return code
 
 
