@@ -157,12 +157,13 @@ def created_at(entity: dict) -> dt.datetime:
 
 def parent_author(status: dict, ctx: MastodonContext) -> str | None:
     parent = status.get("in_reply_to_id")
-    if not parent:
-        return None
-    known = ctx.status_authors.get(str(parent))
+    known = ctx.status_authors.get(str(parent)) if parent else None
     if known:
         return known
-    # The parent could not be fetched (deleted, hidden): the account id is the best left.
+    # The parent could not be fetched (hidden), or is gone: deleting a status
+    # nulls its replies' in_reply_to_id (a foreign key ON DELETE SET NULL)
+    # but keeps in_reply_to_account_id, so a reply to a deleted post is
+    # still a reply to that account, never a mere mention.
     fallback = status.get("in_reply_to_account_id")
     return str(fallback) if fallback else None
 

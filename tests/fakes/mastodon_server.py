@@ -183,6 +183,19 @@ class FakeMastodon(FakeServer):
                 self.add_notification("reblog", account, reblog, created_at=moment)
         return status
 
+    def delete_status(self, status: dict) -> None:
+        """Delete ``status`` the way Mastodon does.
+
+        Its notifications go with it, and its replies keep
+        ``in_reply_to_account_id`` but lose ``in_reply_to_id`` (the foreign
+        key is ON DELETE SET NULL): the shape seen on real servers.
+        """
+        self.statuses.pop(status["id"], None)
+        self.notifications = [n for n in self.notifications if n.get("status") is not status]
+        for other in self.statuses.values():
+            if other["in_reply_to_id"] == status["id"]:
+                other["in_reply_to_id"] = None
+
     def add_notification(
         self, kind: str, account: dict, status: dict | None = None, *, created_at=None, filtered: bool = False
     ) -> dict:

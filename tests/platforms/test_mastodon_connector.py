@@ -227,6 +227,30 @@ def test_alices_reply_in_her_own_chain_is_not_a_reply_to_the_thread_starter(serv
     assert kinds(run, second) == {(uri(server.bob), "mention", "out")}
 
 
+def test_bobs_reply_to_a_post_alice_deleted_is_still_a_reply_to_her(server, connect):
+    post = server.add_status(server.me, "thoughts?")
+    reply = server.add_status(server.bob, "@alice yes!", mentions=[server.me], in_reply_to=post)
+    server.delete_status(post)
+    # The shape real servers answer with: the parent's id is gone, its author's is not.
+    assert reply["in_reply_to_id"] is None and reply["in_reply_to_account_id"] == server.me["id"]
+
+    assert kinds(run_sync(connect()), reply) == {(uri(server.bob), "reply", "in")}
+
+
+def test_alices_replies_to_a_post_bob_deleted_are_replies_to_bob_mentioned_or_not(server, connect):
+    post = server.add_status(server.bob, "A question")
+    named = server.add_status(server.me, "@bob an answer", mentions=[server.bob], in_reply_to=post)
+    unnamed = server.add_status(server.me, "and another", in_reply_to=post)
+    server.delete_status(post)
+
+    run = run_sync(connect())
+
+    assert kinds(run, named) == {(uri(server.bob), "reply", "out")}
+    assert kinds(run, unnamed) == {(uri(server.bob), "reply", "out")}
+    bob = next(i for i in run.of(IdentityRecord) if i.external_id == uri(server.bob))
+    assert bob.handle == "bob@remote.example"
+
+
 def test_a_direct_message_is_a_dm_in_both_directions(server, connect):
     inbound = server.add_status(server.bob, "@alice secret", mentions=[server.me], visibility="direct")
     outbound = server.add_status(server.me, "@bob secret too", mentions=[server.bob], in_reply_to=inbound,
