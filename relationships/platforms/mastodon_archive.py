@@ -20,9 +20,15 @@ Rules for an own post (``Create`` of a ``Note``):
   (1) the URI lies under the user's own actor URI -> a reply to oneself, not
   an interaction; (2) it lies under a mentioned or addressed actor URI
   (Mastodon's ``https://host/users/name/statuses/id`` sits under
-  ``https://host/users/name``); (3) exactly one mentioned account lives on the
-  parent's host; (4) the post mentions exactly one account (servers prefix
-  replies with the parent author's mention). Otherwise a SkipRecord.
+  ``https://host/users/name``); (3) the URI follows Mastodon's own
+  convention, ``<actor URI>/statuses/<id>`` with an actor URI of
+  ``https://host/users/name`` (or ``https://host/ap/users/<id>``, as a
+  Mastodon 4.6 server writes them), so its author is that actor even when the reply names nobody: the
+  same URI a live sync keys the account by; (4) exactly one mentioned account
+  lives on the parent's host; (5) the post mentions exactly one account
+  (servers prefix replies with the parent author's mention). Otherwise a
+  SkipRecord. The profile-URL form ``https://host/@name/<id>`` is never an
+  ``inReplyTo`` (Mastodon writes the parent's URI there), so it is not read.
 * ``Mention`` tags -> a ``mention`` of everyone else named. Quote posts
   (``quote`` / ``quoteUri`` / ``_misskey_quote``) become a ``quote`` when the
   quoted post's author resolves the same way.
@@ -31,11 +37,16 @@ Rules for an own post (``Create`` of a ``Note``):
   neither the user's followers collection nor the public address.
 
 Identities are keyed by actor URI; handles come from Mention names
-(``@user@domain``, or ``@user`` for the user's own server).
+(``@user@domain``, or ``@user`` for the user's own server). An account never
+mentioned in the archive (a boost's author, a reply's parent named only by
+its URI) gets ``name@host`` from an actor URI ``https://host/users/name``,
+never the raw URI; a Mention name seen anywhere in the run wins over it, as
+the account's domain can differ from its server's host.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -58,6 +69,10 @@ from .records import (
 
 PUBLIC = frozenset({"https://www.w3.org/ns/activitystreams#Public", "as:Public", "Public"})
 _QUOTE_FIELDS = ("quote", "quoteUri", "_misskey_quote", "quoteUrl")
+# Mastodon's URIs: actors at /users/<name> (or /ap/users/<id> on newer servers),
+# their statuses under them at /statuses/<id>.
+_STATUS_URI = re.compile(r"^(?P<actor>https?://[^/?#@]+(?:/ap)?/users/[^/?#]+)/statuses/[^/?#]+$")
+_ACTOR_URI = re.compile(r"^https?://(?P<host>[^/?#@]+)/users/(?P<name>[\w.-]+)$")
 
 
 def find_root(names: list[str]) -> str | None:
@@ -87,6 +102,18 @@ def _under(uri: str, actor: str) -> bool:
     return bool(actor) and uri.startswith(actor.rstrip("/") + "/")
 
 
+def status_author(uri: str) -> str | None:
+    """The actor URI a Mastodon status URI sits under, when it follows the convention."""
+    match = _STATUS_URI.match(uri)
+    return match["actor"] if match else None
+
+
+def handle_from_actor(uri: str) -> str | None:
+    """``name@host`` of an actor URI ``https://host/users/name``; None for any other shape."""
+    match = _ACTOR_URI.match(uri)
+    return f"{match['name']}@{match['host'].lower()}" if match else None
+
+
 def _host(uri: str) -> str:
     try:
         return (urlsplit(uri).hostname or "").lower()
@@ -114,6 +141,8 @@ class MastodonArchiveImporter(ArchiveImporter):
         self._actor = actor
         self._host = _host(self.self_uri)
         self._followers = {self.self_uri + "/followers"} | set(_list(actor.get("followers")))
+        # Handles from Mention names, by actor URI: better than one read off the URI.
+        self._mentioned: dict[str, str] = {}
         self.total = container.bytes_read + sum(
             container.size(name) for name in (self._outbox, self._likes) if name in container
         )
@@ -188,6 +217,11 @@ class MastodonArchiveImporter(ArchiveImporter):
             handle = f"{handle}@{self._host}"
         return handle
 
+    def _identity(self, actor: str) -> IdentityRecord:
+        return IdentityRecord(
+            platform=MASTODON, external_id=actor, handle=self._mentioned.get(actor) or handle_from_actor(actor)
+        )
+
     def _activity(self, activity: object) -> list[Record]:
         if not isinstance(activity, dict):
             return [SkipRecord("outbox item that is not an activity")]
@@ -208,6 +242,9 @@ class MastodonArchiveImporter(ArchiveImporter):
         for actor in [*mentions, *addressed]:
             if _under(status, actor):
                 return actor
+        by_convention = status_author(status)
+        if by_convention:
+            return by_convention
         same_host = [m for m in mentions if _host(m) == _host(status)]
         if len(same_host) == 1:
             return same_host[0]
@@ -230,6 +267,8 @@ class MastodonArchiveImporter(ArchiveImporter):
             href = tag.get("href")
             if tag.get("type") == "Mention" and isinstance(href, str) and href:
                 mentions.setdefault(href, self._handle(tag.get("name")))
+                if mentions[href]:
+                    self._mentioned[href] = mentions[href]
         is_dm = bool(addressed) and not any(a in PUBLIC or a in self._followers for a in addressed)
 
         records: list[Record] = []
@@ -278,7 +317,7 @@ class MastodonArchiveImporter(ArchiveImporter):
             named_count=max(len(named), 1),
         )
         for actor, kind in targets.items():
-            records += self._announce(IdentityRecord(platform=MASTODON, external_id=actor, handle=mentions.get(actor)))
+            records += self._announce(self._identity(actor))
             records.append(InteractionRecord(identity_id=actor, kind=kind, **base))
         return records
 
@@ -299,7 +338,7 @@ class MastodonArchiveImporter(ArchiveImporter):
         if author == self.self_uri or _under(original_uri, self.self_uri):
             return []
         return [
-            *self._announce(IdentityRecord(platform=MASTODON, external_id=author)),
+            *self._announce(self._identity(author)),
             InteractionRecord(
                 platform=MASTODON,
                 external_id=boost_id,

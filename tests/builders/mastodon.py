@@ -40,6 +40,11 @@ class Account:
     def status(self, number: int | str) -> str:
         return f"{self.uri}/statuses/{number}"
 
+    @classmethod
+    def numeric(cls, host: str, account_id: str) -> Account:
+        """An account of a newer Mastodon server (4.6 answers so), whose actor URI names its id, not its username."""
+        return cls(f"https://{host}/ap/users/{account_id}", "")
+
 
 ME = Account(ME_URI, "@alice")
 

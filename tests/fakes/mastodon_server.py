@@ -147,8 +147,9 @@ class FakeMastodon(FakeServer):
             "spoiler_text": "",
             "visibility": visibility,
             "language": "en",
-            "uri": f"{self.url}/ap/users/{account['id']}/statuses/{status_id}" + ("/activity" if reblog else ""),
-            "url": f"{self.url}/@{account['username']}/{status_id}",
+            # A status' URI sits under its author's actor URI, on the author's own server.
+            "uri": f"{self._actor(account)}/statuses/{status_id}" + ("/activity" if reblog else ""),
+            "url": f"{account['url']}/{status_id}",
             "replies_count": 0,
             "reblogs_count": 0,
             "favourites_count": 0,
@@ -182,6 +183,9 @@ class FakeMastodon(FakeServer):
             elif reblog is not None and reblog["account"]["id"] == self.me["id"]:
                 self.add_notification("reblog", account, reblog, created_at=moment)
         return status
+
+    def _actor(self, account: dict) -> str:
+        return account.get("uri") or f"https://{account['acct'].partition('@')[2] or self.domain}/users/{account['username']}"
 
     def delete_status(self, status: dict) -> None:
         """Delete ``status`` the way Mastodon does.

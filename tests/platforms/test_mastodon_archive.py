@@ -91,10 +91,36 @@ def test_a_local_mention_gets_the_users_own_host(archive):
     assert identities(records)[DOT.uri].handle == "dot@inst.example"
 
 
-def test_a_reply_whose_author_is_only_in_cc_is_resolved_without_a_handle(archive):
+def test_a_reply_whose_author_is_only_in_cc_gets_the_handle_its_actor_uri_names(archive):
     records = read(archive(posts=[note(1, in_reply_to=CAT.status(5), extra_cc=[CAT.uri])]))
     assert found(records) == [(CAT.uri, "reply")]
-    assert identities(records)[CAT.uri].handle is None
+    assert identities(records)[CAT.uri].handle == "s0mmer@mastodon.social"
+
+
+def test_a_reply_naming_nobody_goes_to_the_author_its_parents_uri_names(archive):
+    # The user deleted the mention from the reply: only the parent's URI says whose post it was.
+    records = read(archive(posts=[note(1, "agreed", in_reply_to=CAT.status(109440048909776763))]))
+    assert found(records) == [(CAT.uri, "reply")]
+    assert skips(records) == []
+    assert identities(records)[CAT.uri].handle == "s0mmer@mastodon.social"
+
+
+def test_the_parents_uri_outranks_a_lone_mention_of_someone_else(archive):
+    records = read(archive(posts=[note(1, "cc @mcg", mentions=[BOB], in_reply_to=CAT.status(5))]))
+    assert found(records) == [(CAT.uri, "reply"), (BOB.uri, "mention")]
+    assert {i.named_count for i in interactions(records)} == {2}
+
+
+def test_a_reply_to_a_newer_mastodons_numeric_actor_uri_goes_to_that_actor_without_a_guessed_handle(archive):
+    ana = Account.numeric("mastodon.example", "117020566092212359")
+    records = read(archive(posts=[note(1, in_reply_to=ana.status(117020583245459824))]))
+    assert found(records) == [(ana.uri, "reply")]
+    assert identities(records)[ana.uri].handle is None
+
+
+def test_a_boosted_author_known_only_by_actor_uri_gets_a_handle_never_the_uri(archive):
+    records = read(archive(posts=[boost(1, CAT.status(4), author=CAT)]))
+    assert identities(records)[CAT.uri].handle == "s0mmer@mastodon.social"
 
 
 def test_a_reply_to_a_non_mastodon_post_goes_to_its_single_mention(archive):
@@ -181,11 +207,14 @@ def test_an_archive_inside_a_folder_is_read(archive):
     assert found(read(archive(posts=[note(1, mentions=[BOB])], root="archive-2024/"))) == [(BOB.uri, "mention")]
 
 
-def test_an_identity_is_announced_again_once_its_handle_is_known(archive):
-    posts = [boost(1, BOB.status(5), author=BOB), note(2, mentions=[BOB]), note(3, mentions=[BOB])]
+def test_an_identity_is_announced_again_once_a_mention_names_its_handle_and_keeps_it(archive):
+    # The account's domain differs from its server's host: only a Mention says so.
+    split = Account("https://social.example.net/users/ana", "@ana@example.net")
+    posts = [boost(1, split.status(5), author=split), note(2, mentions=[split]), note(3, mentions=[split]),
+             boost(4, split.status(6), author=split)]
     records = read(archive(posts=posts))
-    announced = [x.handle for x in records if isinstance(x, r.IdentityRecord) and x.external_id == BOB.uri]
-    assert announced == [None, "mcg@social.lol"]
+    announced = [x.handle for x in records if isinstance(x, r.IdentityRecord) and x.external_id == split.uri]
+    assert announced == ["ana@social.example.net", "ana@example.net"]
 
 
 def test_a_post_without_a_date_is_skipped(archive):
