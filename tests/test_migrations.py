@@ -92,3 +92,61 @@ def test_remembering_the_account_that_followed_keeps_every_follow_attempt():
     # The new state is usable on the upgraded database.
     FollowAttempt.objects.filter(state="following").update(state="undone")
     assert FollowAttempt.objects.filter(state="undone").count() == 1
+
+
+BEFORE_TRUST = [("relationships", "0011_follow_attempt_undo_and_source")]
+
+
+def _alice_and_her_archive():
+    """The database at BEFORE_TRUST holding alice and her Mastodon archive; the historical models to fill it with."""
+    apps = _migrate(BEFORE_TRUST)
+    models = [apps.get_model("relationships", name) for name in ("Person", "Identity", "Interaction", "Source")]
+    alice = apps.get_model("auth", "User").objects.create(username="alice")
+    archive = models[3].objects.create(user=alice, platform="mastodon", kind="archive", label="Mastodon archive")
+    return (*models, alice, archive)
+
+
+def test_accounts_stored_by_actor_uri_get_their_handle_and_keep_every_row():
+    Person, Identity, Interaction, Source, alice, archive = _alice_and_her_archive()
+
+    def someone(external_id, *, name=None, handle=None, display_name="", platform="mastodon"):
+        person = Person.objects.create(user=alice, name=name if name is not None else external_id)
+        identity = Identity.objects.create(
+            user=alice, person=person, platform=platform, external_id=external_id, handle=handle,
+            display_name=display_name,
+        )
+        interaction = Interaction.objects.create(
+            user=alice, identity=identity, platform=platform, external_id=f"{external_id}/statuses/1/activity",
+            kind="repost", direction="out", occurred_at="2024-03-01T09:00:00Z", day="2024-03-01",
+        )
+        interaction.sources.add(archive)
+        return identity
+
+    boosted = someone("https://mastodon.social/users/s0mmer")
+    empty_handle = someone("https://Fosstodon.org/users/kiri", handle="")
+    renamed = someone("https://social.lol/users/mcg", name="Mackenzie")  # the user typed this name
+    with_display = someone("https://hachyderm.io/users/dee", name="Dee", display_name="Dee")
+    numeric = someone("https://new.example/ap/users/117020566092212359")  # no name in the URI
+    handled = someone("https://example.net/users/ana", name="ana@example.com", handle="ana@example.com")  # from a Mention
+    bluesky = someone("did:plc:ewvi7nxzyoun6zhxrhs64oiz", platform="bluesky")
+    counts = (Person.objects.count(), Identity.objects.count(), Interaction.objects.count())
+
+    apps = _migrate(_latest())
+    Person = apps.get_model("relationships", "Person")
+    Identity = apps.get_model("relationships", "Identity")
+    Interaction = apps.get_model("relationships", "Interaction")
+
+    assert (Person.objects.count(), Identity.objects.count(), Interaction.objects.count()) == counts
+    assert all(i.sources.count() == 1 for i in Interaction.objects.all())
+
+    def now(identity):
+        fresh = Identity.objects.select_related("person").get(pk=identity.pk)
+        return fresh.handle, fresh.person.name
+
+    assert now(boosted) == ("s0mmer@mastodon.social", "s0mmer@mastodon.social")
+    assert now(empty_handle) == ("kiri@fosstodon.org", "kiri@fosstodon.org")
+    assert now(renamed) == ("mcg@social.lol", "Mackenzie")
+    assert now(with_display) == ("dee@hachyderm.io", "Dee")
+    assert now(numeric) == (None, numeric.external_id)
+    assert now(handled) == ("ana@example.com", "ana@example.com")
+    assert now(bluesky) == (None, bluesky.external_id)
