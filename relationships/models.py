@@ -471,6 +471,9 @@ class Job(models.Model):
 
     @property
     def percent(self) -> int | None:
+        if self.state == self.State.DONE:
+            # Also when there was nothing to count: an empty file is read to the end.
+            return 100
         if not self.progress_total:
             return None
         return min(100, int(100 * self.progress_done / self.progress_total))

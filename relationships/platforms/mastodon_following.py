@@ -8,7 +8,9 @@ blank ones included) and gives, for ``user@host``:
 * ``IdentityRecord(platform="mastodon", external_id="https://host/users/user",
   handle="user@host", provisional=True)`` -- the actor URI is the Mastodon
   convention, a guess that ingest corrects when a real URI shows up;
-* ``FollowRecord(i_follow=True)``.
+* ``FollowRecord(i_follow=True)``;
+* ``CountRecord("accounts_followed")``, so the import can say how many
+  follows it recorded.
 
 Progress is counted in rows (``unit = "rows"``).
 """
@@ -21,7 +23,7 @@ import re
 from collections.abc import Iterator
 
 from .archive_base import ArchiveError, ArchiveImporter
-from .records import MASTODON, FollowRecord, IdentityRecord, Record, SkipRecord
+from .records import MASTODON, CountRecord, FollowRecord, IdentityRecord, Record, SkipRecord
 
 _ADDRESS = re.compile(r"^@?(?P<user>[\w.-]+)@(?P<host>[\w-]+(?:\.[\w-]+)+)$")
 
@@ -69,4 +71,5 @@ class MastodonFollowingImporter(ArchiveImporter):
                 provisional=True,
             ),
             FollowRecord(platform=MASTODON, identity_id=f"https://{host}/users/{user}", i_follow=True),
+            CountRecord("accounts_followed"),
         ]

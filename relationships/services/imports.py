@@ -146,6 +146,9 @@ def run_import(job: Job, progress: jobs.Progress, *, on_progress=None, followups
         except archives.ArchiveError as exc:
             # What was committed before the damaged part stays; the job says why it stopped.
             raise jobs.PermanentJobError(f"{exc}. Everything read before this point was kept.") from None
+        # A file with nothing in it never flushes a batch: its job still ends read to the end.
+        done, total = reader.progress
+        progress.update(done=total, total=total, counts=result.as_dict())
     with transaction.atomic():
         locked = Source.objects.select_for_update().get(pk=source.pk)
         locked.counts = {**locked.counts, **dict(result.counts)}
@@ -280,20 +283,30 @@ def _queue_followups(job: Job, result: IngestResult, resumed: bool) -> None:
 
 
 def summarize(result: IngestResult, people: int) -> str:
-    """"12,403 new interactions with 1,208 people; 41 likes without an author counted; 3 records skipped: …"."""
-    parts = [
-        f"{result.new:,} new interaction{'s' if result.new != 1 else ''}"
-        + (f" with {people:,} {'person' if people == 1 else 'people'}" if people else ""),
-    ]
+    """"12,403 new interactions with 1,208 people; 797 accounts you follow recorded; 3 records skipped: …".
+
+    It says only what happened: a following list speaks of follows, not of
+    "0 new interactions", and a file with nothing to take says so.
+    """
+    parts = []
+    if result.new or result.known:
+        parts.append(
+            f"{jobs.counted(result.new, 'new interaction')}"
+            + (f" with {jobs.counted(people, 'person', 'people')}" if people else "")
+        )
     if result.known:
         parts.append(f"{result.known:,} already known")
+    followed = result.counts.get("accounts_followed", 0)
+    if followed:
+        parts.append(f"{jobs.counted(followed, 'account')} you follow recorded")
     likes = result.counts.get("likes_without_author", 0)
     if likes:
-        parts.append(f"{likes:,} like{'s' if likes != 1 else ''} without an author counted (the archive does not say whose posts they were)")
+        parts.append(f"{jobs.counted(likes, 'like')} without an author counted (the archive does not say whose posts they were)")
+    if not parts:
+        parts.append("There was nothing to import" + ("" if result.skipped else ": the file holds no interactions, follows or likes"))
     if result.skipped:
         reasons = ", ".join(f"{reason} ({count:,})" for reason, count in result.skipped.most_common(5))
-        total = result.skipped_total
-        parts.append(f"{total:,} record{'s' if total != 1 else ''} skipped: {reasons}")
+        parts.append(f"{jobs.counted(result.skipped_total, 'record')} skipped: {reasons}")
     return "; ".join(parts) + "."
 
 

@@ -30,6 +30,13 @@ def heartbeat_seconds() -> int:
     return settings.RAPPORT_JOB_HEARTBEAT_SECONDS
 
 
+def counted(n: int, singular: str, plural: str | None = None, *, none: str = "") -> str:
+    """'1 person', '1,208 people', '17,999 records' (or ``none`` for 0): how every summary counts."""
+    if n == 0 and none:
+        return none
+    return f"{n:,} {singular if n == 1 else plural or singular + 's'}"
+
+
 class PermanentJobError(Exception):
     """The work cannot succeed as asked: the message is shown to the user, no retry."""
 

@@ -337,5 +337,5 @@ def summarize(source: Source, result: IngestResult, people: int, opened: int, re
     if result.skipped:
         reasons = ", ".join(f"{reason} ({count:,})" for reason, count in result.skipped.most_common(5))
         parts.append(f"{result.skipped_total:,} skipped: {reasons}")
-    parts.append("no new nudges" if not opened else f"{opened} new nudge{'s' if opened != 1 else ''}")
+    parts.append(jobs.counted(opened, "new nudge", none="no new nudges"))
     return "; ".join(parts) + "."

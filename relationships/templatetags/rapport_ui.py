@@ -46,6 +46,15 @@ def days_ago(day, today) -> str:
 
 
 @register.filter
+def thousands(n) -> str:
+    """17999 -> '17,999': counts on screen read the same as in the summaries."""
+    try:
+        return f"{int(n):,}"
+    except (TypeError, ValueError):
+        return ""
+
+
+@register.filter
 def initial(name: str) -> str:
     """The letter on an avatar placeholder."""
     for char in name or "":

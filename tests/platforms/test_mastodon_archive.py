@@ -241,9 +241,11 @@ def test_each_followed_account_is_a_provisional_identity_and_a_follow(tmp_path):
         r.IdentityRecord(platform="mastodon", external_id="https://example.social/users/ana",
                          handle="ana@example.social", profile_url="https://example.social/@ana", provisional=True),
         r.FollowRecord(platform="mastodon", identity_id="https://example.social/users/ana", i_follow=True),
+        r.CountRecord("accounts_followed"),
         r.IdentityRecord(platform="mastodon", external_id="https://hachyderm.io/users/bob",
                          handle="bob@hachyderm.io", profile_url="https://hachyderm.io/@bob", provisional=True),
         r.FollowRecord(platform="mastodon", identity_id="https://hachyderm.io/users/bob", i_follow=True),
+        r.CountRecord("accounts_followed"),
     ]
 
 
@@ -251,7 +253,7 @@ def test_the_following_csv_tolerates_a_bom_blank_lines_and_reports_bad_rows(tmp_
     path = build_following_csv(tmp_path / "f.csv", ["ana@example.social,true,false,", "", "not-an-address,true,false,"],
                                bom=True)
     records = read(path)
-    assert [type(x).__name__ for x in records] == ["IdentityRecord", "FollowRecord", "SkipRecord"]
+    assert [type(x).__name__ for x in records] == ["IdentityRecord", "FollowRecord", "CountRecord", "SkipRecord"]
     assert records[-1].reason == "row without a user@host account address"
 
 

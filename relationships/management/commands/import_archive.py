@@ -47,9 +47,14 @@ class Command(BaseCommand):
 
         touched = list(job.user.people.values_list("pk", flat=True).filter(identities__interactions__sources=source).distinct())
         updated = rapport.recompute(owner, touched)
-        created = nudges.generate(owner)
+        opened = sum(nudges.generate(owner).values())
         dashboard.store_community(owner)
-        self.stdout.write(self.style.SUCCESS(f"Rapport recomputed for {updated:,} people; nudges: {created}."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Rapport recomputed for {jobs.counted(updated, 'person', 'people')}; "
+                f"{jobs.counted(opened, 'new nudge', none='no new nudges')}."
+            )
+        )
 
 
 class _Bar:
