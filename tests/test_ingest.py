@@ -75,6 +75,40 @@ def test_each_interaction_remembers_every_source_that_saw_it(alice, make_source)
     assert seen == {"p1": [archive.pk], "p2": sorted([archive.pk, account.pk]), "p3": [account.pk]}
 
 
+@pytest.mark.parametrize("archive_first", [True, False])
+def test_a_post_two_sources_classify_differently_keeps_the_first_kind_that_applies_with_both_sources(
+    alice, make_source, archive_first
+):
+    # The archive lost the deleted parent of p1 (a mention there); the API still says whose it was.
+    archive = make_source(alice, kind=Source.Kind.ARCHIVE)
+    account = make_source(alice, kind=Source.Kind.ACCOUNT)
+    ana = "https://a.example/users/ana"
+    from_archive = [talk("p1", ana, kind=r.MENTION, direction=r.OUTBOUND), talk("p2", ana, kind=r.MENTION)]
+    from_account = [talk("p1", ana, kind=r.REPLY, direction=r.OUTBOUND), talk("p2", ana, kind=r.MENTION)]
+    runs = [(archive, from_archive), (account, from_account)]
+    if not archive_first:
+        runs.reverse()
+    first, second = (ingest(alice, source, records) for source, records in runs)
+
+    assert (first.new, first.known) == (2, 0)
+    assert (second.new, second.known) == (0, 2)
+    rows = {
+        (i.external_id, i.kind, i.direction): sorted(i.sources.values_list("pk", flat=True))
+        for i in Interaction.objects.filter(user=alice)
+    }
+    both = sorted([archive.pk, account.pk])
+    assert rows == {("p1", r.REPLY, r.OUTBOUND): both, ("p2", r.MENTION, r.INBOUND): both}
+
+
+def test_one_source_naming_a_post_twice_for_one_person_keeps_one_row(alice, make_source):
+    result = ingest(alice, make_source(alice), [
+        talk("p1", "ana", kind=r.MENTION), talk("p1", "ana", kind=r.DM), talk("p1", "ana", kind=r.REPLY),
+        talk("p1", "ana", kind=r.LIKE),
+    ])
+    assert (result.new, result.known) == (2, 2)
+    assert sorted(Interaction.objects.filter(user=alice).values_list("kind", flat=True)) == [r.DM, r.LIKE]
+
+
 def test_the_users_own_account_never_becomes_a_person_and_self_replies_are_skipped(alice, make_source):
     source = make_source(alice, platform=r.BLUESKY)
     me = "did:plc:alice"

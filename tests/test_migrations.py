@@ -150,3 +150,46 @@ def test_accounts_stored_by_actor_uri_get_their_handle_and_keep_every_row():
     assert now(numeric) == (None, numeric.external_id)
     assert now(handled) == ("ana@example.com", "ana@example.com")
     assert now(bluesky) == (None, bluesky.external_id)
+
+
+def test_a_post_stored_twice_for_one_person_under_two_kinds_keeps_the_first_that_applies_and_every_source():
+    Person, Identity, Interaction, Source, alice, archive = _alice_and_her_archive()
+    account = Source.objects.create(user=alice, platform="mastodon", kind="account", label="Mastodon")
+    person = Person.objects.create(user=alice, name="ana@fedi.example")
+    ana = Identity.objects.create(user=alice, person=person, platform="mastodon",
+                                  external_id="https://fedi.example/users/ana", handle="ana@fedi.example")
+
+    def seen(post, kind, *sources, direction="out"):
+        row = Interaction.objects.create(
+            user=alice, identity=ana, platform="mastodon", external_id=f"https://inst.example/users/alice/statuses/{post}",
+            kind=kind, direction=direction, occurred_at="2024-03-01T09:00:00Z", day="2024-03-01",
+        )
+        row.sources.add(*sources)
+        return row
+
+    seen(1, "mention", archive)  # the archive lost the deleted parent
+    seen(1, "reply", account)
+    seen(2, "mention", archive, account)
+    seen(2, "like", account)  # not a direct kind: stays beside the mention
+    seen(3, "quote", archive, account)
+    seen(3, "dm", account)
+    seen(3, "mention", archive)
+    seen(4, "reply", account, direction="in")
+    seen(4, "mention", account, direction="out")  # the other direction is another interaction
+
+    apps = _migrate(_latest())
+    Interaction = apps.get_model("relationships", "Interaction")
+    [recompute] = apps.get_model("relationships", "Job").objects.filter(kind="recompute")
+    assert (recompute.user_id, recompute.state, recompute.task_kwargs) == (alice.pk, "queued", {"job_id": recompute.pk})
+    rows = {
+        (int(i.external_id.rsplit("/", 1)[1]), i.kind, i.direction): sorted(i.sources.values_list("label", flat=True))
+        for i in Interaction.objects.all()
+    }
+    assert rows == {
+        (1, "reply", "out"): ["Mastodon", "Mastodon archive"],
+        (2, "mention", "out"): ["Mastodon", "Mastodon archive"],
+        (2, "like", "out"): ["Mastodon"],
+        (3, "dm", "out"): ["Mastodon", "Mastodon archive"],
+        (4, "reply", "in"): ["Mastodon"],
+        (4, "mention", "out"): ["Mastodon"],
+    }

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from .. import page_cache
@@ -47,6 +48,8 @@ MAX_ID = 512
 # Source links per multi-row INSERT on SQLite (two parameters each).
 LINK_CHUNK = 1600
 REF_CACHE_SIZE = 200_000
+# One post gives one direct interaction per person: the first kind that applies.
+DIRECT_RANK = {kind: rank for rank, kind in enumerate(r.DIRECT_KINDS)}
 
 
 @dataclass
@@ -523,9 +526,67 @@ class _Writer:
             self.result.new += len(inserted)
             self.result.known += len(keys) - len(inserted)
             self._link_source(cursor, list(inserted.values()) + list(known.values()))
+            self._keep_one_direct_kind(cursor, inserted)
         if inserted:
             person_of = {ref[0]: ref[1] for ref in refs.values()}
             self.result.people_touched.update(person_of[key[2]] for key in inserted)
+
+    def _keep_one_direct_kind(self, cursor, inserted: dict[tuple, int]) -> None:
+        """Where sources disagree on a post's direct kind for a person, keep the first that applies.
+
+        A Mastodon archive has no trace of the parent of a reply whose
+        parent was deleted (a mention there) while the API still names its
+        author (a reply). The better-ranked row (dm > reply > quote >
+        mention) stays and takes the other's sources; the post counts as
+        known, as it was. Only posts new in this batch can disagree with
+        what is stored, so a re-import asks nothing more.
+        """
+        posts = {(key[0], key[1]) for key in inserted if key[3] in DIRECT_RANK}
+        if not posts:
+            return
+        platforms = sorted({platform for platform, _ in posts})
+        direct = Interaction.objects.filter(user=self.user, platform__in=platforms, kind__in=r.DIRECT_KINDS)
+        twice: set[tuple] = set()
+        for chunk in _chunks(sorted({ext for _, ext in posts})):
+            # Counted in the database: nearly always nothing comes back.
+            twice.update(
+                (g["platform"], g["external_id"], g["identity_id"], g["direction"])
+                for g in direct.filter(external_id__in=chunk)
+                .values("platform", "external_id", "identity_id", "direction")
+                .annotate(n=Count("pk"))
+                .filter(n__gt=1)
+                .order_by()
+                if (g["platform"], g["external_id"]) in posts
+            )
+        if not twice:
+            return
+        groups: dict[tuple, list[tuple[int, int]]] = {}
+        for chunk in _chunks(sorted({key[1] for key in twice})):
+            rows = direct.filter(external_id__in=chunk).values_list(
+                "pk", "platform", "external_id", "identity_id", "kind", "direction"
+            )
+            for pk, platform, ext, identity_id, kind, direction in rows:
+                if (platform, ext, identity_id, direction) in twice:
+                    groups.setdefault((platform, ext, identity_id, direction), []).append((DIRECT_RANK[kind], pk))
+        new_pks = set(inserted.values())
+        losers: dict[int, int] = {}
+        for rows in groups.values():
+            rows.sort()
+            losers.update((pk, rows[0][1]) for _, pk in rows[1:])
+            fresh = sum(1 for _, pk in rows if pk in new_pks)
+            repeated = fresh - (1 if fresh == len(rows) else 0)
+            self.result.new -= repeated
+            self.result.known += repeated
+        table = InteractionSource._meta.db_table
+        for loser, keeper in losers.items():
+            cursor.execute(
+                f"INSERT INTO {table} (interaction_id, source_id) SELECT %s, source_id FROM {table} "
+                "WHERE interaction_id = %s ON CONFLICT (interaction_id, source_id) DO NOTHING",
+                [keeper, loser],
+            )
+        for chunk in _chunks(sorted(losers)):
+            InteractionSource.objects.filter(interaction_id__in=chunk).delete()
+            Interaction.objects.filter(pk__in=chunk).delete()
 
     def _insert_interactions(self, cursor, keys: list[tuple], rows: dict[tuple, tuple]) -> dict[tuple, int]:
         returned = _insert_returning(

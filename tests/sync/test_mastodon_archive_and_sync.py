@@ -2,7 +2,8 @@
 
 ana lives on another server. alice answered one of ana's posts twice (once
 naming ana, once not: the archive then knows ana only from the parent's
-URI), wrote to her privately and boosted her post.
+URI), wrote to her privately, boosted her post, and answered a post ana
+later deleted (the API still says it was a reply; the archive cannot).
 """
 
 from __future__ import annotations
@@ -22,13 +23,17 @@ pytestmark = [pytest.mark.django_db, pytest.mark.services, pytest.mark.postgres_
 def story(fake_mastodon, ana):
     server, me = fake_mastodon, fake_mastodon.me
     post = server.add_status(ana, "Which glaze for stoneware?")
-    return {
+    gone = server.add_status(ana, "First firing!")
+    story = {
         "named": server.add_status(me, "@ana celadon", mentions=[ana], in_reply_to=post),
         "unnamed": server.add_status(me, "or a tenmoku", in_reply_to=post),
         "dm": server.add_status(me, "@ana kiln time on Sunday?", mentions=[ana], visibility="direct"),
         "boost": server.add_status(me, reblog=post),
         "post": post,
+        "orphan": server.add_status(me, "@ana loved the mug", mentions=[ana], in_reply_to=gone),
     }
+    server.delete_status(gone)  # ana deleted the post alice answered
+    return story
 
 
 def alices_archive(path, server, ana, story):
@@ -39,6 +44,8 @@ def alices_archive(path, server, ana, story):
         note(story["unnamed"]["id"], "or a tenmoku", in_reply_to=story["post"]["uri"], actor=me),
         note(story["dm"]["id"], "kiln time on Sunday?", mentions=[ana_tag], visibility="direct", actor=me),
         boost(story["boost"]["id"], story["post"]["uri"], author=ana_tag, actor=me),
+        # Mastodon's archive leaves out inReplyTo once the parent is gone: the reply reads as a mention.
+        note(story["orphan"]["id"], "loved the mug", mentions=[ana_tag], actor=me),
     ]
     return build_mastodon_archive(path, posts=posts, actor=actor_document(me, "alice"))
 
@@ -61,6 +68,7 @@ def test_an_archive_and_a_sync_of_the_same_account_store_each_post_once(
         (story["unnamed"]["uri"], ana["uri"], "reply", "out"),
         (story["dm"]["uri"], ana["uri"], "dm", "out"),
         (story["boost"]["uri"], ana["uri"], "repost", "out"),
+        (story["orphan"]["uri"], ana["uri"], "reply", "out"),
     }
     assert interaction_keys(alice) == expected
     archive = Source.objects.get(user=alice, kind=Source.Kind.ARCHIVE)
