@@ -177,6 +177,12 @@ def test_a_quote_post_is_a_quote_of_the_mentioned_author(archive):
     assert found(records) == [(BOB.uri, "quote"), (CAT.uri, "mention")]
 
 
+def test_a_quote_of_someone_not_mentioned_goes_to_the_author_its_uri_names(archive):
+    records = read(archive(posts=[note(1, "this!", quote=CAT.status(77))]))
+    assert found(records) == [(CAT.uri, "quote")]
+    assert identities(records)[CAT.uri].handle == "s0mmer@mastodon.social"
+
+
 def test_likes_are_counted_without_authors(archive):
     records = read(archive(posts=[note(1)], likes=4))
     assert [x for x in records if isinstance(x, r.CountRecord)] == [r.CountRecord("likes_without_author", 4)]
