@@ -144,19 +144,27 @@ def run_import(job: Job, progress: jobs.Progress, *, on_progress=None, followups
         try:
             result = ingest(job.user, source, itertools.chain(head, rest), on_flush=on_flush, result=result)
         except archives.ArchiveError as exc:
-            # What was committed before the damaged part stays; the job says why it stopped.
+            # What was committed before the damaged part stays, and counts:
+            # its people are scored like any import's, then the job says why
+            # it stopped.
+            _keep(job, source, result, resumed=bool(position), followups=followups)
             raise jobs.PermanentJobError(f"{exc}. Everything read before this point was kept.") from None
         # A file with nothing in it never flushes a batch: its job still ends read to the end.
         done, total = reader.progress
         progress.update(done=total, total=total, counts=result.as_dict())
+    _keep(job, source, result, resumed=bool(position), followups=followups)
+    return summarize(result, None if position else len(result.people_new))
+
+
+def _keep(job: Job, source: Source, result: IngestResult, *, resumed: bool, followups: bool) -> None:
+    """Record what the import stored on its source, and queue the rapport recompute of its people."""
     with transaction.atomic():
         locked = Source.objects.select_for_update().get(pk=source.pk)
         locked.counts = {**locked.counts, **dict(result.counts)}
         locked.save(update_fields=["counts"])
     if followups:
-        _queue_followups(job, result, resumed=bool(position))
-    job.result = result  # for a foreground caller
-    return summarize(result, people_seen(source))
+        _queue_followups(job, result, resumed=resumed)
+    job.result = result  # for a foreground caller, also when the import then fails
 
 
 def _is_self(record: r.Record, platform: str) -> bool:
@@ -266,12 +274,6 @@ def merge_sources(keep: Source, other: Source) -> None:
     Source.objects.filter(pk=other.pk).delete()
 
 
-def people_seen(source: Source) -> int:
-    return (
-        Interaction.objects.filter(sources=source).values("identity__person_id").distinct().count()
-    )
-
-
 def _queue_followups(job: Job, result: IngestResult, resumed: bool) -> None:
     from .runs import queue_recompute
 
@@ -282,7 +284,7 @@ def _queue_followups(job: Job, result: IngestResult, resumed: bool) -> None:
         queue_recompute(job.user, result.people_touched, description="Recompute rapport after the import")
 
 
-def summarize(result: IngestResult, people: int) -> str:
+def summarize(result: IngestResult, people: int | None) -> str:
     """"12,403 new interactions with 1,208 people; 797 accounts you follow recorded; 3 records skipped: …".
 
     It says only what happened: a following list speaks of follows, not of
@@ -292,6 +294,8 @@ def summarize(result: IngestResult, people: int) -> str:
     if result.new or result.known:
         parts.append(
             f"{jobs.counted(result.new, 'new interaction')}"
+            # The people of this run's new rows: not everyone the source
+            # ever saw. Unknown (None) after a resume.
             + (f" with {jobs.counted(people, 'person', 'people')}" if people else "")
         )
     if result.known:

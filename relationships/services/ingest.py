@@ -61,6 +61,9 @@ class IngestResult:
     skipped: Counter = field(default_factory=Counter)
     counts: Counter = field(default_factory=Counter)
     people_touched: set[int] = field(default_factory=set)
+    # People of this run's new interactions, for its summary ("with N people").
+    # Not in as_dict: a resumed run does not know those of the batches before it.
+    people_new: set[int] = field(default_factory=set)
 
     def as_dict(self) -> dict:
         return {
@@ -529,7 +532,9 @@ class _Writer:
             self._keep_one_direct_kind(cursor, inserted)
         if inserted:
             person_of = {ref[0]: ref[1] for ref in refs.values()}
-            self.result.people_touched.update(person_of[key[2]] for key in inserted)
+            people = {person_of[key[2]] for key in inserted}
+            self.result.people_touched.update(people)
+            self.result.people_new.update(people)
 
     def _keep_one_direct_kind(self, cursor, inserted: dict[tuple, int]) -> None:
         """Where sources disagree on a post's direct kind for a person, keep the first that applies.

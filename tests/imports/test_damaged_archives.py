@@ -183,3 +183,33 @@ def test_every_tweet_and_message_before_a_damaged_direct_messages_file_is_stored
     assert job.state == Job.State.FAILED
     assert "direct-messages.js is not valid JSON" in job.error and KEPT in job.error
     assert stored(alice, "x") == {e for e in expected if e[0] != last}
+
+
+def test_what_a_damaged_archive_kept_is_scored_like_any_import(alice, tmp_path):
+    """The kept rows must not sit unscored behind "No interactions yet" until the nightly refresh."""
+    from relationships.models import Rapport
+
+    tweets, expected = x_tweets(400)
+    job = import_file(alice, damaged_x_archive(tmp_path / "twitter-damaged.zip", tweets), "x")
+    assert job.state == Job.State.FAILED
+
+    recompute = Job.objects.get(user=alice, kind="recompute")
+    tasks.recompute.run(**recompute.task_kwargs)
+    scored = dict(Rapport.objects.filter(user=alice).values_list("person__identities__external_id", "talks"))
+    assert set(scored) == {who for _post, who, _kind in expected}
+    assert all(talks > 0 for talks in scored.values())  # each was mentioned, replied to or quoted
+
+
+def test_the_command_line_scores_what_a_damaged_archive_kept_then_fails_with_the_reason(alice, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    from relationships.models import Rapport
+
+    tweets, expected = x_tweets(400)
+    path = damaged_x_archive(tmp_path / "twitter-damaged.zip", tweets)
+    with pytest.raises(CommandError, match="data/tweets.js is not valid JSON"):
+        call_command("import_archive", "--user", "alice", str(path), stdout=open("/dev/null", "w"),
+                     stderr=open("/dev/null", "w"))
+    people = {who for _post, who, _kind in expected}
+    assert set(Rapport.objects.filter(user=alice, talks__gt=0).values_list("person__identities__external_id",
+                                                                             flat=True)) == people

@@ -121,3 +121,25 @@ def test_import_archive_of_an_empty_repository_says_there_was_nothing_to_import(
     call_command("import_archive", str(path), user="alice", stdout=out, stderr=io.StringIO())
     assert "There was nothing to import: the file holds no interactions, follows or likes." in out.getvalue()
     assert "Rapport recomputed for 0 people; no new nudges." in out.getvalue()
+
+
+def test_a_newer_archive_names_the_people_of_its_own_new_interactions_not_everyone_the_source_saw(alice, tmp_path):
+    """50 friends in the first archive; the newer one repeats 20 tweets and adds 40 with 40 of them."""
+    import datetime as dt
+
+    from tests.builders import x as xb
+
+    friends = [xb.XUser(str(770_000 + n), f"pal{n}", f"Pal {n}") for n in range(50)]
+
+    def tweet(n, who):
+        return xb.reply(str(1_600_000_000_000_000_000 + n), to=who, at=xb.BASE_TIME + dt.timedelta(hours=n))
+
+    first = [tweet(n, friends[n % 50]) for n in range(60)]
+    newer = first[40:] + [tweet(100 + n, friends[n]) for n in range(40)]
+    done, _ = run(alice, xb.build_x_archive(tmp_path / "twitter-2023.zip", tweets=first))
+    assert done.summary.startswith("60 new interactions with 50 people")
+
+    again, _ = run(alice, xb.build_x_archive(tmp_path / "twitter-2024.zip", tweets=newer))
+    assert again.summary.startswith("40 new interactions with 40 people; 20 already known")
+    nothing, _ = run(alice, xb.build_x_archive(tmp_path / "twitter-2024-again.zip", tweets=newer))
+    assert nothing.summary.startswith("0 new interactions; 60 already known")

@@ -38,15 +38,23 @@ class Command(BaseCommand):
         outcome = jobs.execute(job.pk, work)
         bar.finish()
         job.refresh_from_db()
+        if job.state == Job.State.DONE:
+            self.stdout.write(job.summary)
+        # What was stored is scored even when a damaged file stopped the
+        # import part way ("everything read before this point was kept").
+        if job.state == Job.State.DONE or job.source_id and job.source.interactions.exists():
+            self._score(owner, job.source)
         if job.state != Job.State.DONE:
             raise CommandError(job.error or f"The import ended as {outcome.state}.")
-        self.stdout.write(job.summary)
-        # An archive of an account already imported from was read into that account's source.
-        source = job.source
+
+    def _score(self, owner, source) -> None:
         from relationships.services import dashboard, nudges, rapport
 
-        touched = list(job.user.people.values_list("pk", flat=True).filter(identities__interactions__sources=source).distinct())
-        updated = rapport.recompute(owner, touched)
+        # An archive of an account already imported from was read into that
+        # account's source. A following list touches no interaction but the
+        # follow state of many people: then everyone is recomputed.
+        touched = list(owner.people.values_list("pk", flat=True).filter(identities__interactions__sources=source).distinct())
+        updated = rapport.recompute(owner, touched or None)
         opened = sum(nudges.generate(owner).values())
         dashboard.store_community(owner)
         self.stdout.write(
