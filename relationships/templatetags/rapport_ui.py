@@ -27,6 +27,14 @@ def url_or_empty(name: str, *args) -> str:
 
 
 @register.filter
+def account(identity) -> str:
+    """An account as its platform writes it (@lena@social.example, lena.bsky.social, @lena), never a raw URI when a handle is known."""
+    from ..services.people import account_label
+
+    return account_label(identity)
+
+
+@register.filter
 def days_ago(day, today) -> str:
     """'today', 'yesterday', '5 days ago', '3 months ago', '2 years ago' for a date (or datetime) before ``today``."""
     if not day or not today:

@@ -42,3 +42,5 @@ def test_someone_known_only_by_actor_uri_is_named_and_shown_by_handle(alice, ali
         text = shown_text(alice_client.get(page).content.decode())
         assert "s0mmer@mastodon.social" in text
         assert CAT.uri not in text
+    # The person page lists the account as Mastodon writes it.
+    assert "@s0mmer@mastodon.social" in shown_text(alice_client.get(reverse("person", args=[cat.person_id])).content.decode())
