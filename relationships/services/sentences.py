@@ -217,7 +217,10 @@ def explain_score(rapport: Rapport, prefs: Preferences) -> str:
     """How the score figure is made, in words, with the user's own settings."""
     w = weights_for(prefs)
     boost = round(100 * rapport.reciprocity)
-    both = f"; it goes both ways, which raises it by {boost}%" if boost else ""
+    # Reciprocity compares the weighted sums of each direction, likes and shares
+    # included: a like each way raises it, so it is never worded as a talk
+    # ("both ways" is two_way's word, and one like back is not a conversation).
+    both = f"; attention from each side to the other (likes included) raises it by {boost}%" if boost else ""
     return (
         f"Score {rapport.score:.2f}: a reply weighs {w['reply']:g}, a DM {w['dm']:g}, a quote {w['quote']:g}, "
         f"a mention {w['mention']:g}, a share {w['repost']:g} and a like {w['like']:g}, "
@@ -302,8 +305,10 @@ def _attention(counts: dict[str, int]) -> str:
 def rank_reason(rapport: Rapport | None) -> str:
     """Why a person stands where they do in the ranked list, in a line: the group, what made it, the score.
 
-    "Two-way: both of you take part · score 22.50", "One-sided, from them: 40 likes, 3 shares · score 23.35".
-    "Talked" is said only of two-way people: a one-sided history is named by what was done.
+    "Two-way: both of you take part · score 22.50", "One-sided, from them: 40 likes, 3 shares · score 23.35",
+    "One-sided, from you: 5 mentions, 1 like; from them: 1 like · score 9.80".
+    "Talked" is said only of two-way people: a one-sided history is named by what each side did,
+    the side that wrote first.
     """
     if rapport is None or rapport.tier == Rapport.Tier.SILENT:
         return "No interactions yet"
@@ -311,9 +316,16 @@ def rank_reason(rapport: Rapport | None) -> str:
     if rapport.two_way:
         # How many days is the row's talks column (talk_facts); the reason says what ranks it.
         return f"Two-way: both of you take part · {score}"
-    inbound, outbound = _attention(rapport.inbound or {}), _attention(rapport.outbound or {})
-    if inbound and not outbound:
-        return f"One-sided, from them: {inbound} · {score}"
-    if outbound and not inbound:
-        return f"One-sided, from you: {outbound} · {score}"
-    return f"One-sided, no reply, mention, quote or DM from each side yet · {score}"
+    inbound, outbound = rapport.inbound or {}, rapport.outbound or {}
+    from_them, from_you = _attention(inbound), _attention(outbound)
+    sides = [f"from you: {from_you}"] if from_you else []
+    sides += [f"from them: {from_them}"] if from_them else []
+    # Who wrote goes first: likes back from the other side do not make it two-way,
+    # and the row must not read as if nobody wrote.
+    if _direct_parts(inbound) and not _direct_parts(outbound):
+        sides.reverse()
+    if not sides:
+        return f"One-sided, no reply, mention, quote or DM from either side yet · {score}"
+    if not _direct_parts(inbound) and not _direct_parts(outbound) and from_them and from_you:
+        return f"One-sided, no reply, mention, quote or DM from either side: {'; '.join(sides)} · {score}"
+    return f"One-sided, {'; '.join(sides)} · {score}"

@@ -78,5 +78,5 @@ def test_the_score_is_explained_with_the_users_settings(alice, story):
     row = Rapport.objects.get()
     assert sentences.explain_score(row, Preferences.for_user(alice)) == (
         "Score 12.00: a reply weighs 3, a DM 3, a quote 2, a mention 2, a share 1 and a like 0.5, "
-        "each halving every 90 days; it goes both ways, which raises it by 100%."
+        "each halving every 90 days; attention from each side to the other (likes included) raises it by 100%."
     )

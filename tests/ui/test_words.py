@@ -259,3 +259,81 @@ def test_the_follow_threshold_is_set_in_days_talked(alice_client, told):
     page = text(alice_client.get(reverse("settings")).content.decode())
     assert "Days talked before a follow nudge" in page
     assert "A talk is a day with a reply, mention, quote or DM, and both of you must have taken part." in page
+
+
+# -- Likes both ways are not a talk ---------------------------------------------------------------------------
+
+def one_sided_with_likes_back(today: dt.date) -> list[r.Record]:
+    """Theo: alice mentioned him on 5 days, he never wrote back; one like each way.
+    Viktor: a fan who replied 5 times and liked 6 posts; alice liked one of his, never wrote."""
+    def moment(days_ago: int) -> dt.datetime:
+        return dt.datetime.combine(today - dt.timedelta(days=days_ago), dt.time(12, tzinfo=dt.UTC))
+
+    out: list[r.Record] = [
+        r.IdentityRecord(platform=r.MASTODON, external_id=key(name), handle=f"{name.lower()}@fedi.example",
+                         display_name=name)
+        for name in ("Theo", "Viktor")
+    ]
+    posts = iter(range(5000, 6000))
+
+    def post(name, kind, direction, days_ago):
+        out.append(r.InteractionRecord(
+            platform=r.MASTODON, external_id=f"https://fedi.example/statuses/{next(posts)}", identity_id=key(name),
+            kind=kind, direction=direction, occurred_at=moment(days_ago),
+        ))
+
+    for days_ago in (3, 8, 14, 20, 30):
+        post("Theo", r.MENTION, r.OUTBOUND, days_ago)
+    post("Theo", r.LIKE, r.INBOUND, 9)
+    post("Theo", r.LIKE, r.OUTBOUND, 10)
+    for days_ago in (2, 5, 11, 16, 22):
+        post("Viktor", r.REPLY, r.INBOUND, days_ago)
+    for days_ago in range(1, 7):
+        post("Viktor", r.LIKE, r.INBOUND, days_ago)
+    post("Viktor", r.LIKE, r.OUTBOUND, 4)
+    return out
+
+
+# "Both ways" and "talk" are two_way's words; a like back must never earn them.
+BOTH_WAYS = re.compile(r"both ways|two-way|\btalk", re.IGNORECASE)
+
+
+def test_likes_both_ways_are_never_called_a_talk_and_the_row_says_who_wrote(alice, alice_client, make_source, today):
+    source = make_source(alice, platform=r.MASTODON, handle="alice@home.example")
+    ingest.ingest(alice, source, one_sided_with_likes_back(today))
+    score(alice, today=today)
+    theo, viktor = (Person.objects.get(user=alice, name=name) for name in ("Theo", "Viktor"))
+    assert not theo.rapport.two_way and not viktor.rapport.two_way
+    assert theo.rapport.reciprocity > 0 and viktor.rapport.reciprocity > 0  # the score is still raised
+
+    html = alice_client.get(reverse("people")).content.decode()
+    reasons = dict(re.findall(r'class="pr-name" href="/people/\d+/">([^<]+)</a>.*?<p class="pr-why">([^<]+)</p>', html, re.S))
+    assert reasons["Theo"] == f"One-sided, from you: 5 mentions, 1 like; from them: 1 like · score {theo.rapport.score:.2f}"
+    assert reasons["Viktor"] == (
+        f"One-sided, from them: 5 replies, 6 likes; from you: 1 like · score {viktor.rapport.score:.2f}"
+    )
+
+    for person in (theo, viktor):
+        page = alice_client.get(reverse("person", args=[person.pk])).content.decode()
+        head = text(re.search(r'<header class="person-head">.*?</header>', page, re.S)[0])
+        words = text(re.search(r'<section class="card" aria-labelledby="why-title">.*?</section>', page, re.S)[0])
+        assert "attention from each side to the other (likes included) raises it by" in words
+        assert not BOTH_WAYS.search(head) and not BOTH_WAYS.search(words.replace("no talk yet", "")), (head, words)
+
+    settings_page = text(alice_client.get(reverse("settings")).content.decode())
+    assert "Attention from each side to the other, likes included, raises the score further." in settings_page
+
+    nudges = Nudge.objects.filter(person__in=[theo, viktor])
+    assert [n.reason for n in nudges] == ["Viktor replied to you 5 times — say thanks, or follow?"]
+    dashboard = text(alice_client.get(reverse("dashboard")).content.decode())
+    assert nudges[0].reason in dashboard
+    Preferences.objects.filter(user=alice).update(digest_opt_in=True)
+    assert digest.send_digests()["sent"] == 1
+    assert "- Viktor replied to you 5 times — say thanks, or follow?" in mail.outbox[0].body
+    assert not BOTH_WAYS.search(mail.outbox[0].body)
+
+    out = io.StringIO()
+    call_command("rapport", "--user", "alice", stdout=out)
+    for line in out.getvalue().splitlines()[1:]:
+        name, _, days, _, words = line.split("\t")
+        assert days == "0" and not BOTH_WAYS.search(words), line
