@@ -63,3 +63,26 @@ def test_seeding_twice_duplicates_nothing(settings, sent, django_user_model):
     call_command("seed_demo", stdout=out)
     assert (Person.objects.filter(user=demo).count(), Interaction.objects.filter(user=demo).count()) == counts
     assert "0 new interactions" in out.getvalue()
+
+
+def test_the_demo_x_source_holds_only_what_an_x_archive_holds_and_two_way_people_still_rank_first(alice):
+    from relationships.platforms import records as r
+    from relationships.services import demo, rapport
+
+    counts = {}
+    demo.seed_records(alice, progress=lambda platform, result: counts.update({platform: result.counts}))
+    rapport.recompute(alice)
+    on_x = Interaction.objects.filter(user=alice, platform=r.X)
+    # The user's own posts and DMs either way: nothing others did but write a DM, no like with an author.
+    assert on_x.filter(direction="out").exists()
+    assert not on_x.filter(direction="in").exclude(kind="dm").exists()
+    assert not on_x.filter(kind="like").exists()
+    assert counts[r.X].get("likes_without_author", 0) > 0  # counted on the source, as the X importer does
+
+    ranked = list(Rapport.objects.filter(user=alice).order_by(*rapport.RANK_ORDER).values_list("tier", "two_way"))
+    assert {tier for tier, _ in ranked[:10]} <= {"close", "regular"}
+    last_two_way = max(i for i, (_, two_way) in enumerate(ranked) if two_way)
+    first_fan = min(i for i, (tier, _) in enumerate(ranked) if tier == "fan")
+    assert last_two_way < first_fan
+    tiers = Counter(tier for tier, _ in ranked)
+    assert tiers["close"] >= 5 and tiers["regular"] >= 15 and tiers["fan"] >= 30

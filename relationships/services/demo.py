@@ -47,6 +47,21 @@ ARCHETYPES = [
     ("acquaintance", 15),  # a few exchanges both ways, months ago
     ("bought", 200),  # follow the user, never interact
 ]
+# Archetypes an X archive can show: it holds only what the user did (their
+# posts, replies, mentions, quotes, retweets and likes, the likes without
+# author), their DMs both ways and the follower lists. Close friends stay: the
+# DMs alone show them both ways. Anyone else drawn on X is moved to Mastodon
+# or Bluesky (_people), which keeps the community's two-way people two-way.
+X_ARCHETYPES = ("close", "one_way", "quiet", "bought")
+
+
+def x_archive_holds(kind: str, direction: str) -> bool:
+    """Whether an X archive can hold this interaction: the user's own posts, and DMs either way.
+
+    The user's likes are in it too, but without the liked post's author:
+    demo_records counts them on the source instead (CountRecord), as the X importer does.
+    """
+    return kind == r.DM or (direction == r.OUTBOUND and kind != r.LIKE)
 
 
 @dataclass
@@ -68,8 +83,14 @@ def _people(rng: random.Random) -> list[DemoPerson]:
             first, last = rng.choice(FIRST), rng.choice(LAST)
             name = f"{first} {last}" if archetype != "bought" else f"{first}{rng.randint(1000, 99999)}"
             slug = f"{first}{last}{index}".lower().replace("é", "e").replace("í", "i")
+            moved = platform == r.X and archetype not in X_ARCHETYPES
+            if moved:
+                # Known by what they did, which an X archive never holds: they live on
+                # Mastodon or Bluesky. Chosen by index, not by the generator, so everyone
+                # after them keeps the name and platform they always had.
+                platform = (r.MASTODON, r.BLUESKY)[index % 2]
             if platform == r.MASTODON:
-                host = rng.choice(HOSTS[r.MASTODON])
+                host = HOSTS[r.MASTODON][index % 3] if moved else rng.choice(HOSTS[r.MASTODON])
                 ext, handle = f"https://{host}/users/{slug}", f"{slug}@{host}"
             elif platform == r.BLUESKY:
                 ext, handle = f"did:plc:demo{index:020d}", f"{slug}.bsky.example"
@@ -163,6 +184,7 @@ def demo_records(platform: str, now: dt.datetime | None = None, seed: int = 7) -
         r.X: ("1000000000000000001", "demo"),
     }[platform]
     yield r.IdentityRecord(platform=platform, external_id=own[0], handle=own[1], display_name="Demo", is_self=True)
+    likes_without_author = 0
     for person in people:
         # One generator per person, so each person's events are stable
         # whichever platform is being generated.
@@ -190,6 +212,10 @@ def demo_records(platform: str, now: dt.datetime | None = None, seed: int = 7) -
         for n, (days_ago, kind, direction, named) in enumerate(_events(prng, person, now)):
             post_id = f"{person.index:04d}{n:05d}"
             when = now - dt.timedelta(days=days_ago, minutes=prng.randint(0, 600))
+            if platform == r.X and not x_archive_holds(kind, direction):
+                # Left out as an X archive leaves it out; the user's own likes are only counted.
+                likes_without_author += kind == r.LIKE and direction == r.OUTBOUND
+                continue
             ext = {
                 r.MASTODON: f"https://{host}/users/demo-{person.index}/statuses/{post_id}",
                 r.BLUESKY: f"at://{person.external_id}/app.bsky.feed.post/demo{post_id}",
@@ -207,6 +233,8 @@ def demo_records(platform: str, now: dt.datetime | None = None, seed: int = 7) -
                 thread_id=f"demo-thread-{person.index}-{n // 4}",
                 named_count=named,
             )
+    if likes_without_author:
+        yield r.CountRecord("likes_without_author", likes_without_author)
 
 
 def seed_records(user, progress=None) -> ingest.IngestResult:
