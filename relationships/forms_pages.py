@@ -58,6 +58,7 @@ class PeopleFilterForm(forms.Form):
     following = forms.ChoiceField(required=False, choices=FOLLOWING, widget=QuickSelect)
     talked_within = forms.IntegerField(required=False, min_value=1, max_value=3650, label="Talked within (days)",
                                        widget=forms.NumberInput(attrs={"inputmode": "numeric", "placeholder": "any"}))
+    drifting = forms.BooleanField(required=False, label="Drifting away: regulars not talked with in two months")
     sort = forms.ChoiceField(required=False, choices=SORTS, label="Sort by", widget=QuickSelect)
     hidden = forms.BooleanField(required=False, label="Include hidden people")
     # Keyset pagination: "<sort key>|<person id>" of the last row shown.

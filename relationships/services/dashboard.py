@@ -165,8 +165,7 @@ def compute_community(user, today: dt.date | None = None) -> tuple[dict, list[di
     )
     already = _regular_before(user, prefs, sorted(p for p, _ in regulars), starts[-1])
     new_regulars = [p for p, _ in regulars if p not in already]
-    drift_from = today - dt.timedelta(days=DRIFT_UNTIL_DAYS)
-    drift_to = today - dt.timedelta(days=DRIFT_AFTER_DAYS)
+    drift_from, drift_to = drift_window(today)
     drifting = [p for p, last_talk in regulars if last_talk is not None and drift_from <= last_talk < drift_to]
 
     headline = {
@@ -178,6 +177,22 @@ def compute_community(user, today: dt.date | None = None) -> tuple[dict, list[di
         "computed_on": today,
     }
     return headline, months
+
+
+def drift_window(today: dt.date) -> tuple[dt.date, dt.date]:
+    """(from, before): a regular or close person whose last talk falls in it is drifting away.
+
+    One definition for the dashboard's count and the people list's filter, so the
+    list the card links to holds the people the card counts.
+    """
+    return today - dt.timedelta(days=DRIFT_UNTIL_DAYS), today - dt.timedelta(days=DRIFT_AFTER_DAYS)
+
+
+def drifting_q(today: dt.date, prefix: str = "rapport__") -> Q:
+    """The people drifting away on ``today`` (drift_window), as a filter on Person (or, prefix "", Rapport)."""
+    drift_from, drift_to = drift_window(today)
+    return Q(**{f"{prefix}tier__in": _REGULAR_TIERS, f"{prefix}last_talk_on__gte": drift_from,
+                f"{prefix}last_talk_on__lt": drift_to})
 
 
 def store_community(user, today: dt.date | None = None) -> CommunityHeadline:

@@ -65,12 +65,15 @@ def dashboard(request):
     headline = CommunityHeadline.objects.filter(user=user).first()
     months = list(CommunitySnapshot.objects.filter(user=user).order_by("month"))
     counts = nudge_counts(user)
+    named = community.examples(headline)
     open_nudges = Nudge.objects.filter(user=user, state=Nudge.State.OPEN, person__hidden=False)
     cards = nudge_cards(open_nudges, None if show_all else NUDGE_CARDS)
     context = {
         "today": local_today(prefs),
         "headline": headline,
-        "named": community.examples(headline),
+        "named": named,
+        # The card names EXAMPLES people; the rest are counted and linked, so the figure adds up.
+        "drifting_more": max(0, headline.drifting - len(named["drifting"])) if headline else 0,
         "chart": _community_chart(months),
         "counts": counts,
         "nudges": cards,

@@ -14,6 +14,7 @@ from django.views.decorators.vary import vary_on_headers
 from .. import page_cache
 from ..forms_pages import PeopleFilterForm
 from ..models import Identity, Person, Preferences
+from ..services.dashboard import drifting_q
 from ..services.rapport import local_today
 from ..services.sentences import RANKING_RULE, tier_meanings
 from .common import attach_identities, decorate, render_page
@@ -72,6 +73,8 @@ def filtered_people(user, data: dict, today: dt.date):
         qs = qs.exclude(Exists(of_person.filter(i_follow=True)))
     if data.get("talked_within"):
         qs = qs.filter(rapport__last_talk_on__gte=today - dt.timedelta(days=data["talked_within"] - 1))
+    if data.get("drifting"):
+        qs = qs.filter(drifting_q(today))
     return qs
 
 
@@ -200,7 +203,7 @@ def people(request):
         "today": today,
         # Only the first page says how many match; "load more" needs no count.
         "total": None if after else filtered_people(user, data, today).count(),
-        "filtered": any(data.get(name) for name in ("q", "platform", "tier", "following", "talked_within", "hidden")),
+        "filtered": any(data.get(name) for name in ("q", "platform", "tier", "following", "talked_within", "drifting", "hidden")),
         "has_anyone": True,
         "ranking_rule": RANKING_RULE,
         "tier_meanings": tier_meanings(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.db import connection
@@ -12,9 +13,10 @@ from django.utils import timezone
 
 from relationships import context_processors
 from relationships.context_processors import background_warning
-from relationships.models import CommunityHeadline, CommunitySnapshot, Heartbeat, Job, Nudge, Person
+from relationships.models import CommunityHeadline, CommunitySnapshot, Heartbeat, Job, Nudge, Person, Preferences
 from relationships.platforms import records as r
 from relationships.services import dashboard
+from relationships.services.rapport import local_today
 from tests.rapport.stories import TODAY
 
 from .conftest import score, talk_often, with_permalinks
@@ -184,3 +186,31 @@ def test_the_starting_banner_is_calm_on_every_page(alice_client, just_started):
         html = alice_client.get(reverse(name)).content.decode()
         assert 'class="banner banner-starting"' in html and "Background work is starting." in html, name
         assert "Background work is paused." not in html, name
+
+
+def test_the_drifting_count_adds_up_to_the_names_and_the_list_it_links_to(alice, alice_client, story):
+    """Seven regulars gone quiet two to eleven months ago, one regular still talking, one gone quiet too long ago."""
+    # The people list filters on the real today: the story (told in days before TODAY) is moved up to it.
+    today = local_today(Preferences.for_user(alice))
+    back = (TODAY - today).days
+    drifters = [f"Drift{n}" for n in range(7)]
+    for n, name in enumerate(drifters):
+        talk_often(story, name, range(back + 70 + 30 * n, back + 82 + 30 * n, 2))
+    talk_often(story, "Ben", range(back + 3, back + 40, 6))
+    talk_often(story, "Gone", range(back + 400, back + 412, 2))  # more than a year: not drifting, gone
+    story.save()
+    score(alice, today=today)
+    assert CommunityHeadline.objects.get(user=alice).drifting == 7
+
+    page = alice_client.get(reverse("dashboard")).content.decode()
+    figure = re.search(r'<li class="figure"><span class="figure-value">(\d+)</span> <span class="figure-label">'
+                       r'drifting away.*?</li>', page, re.S)
+    assert figure[1] == "7"
+    named = re.findall(r'<a href="/people/\d+/">([^<]+)</a>', figure[0])
+    more = re.search(r'and <a href="(/people/\?drifting=on)">(\d+) more</a>', figure[0])
+    assert len(named) + int(more[2]) == 7 and set(named) < set(drifters)
+
+    listed = re.findall(r'class="pr-name" href="/people/\d+/">([^<]+)</a>', alice_client.get(more[1]).content.decode())
+    assert sorted(listed) == drifters
+    legend = alice_client.get(reverse("people")).content.decode()
+    assert 'name="drifting"' in legend
