@@ -337,7 +337,9 @@ class Rapport(models.Model):
         REGULAR = "regular"
         NEW = "new"
         FAN = "fan"
-        ONE_WAY = "one_way", "one way"
+        # Capitalised like the labels Django makes of the others: this mapping is every
+        # tier's name on screen (legend, filter, rows, person page, nudge cards).
+        ONE_WAY = "one_way", "One way"
         QUIET = "quiet"
         ACQUAINTANCE = "acquaintance"
 

@@ -274,7 +274,7 @@ def tier_meanings() -> list[tuple[str, str]]:
     from .rapport import CLOSE_RECENT_DAYS, CLOSE_TALKS, NEW_DAYS, QUIET_DAYS, REGULAR_TALKS
 
     return [
-        (Rapport.Tier.CLOSE, f"Talked on {CLOSE_TALKS} days or more, both ways, once in the last {CLOSE_RECENT_DAYS} days."),
+        (Rapport.Tier.CLOSE, f"Talked on {CLOSE_TALKS} days or more, both ways, at least once in the last {CLOSE_RECENT_DAYS} days."),
         (Rapport.Tier.REGULAR, f"Talked on {REGULAR_TALKS} days or more, both ways."),
         (Rapport.Tier.NEW, f"First interaction in the last {NEW_DAYS} days."),
         (Rapport.Tier.FAN, "Only they reach out: replies, mentions, likes or shares from them, nothing from you."),

@@ -154,7 +154,12 @@ def test_a_regular_is_listed_above_a_fan_and_each_row_says_why(alice_client, ali
     legend = html[html.index('class="rank-legend'):html.index('id="results"')]
     assert "both ways" in legend and "come first" in legend
     for tier, label in Rapport.Tier.choices:
-        assert f'class="tier tier-{tier}">{label.capitalize() if tier != "one_way" else label}' in legend
+        assert label == label.capitalize() and f'class="tier tier-{tier}">{label}</span>' in legend
+    assert "Talked on 10 days or more, both ways, at least once in the last 90 days." in legend
+    # The filter names the tiers as the legend does.
+    options = dict(re.findall(r'<option value="([a-z_]+)"[^>]*>([^<]+)</option>', html[html.index('name="tier"'):]))
+    assert [options[tier] for tier in Rapport.Tier.values] == Rapport.Tier.labels
+    assert options["one_way"] == "One way" and options["close"] == "Close"
 
 
 def test_load_more_walks_from_the_two_way_group_into_the_rest_once_each(alice_client, alice, story, monkeypatch):
