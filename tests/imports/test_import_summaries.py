@@ -123,6 +123,16 @@ def test_import_archive_of_an_empty_repository_says_there_was_nothing_to_import(
     assert "Rapport recomputed for 0 people; no new nudges." in out.getvalue()
 
 
+def test_import_archive_of_a_following_list_scores_the_people_whose_follow_it_recorded(alice, tmp_path):
+    out = io.StringIO()
+    call_command("import_archive", str(following_csv(tmp_path / "following_accounts.csv", 1203)), user="alice",
+                 stdout=out, stderr=io.StringIO())
+    assert out.getvalue().splitlines()[1:] == [
+        "1,203 accounts you follow recorded.",
+        "Rapport recomputed for 1,203 people; no new nudges.",
+    ]
+
+
 def test_a_newer_archive_names_the_people_of_its_own_new_interactions_not_everyone_the_source_saw(alice, tmp_path):
     """50 friends in the first archive; the newer one repeats 20 tweets and adds 40 with 40 of them."""
     import datetime as dt

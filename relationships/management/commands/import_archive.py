@@ -43,18 +43,19 @@ class Command(BaseCommand):
         # What was stored is scored even when a damaged file stopped the
         # import part way ("everything read before this point was kept").
         if job.state == Job.State.DONE or job.source_id and job.source.interactions.exists():
-            self._score(owner, job.source)
+            follows_only = bool((job.counts.get("counts") or {}).get("accounts_followed"))
+            self._score(owner, job.source, follows_only=follows_only)
         if job.state != Job.State.DONE:
             raise CommandError(job.error or f"The import ended as {outcome.state}.")
 
-    def _score(self, owner, source) -> None:
+    def _score(self, owner, source, *, follows_only: bool) -> None:
         from relationships.services import dashboard, nudges, rapport
 
         # An archive of an account already imported from was read into that
         # account's source. A following list touches no interaction but the
         # follow state of many people: then everyone is recomputed.
         touched = list(owner.people.values_list("pk", flat=True).filter(identities__interactions__sources=source).distinct())
-        updated = rapport.recompute(owner, touched or None)
+        updated = rapport.recompute(owner, None if follows_only else touched)
         opened = sum(nudges.generate(owner).values())
         dashboard.store_community(owner)
         self.stdout.write(
