@@ -334,6 +334,9 @@ class MastodonArchiveImporter(ArchiveImporter):
                 (a for a in _list(activity.get("cc")) if a not in self._followers and a not in PUBLIC), ""
             )
         if not author:
+            # The boosted post's URI names its author by Mastodon's convention, as for replies.
+            author = status_author(original_uri) or ""
+        if not author:
             return [SkipRecord("boost of a post whose author the archive does not name", detail=original_uri)]
         if author == self.self_uri or _under(original_uri, self.self_uri):
             return []

@@ -166,8 +166,15 @@ def test_a_boost_is_a_repost_of_the_first_cc_that_is_not_the_followers(archive):
     assert repost.permalink == CAT.status(109440048909776763)
 
 
-def test_a_boost_without_a_known_author_is_skipped_and_a_self_boost_ignored(archive):
+def test_a_boost_whose_cc_names_nobody_goes_to_the_author_its_uri_names_and_a_self_boost_is_ignored(archive):
     records = read(archive(posts=[boost(1, CAT.status(5), author=None), boost(2, ME.status(1), author=ME)]))
+    assert found(records) == [(CAT.uri, "repost")]
+    assert identities(records)[CAT.uri].handle == "s0mmer@mastodon.social"
+    assert skips(records) == []
+
+
+def test_a_boost_of_a_post_whose_uri_names_no_author_is_skipped(archive):
+    records = read(archive(posts=[boost(1, "https://pleroma.example/objects/42", author=None)]))
     assert interactions(records) == []
     assert skips(records) == ["boost of a post whose author the archive does not name"]
 
