@@ -93,6 +93,9 @@ class MergeForm(forms.Form):
     """Merge ``other`` (one of the user's people) into the person of the page."""
 
     other = forms.ModelChoiceField(queryset=Person.objects.none(), widget=forms.HiddenInput)
+    # Set by the confirmation page's form, or by rapport.js once window.confirm() said yes. Without it the
+    # view asks first: with JavaScript off, data-confirm asks nothing, and a merge is not a click to risk.
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, person: Person, **kwargs):
         super().__init__(*args, **kwargs)
@@ -101,6 +104,8 @@ class MergeForm(forms.Form):
 
 class SplitForm(forms.Form):
     identity = forms.ModelChoiceField(queryset=Identity.objects.none(), widget=forms.HiddenInput)
+    # As MergeForm.confirmed: without it (JavaScript off) the view asks on a page first.
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, person: Person, **kwargs):
         super().__init__(*args, **kwargs)

@@ -29,9 +29,13 @@
   // JavaScript they simply submit, and both can be undone.
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+    if (!(form instanceof HTMLFormElement && form.dataset.confirm)) return;
+    if (!window.confirm(form.dataset.confirm)) {
       event.preventDefault();
+      return;
     }
+    // Asked and answered here: the server need not show its own confirmation page (the one for JavaScript off).
+    if (form.elements.confirmed) form.elements.confirmed.value = "1";
   }, true);
   // An answer htmx does not swap (403, 404, 5xx) or no answer at all must
   // still say something, next to what was clicked, whatever DEBUG is.

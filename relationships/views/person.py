@@ -208,6 +208,12 @@ def person_merge(request, pk: int):
         messages.error(request, "Choose one of your other people to merge.")
         return render_page(request, "relationships/person.html", person_context(request, person), status=400)
     other = form.cleaned_data["other"]
+    if not form.cleaned_data["confirmed"]:
+        # JavaScript off (no window.confirm): ask on a page of its own; only its POST merges.
+        return render_page(request, "relationships/person_merge.html", {
+            "person": person, "other": other,
+            "question": f"Merge {people_service.person_label(other)} into {people_service.person_label(person)}?",
+        })
     # Named before the merge moves the accounts: "Merged Lena Berg (@lena@social.example) into Lena Berg (…)".
     merged, kept = people_service.person_label(other), people_service.person_label(person)
     try:
@@ -227,8 +233,16 @@ def person_split(request, pk: int):
     if not form.is_valid():
         messages.error(request, "Choose one of this person's accounts to split off.")
         return render_page(request, "relationships/person.html", person_context(request, person), status=400)
+    identity = form.cleaned_data["identity"]
+    if not form.cleaned_data["confirmed"]:
+        # JavaScript off (no window.confirm): ask on a page of its own; only its POST splits.
+        account = people_service.account_label(identity)
+        return render_page(request, "relationships/person_split.html", {
+            "person": person, "identity": identity, "account": account,
+            "question": f"Make {account} a separate person from {person.display_name}?",
+        })
     try:
-        new = people_service.split(form.cleaned_data["identity"])
+        new = people_service.split(identity)
     except people_service.PeopleError as exc:
         messages.error(request, str(exc))
         return redirect("person", person.pk)

@@ -16,7 +16,7 @@ from relationships.platforms import records as r
 from relationships.services import dashboard, demo, nudges, rapport
 from tests.rapport.stories import Story, issue_community
 
-from .browser import DESKTOP, PASSWORD, PHONE, SHOTS, axe, no_overflow
+from .browser import DESKTOP, PASSWORD, PHONE, SHOTS, axe, no_overflow, session_cookie
 
 pytestmark = [pytest.mark.services, pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 
@@ -117,6 +117,24 @@ def test_merging_two_people_from_a_suggestion(open_page, alice_pw, heartbeats, m
     page.goto(page.url.replace(f"/people/{ana.pk}/", f"/people/{bluesky_ana.pk}/"))
     assert page.url.endswith(f"/people/{ana.pk}/")
     assert page.locator("h1").inner_text() == "Ana"
+
+
+def test_merging_with_javascript_off_asks_on_a_page_naming_both_before_merging(
+        browser, live, alice_pw, heartbeats, make_source):
+    _community(alice_pw, make_source)
+    ana = Person.objects.get(user=alice_pw, name="Ana")
+    context = browser.new_context(java_script_enabled=False)
+    context.add_cookies([session_cookie(alice_pw, live)])
+    page = context.new_page()
+    page.goto(f"{live}/people/{ana.pk}/")
+    page.get_by_role("button", name="Merge ana (ana) into Ana").click()
+    # No window.confirm() without JavaScript: a page asks, naming both with their accounts, and nothing merged yet.
+    assert page.locator("h1").inner_text() == "Merge ana (ana) into Ana (@ana@fedi.example)?"
+    assert Person.objects.filter(user=alice_pw, name="ana").exists()
+    page.get_by_role("button", name="Merge ana into Ana").click()
+    page.get_by_text("Merged ana (ana) into Ana (@ana@fedi.example).").wait_for()
+    assert not Person.objects.filter(user=alice_pw, name="ana").exists()
+    context.close()
 
 
 def test_merging_from_a_search(open_page, alice_pw, heartbeats, make_source):

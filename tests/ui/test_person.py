@@ -133,7 +133,8 @@ def test_merging_moves_identities_keeps_one_nudge_per_kind_and_recomputes(alice_
     mastodon_ana.save()
     bluesky_ana.save()
 
-    response = alice_client.post(reverse("person_merge", args=[mastodon_ana.pk]), {"other": bluesky_ana.pk})
+    response = alice_client.post(reverse("person_merge", args=[mastodon_ana.pk]),
+                                 {"other": bluesky_ana.pk, "confirmed": "1"})
 
     assert response.status_code == 302
     assert not Person.objects.filter(pk=bluesky_ana.pk).exists()
@@ -168,7 +169,12 @@ def test_splitting_an_identity_off_makes_a_new_person_and_recomputes_both(alice_
     assert Rapport.objects.get(person=keep).talks == 5
     bsky_identity = keep.identities.get(platform=r.BLUESKY)
 
-    response = alice_client.post(reverse("person_split", args=[keep.pk]), {"identity": bsky_identity.pk})
+    # JavaScript off: the form's POST asks on a page first, naming the account; nothing is split yet.
+    asked = alice_client.post(reverse("person_split", args=[keep.pk]), {"identity": bsky_identity.pk, "confirmed": ""})
+    assert asked.status_code == 200 and "<h1>Make ana a separate person from Ana?</h1>" in asked.content.decode()
+    assert keep.identities.count() == 2
+
+    response = alice_client.post(reverse("person_split", args=[keep.pk]), {"identity": bsky_identity.pk, "confirmed": "1"})
 
     assert response.status_code == 302
     bsky_identity.refresh_from_db()
@@ -181,7 +187,7 @@ def test_splitting_an_identity_off_makes_a_new_person_and_recomputes_both(alice_
 def test_an_only_identity_cannot_be_split_off(alice_client, alice, community):
     ana = person(alice, "Ana")
     identity = ana.identities.get()
-    alice_client.post(reverse("person_split", args=[ana.pk]), {"identity": identity.pk})
+    alice_client.post(reverse("person_split", args=[ana.pk]), {"identity": identity.pk, "confirmed": "1"})
     assert Person.objects.filter(user=alice).count() == 4
     assert "only account" in page(alice_client, ana)
 
@@ -283,9 +289,25 @@ def test_a_merge_names_both_people_with_their_accounts(alice_client, alice, two_
     assert search.count(f'data-confirm="{question}"') == 2  # and the search result
     assert "Merge<span class=\"visually-hidden\"> Lena Berg (@lena@social.example)</span> into Lena Berg" in html
 
-    response = alice_client.post(reverse("person_merge", args=[on_bluesky.pk]), {"other": on_mastodon.pk}, follow=True)
+    response = alice_client.post(reverse("person_merge", args=[on_bluesky.pk]),
+                                 {"other": on_mastodon.pk, "confirmed": "1"}, follow=True)
     assert ("Merged Lena Berg (@lena@social.example) into Lena Berg (lena.bsky.social). "
             "Split an account off again if that was a mistake.") in response.content.decode()
+
+
+def test_a_merge_without_javascripts_confirm_asks_on_a_page_and_only_that_pages_post_merges(
+        alice_client, alice, two_lenas):
+    on_mastodon, on_bluesky = two_lenas
+    # What the person page's form sends with JavaScript off: no window.confirm() set "confirmed".
+    asked = alice_client.post(reverse("person_merge", args=[on_bluesky.pk]), {"other": on_mastodon.pk, "confirmed": ""})
+    html = asked.content.decode()
+    assert asked.status_code == 200
+    assert "<h1>Merge Lena Berg (@lena@social.example) into Lena Berg (lena.bsky.social)?</h1>" in html
+    assert Person.objects.filter(pk=on_mastodon.pk).exists()  # nothing merged yet
+    assert 'name="confirmed" value="1"' in html and f'href="{reverse("person", args=[on_bluesky.pk])}">Cancel' in html
+
+    merged = alice_client.post(reverse("person_merge", args=[on_bluesky.pk]), {"other": on_mastodon.pk, "confirmed": "1"})
+    assert merged.status_code == 302 and not Person.objects.filter(pk=on_mastodon.pk).exists()
 
 
 def test_a_merged_away_persons_address_leads_to_the_person_kept_for_the_owner_only(
