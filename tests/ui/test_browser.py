@@ -234,3 +234,16 @@ def test_the_people_list_says_why_each_row_stands_there_with_a_tier_legend_on_a_
         assert "come first" in legend.inner_text()
         no_overflow(page)
         axe(page, f"people with the legend open ({viewport['width']} px)")
+
+
+def test_a_missing_page_is_styled_with_the_navigation_and_passes_axe(open_page, alice_pw, heartbeats):
+    # The live fixture runs with DEBUG off: Django's own 404 was a bare page with no landmark and no way back.
+    page = open_page(alice_pw, "/people/999999/")
+    assert page.locator("h1").inner_text() == "This page does not exist"
+    assert page.get_by_role("navigation", name="Main").get_by_role("link", name="People").is_visible()
+    assert page.evaluate("() => getComputedStyle(document.querySelector('.card')).borderStyle") == "solid"
+    axe(page, "404")
+    page.get_by_role("link", name="Go to your dashboard").click()
+    page.wait_for_url("**/")
+    # The one console error is the browser logging the 404 answer itself.
+    assert [e for e in page.errors if "status of 404" not in e] == []
