@@ -17,7 +17,7 @@ from ..models import Identity, Person, Preferences
 from ..services.dashboard import drifting_q
 from ..services.rapport import local_today
 from ..services.sentences import RANKING_RULE, tier_meanings
-from .common import attach_identities, decorate, render_page
+from .common import attach_identities, decorate, push_url_only_when_changed, render_page
 
 PAGE_SIZE = 50
 _NEVER = dt.date(1, 1, 1)
@@ -177,6 +177,7 @@ def encode_cursor(person) -> str:
     return f"{text}|{person.pk}"
 
 
+@push_url_only_when_changed
 @page_cache.per_user
 @vary_on_headers("HX-Request")
 def people(request):

@@ -83,6 +83,41 @@ def test_filtering_and_searching_the_people_list_updates_it_in_place(open_page, 
     assert not page.errors
 
 
+def test_a_search_then_a_click_elsewhere_leaves_one_history_entry(open_page, alice_pw, heartbeats, make_source):
+    _community(alice_pw, make_source)
+    page = open_page(alice_pw, "/people/", viewport=PHONE)
+    entries = page.evaluate("() => history.length")
+    page.get_by_label("Name or handle").fill("ben")
+    _wait_for_names(page, ["Ben"])
+    # Leaving the field fires its "change" (the same query): on a phone, opening "Filters and sort" does.
+    with page.expect_response(lambda answer: "q=ben" in answer.url):
+        page.get_by_text("Filters and sort").click()
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate("() => history.length") == entries + 1
+    page.go_back()
+    page.wait_for_url(re.compile(r"/people/$"))
+    _wait_for_names(page, ["Ana", "Ben", "Cleo", "Dan", "ana"], ordered=False)
+    assert not page.errors
+
+
+def test_after_back_the_filters_show_what_the_address_says_with_javascript_off(
+        browser, live, alice_pw, heartbeats, make_source):
+    _community(alice_pw, make_source)
+    context = browser.new_context(java_script_enabled=False)
+    context.add_cookies([session_cookie(alice_pw, live)])
+    page = context.new_page()
+    page.goto(f"{live}/people/")
+    page.get_by_label("Tier").select_option("close")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url(re.compile(r"tier=close"))
+    page.go_back()
+    page.wait_for_url(re.compile(r"/people/$"))
+    # The browser restored the form as it was left ("close") over an unfiltered list and address.
+    assert page.get_by_label("Tier").input_value() == ""
+    assert page.locator(".pr-name").count() == 5
+    context.close()
+
+
 def test_editing_a_note_in_place(open_page, alice_pw, heartbeats, make_source):
     _community(alice_pw, make_source)
     ana = Person.objects.get(user=alice_pw, name="Ana")

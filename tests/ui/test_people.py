@@ -184,3 +184,18 @@ def test_load_more_walks_from_the_two_way_group_into_the_rest_once_each(alice_cl
     )
     assert seen == expected and len(seen) == len(set(seen)) == 10
     assert set(seen[:4]) == {"Reggie", "Talker0", "Talker1", "Talker2"} and seen[-1] == "Silent"
+
+
+def test_a_filter_answer_for_the_address_already_shown_pushes_no_new_history_entry(alice_client, community):
+    # The search field's "change" on leaving it resubmits the query just pushed: htmx would push it twice.
+    shown = "/people/?q=ben&platform=&tier=&following=&talked_within=&sort=rapport"
+    again = alice_client.get(shown, HTTP_HX_CURRENT_URL=f"http://testserver{shown}", **HTMX)
+    assert again.status_code == 200 and again["HX-Push-Url"] == "false"
+    new = alice_client.get(shown, HTTP_HX_CURRENT_URL="http://testserver/people/", **HTMX)
+    assert "HX-Push-Url" not in new and "Ben" in new.content.decode()
+    assert "HX-Current-URL" in again["Vary"]
+
+
+def test_the_filter_form_is_not_restored_by_the_browser_after_back(alice_client, community):
+    html = alice_client.get(reverse("people")).content.decode()
+    assert re.search(r'<form method="get" action="/people/"[^>]*aria-label="Filter people" autocomplete="off"', html)
