@@ -34,14 +34,18 @@ def _sources(user) -> list[Source]:
     return rows
 
 
-def sources(request):
-    context = {
+def sources_context(request, form: ArchiveUploadForm | None = None) -> dict:
+    """Everything the Sources page shows: the page itself and a refused upload answered as a full page."""
+    return {
         "sources": _sources(request.user),
         "jobs": Job.objects.filter(user=request.user).select_related("source")[:20],
-        "form": ArchiveUploadForm(),
+        "form": form or ArchiveUploadForm(),
         "x_archive_only": x_archive_only(request.user),
     }
-    return render(request, "relationships/sources.html", context)
+
+
+def sources(request):
+    return render(request, "relationships/sources.html", sources_context(request))
 
 
 @require_POST
@@ -49,16 +53,12 @@ def upload_archive(request):
     form = ArchiveUploadForm(request.POST, request.FILES)
     refused = getattr(request, "upload_refused", None)
     template = "relationships/sources.html#upload" if request.htmx else "relationships/sources.html"
-    context = {
-        "sources": _sources(request.user),
-        "jobs": Job.objects.filter(user=request.user).select_related("source")[:20],
-    }
     if refused:
         form = ArchiveUploadForm()
         form.errors["archive"] = form.error_class([refused])
-        return render(request, template, {**context, "form": form}, status=413)
+        return render(request, template, sources_context(request, form), status=413)
     if not form.is_valid():
-        return render(request, template, {**context, "form": form}, status=400)
+        return render(request, template, sources_context(request, form), status=400)
     upload = form.cleaned_data["archive"]
     destination = imports.upload_dir() / f"{uuid.uuid4().hex}.upload"
     _store(upload, destination)
@@ -67,12 +67,12 @@ def upload_archive(request):
     except ArchiveError as exc:
         destination.unlink(missing_ok=True)
         form.add_error("archive", f"{exc}. Nothing was stored.")
-        return render(request, template, {**context, "form": form}, status=400)
+        return render(request, template, sources_context(request, form), status=400)
     source = imports.create_source(request.user, destination, kind, filename=os.path.basename(upload.name)[:100])
     job = imports.queue_import(request.user, source)
     if request.htmx:
         # The upload card again (a fresh form, for the next archive) with this import's progress in it.
-        return render(request, template, {**context, "form": ArchiveUploadForm(), "job": job})
+        return render(request, template, {**sources_context(request), "job": job})
     messages.success(request, f"{source.label} uploaded; the import has started.")
     return redirect("sources")
 

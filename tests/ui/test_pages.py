@@ -220,3 +220,19 @@ def test_an_htmx_upload_answers_with_the_upload_card_its_job_polling_and_a_fresh
     assert 'type="file" name="archive"' in html and 'value="x.zip"' not in html
     assert f'id="job-{job.pk}"' in html and f'hx-get="{reverse("job_progress", args=[job.pk])}"' in html
     assert 'hx-trigger="every 1s"' in html and "<progress" in html
+
+
+def test_a_refused_upload_without_javascript_is_the_sources_page_with_its_notices_and_current_mark(
+        alice_client, alice, make_source):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from relationships.platforms import records as r
+
+    make_source(alice, platform=r.X, label="X archive (twitter.zip)")
+    response = alice_client.post(reverse("upload_archive"),
+                                 {"archive": SimpleUploadedFile("notes.txt", b"not an archive"), "kind": ""})
+    html = response.content.decode()
+    assert response.status_code == 400 and "Nothing was stored." in html
+    # The same page as GET /sources/: the X-archive notice, the list, and "Sources" marked in the navigation.
+    assert 'id="x-archive-only"' in html and "X archive (twitter.zip)" in html
+    assert '<a href="/sources/" aria-current="page">Sources</a>' in html
