@@ -193,7 +193,8 @@ def _card_context(request, nudge: Nudge, *, result=None, error: str = "") -> dic
     return {
         "nudge": card, "result": result, "error": error, "undo": nudges.undoable(card),
         "today": local_today(Preferences.for_user(request.user)),
-        "next": request.POST.get("next") or reverse("dashboard"),
+        # Checked as the redirect is: the card's forms carry it on, and a full page shows them (_card_page).
+        "next": _back_url(request),
     }
 
 
@@ -204,6 +205,15 @@ def _card(request, nudge: Nudge, *, result=None, error: str = "", status: int = 
     # After the swap, so the dashboard's counts see which cards are still open on screen.
     response["HX-Trigger-After-Settle"] = "nudge-changed"
     return response
+
+
+def _card_page(request, nudge: Nudge, heading: str, *, result=None):
+    """The card as a page of its own, for a button pressed without JavaScript: whole, with its Undo if any.
+
+    Not a redirect with a message: the message had no name and no Undo, and the card's own buttons are forms.
+    """
+    context = {**_card_context(request, nudge, result=result), "heading": heading, "back": _back_url(request)}
+    return render(request, "relationships/nudge_card_page.html", context)
 
 
 def _answer(request, nudge: Nudge, *, error: str = "", success: str = "", status: int = 200):
@@ -231,13 +241,11 @@ def nudge_follow(request, pk: int):
     if request.htmx:
         return _card(request, nudge, result=result)
     if result.state == follow.MANUAL:
-        # Following by hand needs a page of its own: the profile link, then "I followed them".
-        return render(request, "relationships/connect_follow_manual.html", {"nudge": nudge, "result": result,
-                                                                           "next": request.POST.get("next", "")})
+        # Following by hand: the card as htmx shows it (evidence, profile link, "I followed them", Not now, Never).
+        return _card_page(request, nudge, f"Follow {nudge.person.display_name}", result=result)
     if result.succeeded:
-        # A page with the card, not a redirect: its Undo is there for the moment a mistaken click can be taken back.
-        context = {**_card_context(request, nudge, result=result), "back": _back_url(request)}
-        return render(request, "relationships/nudge_followed.html", context)
+        # The card, not a redirect: its Undo is there for the moment a mistaken click can be taken back.
+        return _card_page(request, nudge, nudge.person.display_name, result=result)
     messages.error(request, f"Could not follow {nudge.person.display_name}: {result.reason}")
     return _back(request)
 
@@ -269,12 +277,21 @@ def nudge_snooze(request, pk: int):
         nudges.snooze(nudge, form.cleaned_data["days"] or nudges.DEFAULT_SNOOZE_DAYS)
     except nudges.NudgeStateError as e:
         return _answer(request, nudge, error=str(e))
-    return _answer(request, nudge, success=f"Snoozed: {nudge.person.display_name} will come back later.")
+    if request.htmx:
+        return _card(request, nudge)
+    return _card_page(request, nudge, f"Not now: {nudge.person.display_name}")
 
 
 @require_POST
 def nudge_dismiss(request, pk: int):
-    return _change(request, pk, nudges.dismiss, lambda nudge: "Dismissed: you will not see this suggestion again.")
+    nudge = _own_nudge(request, pk)
+    try:
+        nudges.dismiss(nudge)
+    except nudges.NudgeStateError as e:
+        return _answer(request, nudge, error=str(e))
+    if request.htmx:
+        return _card(request, nudge)
+    return _card_page(request, nudge, f"Never: {nudge.person.display_name}")
 
 
 @require_POST

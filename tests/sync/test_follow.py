@@ -124,8 +124,14 @@ def test_a_full_page_follow_answers_with_the_card_its_undo_and_the_way_back(alic
 
 
 def test_a_full_page_action_never_redirects_to_another_site(alice, alice_client, x_nudge):
-    response = alice_client.post(f"/nudges/{x_nudge.pk}/dismiss/", {"next": "https://evil.example/"},
-                                 HTTP_REFERER="https://evil.example/")
+    evil = {"next": "https://evil.example/", "HTTP_REFERER": "https://evil.example/"}
+    response = alice_client.post(f"/nudges/{x_nudge.pk}/dismiss/", {"next": evil["next"]},
+                                 HTTP_REFERER=evil["HTTP_REFERER"])
+    # The card's page: neither its Back link nor its Undo form's "next" leads off the site.
+    body = response.content.decode()
+    assert response.status_code == 200 and "evil.example" not in body and '<a href="/">Back</a>' in body
+    response = alice_client.post(f"/nudges/{x_nudge.pk}/undo/", {"next": evil["next"]},
+                                 HTTP_REFERER=evil["HTTP_REFERER"])
     assert response.status_code == 302 and response["Location"] == "/"
 
 

@@ -117,6 +117,59 @@ def test_follow_without_a_connected_account_keeps_the_card_and_offers_to_connect
     assert not _errors(page)
 
 
+def _no_js_page(browser, live, user, path: str = "/"):
+    from .browser import session_cookie
+
+    context = browser.new_context(java_script_enabled=False)
+    context.add_cookies([session_cookie(user, live)])
+    page = context.new_page()
+    page.goto(live + path)
+    return context, page
+
+
+def test_follow_without_an_account_and_javascript_off_shows_the_whole_card_whose_never_works(
+        browser, live, alice, community, heartbeats):
+    nudge = Nudge.objects.get(user=alice, person__name="Ana")
+    context, page = _no_js_page(browser, live, alice)
+    page.locator(f"#nudge-{nudge.pk}").get_by_role("button", name="Follow Ana").click()
+    page.wait_for_url(f"**/nudges/{nudge.pk}/follow/")
+    assert page.locator("h1").inner_text() == "Follow Ana"
+    card = page.locator(f"#nudge-{nudge.pk}")
+    assert card.get_by_role("link", name="Ana", exact=True).is_visible()
+    assert card.locator(".recent li").count() == 3  # the evidence
+    assert card.get_by_role("link", name="Connect your Mastodon account to follow in one click").is_visible()
+    assert card.get_by_role("link", name="Open Ana’s profile on Mastodon").is_visible()
+    for name in ("Follow Ana", "Not now for Ana", "Never for Ana", "I followed them"):
+        assert card.get_by_role("button", name=name).is_visible(), name
+    assert page.get_by_role("link", name="Back").get_attribute("href") == "/"
+    _whole_page(page)
+    # Never is a real form: it dismisses, and says so on the card with its Undo.
+    card.get_by_role("button", name="Never for Ana").click()
+    page.get_by_text("Never: you will not see this suggestion again.").wait_for()
+    nudge.refresh_from_db()
+    assert nudge.state == Nudge.State.DISMISSED
+    assert page.get_by_role("button", name="Undo for Ana").is_visible()
+    context.close()
+
+
+def test_not_now_then_undo_with_javascript_off_opens_the_nudge_again(browser, live, alice, community, heartbeats):
+    nudge = Nudge.objects.get(user=alice, person__name="Ana")
+    context, page = _no_js_page(browser, live, alice)
+    page.locator(f"#nudge-{nudge.pk}").get_by_role("button", name="Not now for Ana").click()
+    # The card says what was done, naming Ana, with the Undo the README promises for a minute.
+    assert page.locator("h1").inner_text() == "Not now: Ana"
+    assert "Not now: Ana comes back on" in page.locator(f"#nudge-{nudge.pk}").inner_text()
+    nudge.refresh_from_db()
+    assert nudge.state == Nudge.State.SNOOZED
+    page.get_by_role("button", name="Undo for Ana").click()
+    page.get_by_text("Undone: Ana is back among your nudges.").wait_for()
+    assert page.url == live + "/"
+    nudge.refresh_from_db()
+    assert (nudge.state, nudge.snoozed_until) == (Nudge.State.OPEN, None)
+    assert page.locator(f"#nudge-{nudge.pk}").get_by_role("button", name="Not now for Ana").is_visible()
+    context.close()
+
+
 def test_acting_on_a_card_moves_focus_on_updates_the_counts_together_and_can_be_undone(open_page, alice, pals, heartbeats):
     page = open_page(alice, "/")
     counts, more = page.locator("#nudge-counts"), page.locator("#nudges-more")

@@ -43,8 +43,20 @@ def test_follow_without_a_connected_account_keeps_the_card_whole_and_offers_to_c
 def test_without_javascript_the_follow_by_hand_page_also_offers_to_connect(alice_client, alice, community):
     nudge = Nudge.objects.get(user=alice, person__name="Ana")
     html = alice_client.post(reverse("nudge_follow", args=[nudge.pk]), {"next": "/"}).content.decode()
-    assert "<html" in html and "I followed them" in html
-    assert f'href="{reverse("connect_mastodon")}">Connect your Mastodon account to follow in one click</a>' in html
+    assert "<html" in html and "<h1>Follow Ana</h1>" in html and '<a href="/">Back</a>' in html
+    # The same card as htmx swaps in, whole: evidence, Never, and a Not now that is a form that snoozes.
+    card = _card(html, nudge)
+    assert card.count("<time datetime=") == 3 and ">Never<" in card and "I followed them" in card
+    assert f'action="{reverse("nudge_snooze", args=[nudge.pk])}"' in card
+    assert f'href="{reverse("connect_mastodon")}">Connect your Mastodon account to follow in one click</a>' in card
+
+
+def test_not_now_without_javascript_answers_the_card_naming_the_person_with_its_undo(alice_client, alice, community):
+    nudge = Nudge.objects.get(user=alice, person__name="Ana")
+    response = alice_client.post(reverse("nudge_snooze", args=[nudge.pk]), {"next": "/"})
+    card = _card(response.content.decode(), nudge)
+    assert response.status_code == 200 and "Not now: Ana comes back on" in card
+    assert f'action="{reverse("nudge_undo", args=[nudge.pk])}"' in card and 'name="next" value="/"' in card
 
 
 # -- Counts and "Show all" agree; Undo -----------------------------------------------------------------------
