@@ -19,7 +19,7 @@ from ..platforms.archives import ArchiveError
 from ..services import imports
 from ..services import sources as sources_service
 from ..services.dashboard import x_archive_only
-from .common import wants_partial
+from .common import render_page, wants_partial
 
 
 def _sources(user) -> list[Source]:
@@ -44,8 +44,10 @@ def sources_context(request, form: ArchiveUploadForm | None = None) -> dict:
     }
 
 
+@vary_on_headers("HX-Request")
 def sources(request):
-    return render(request, "relationships/sources.html", sources_context(request))
+    # htmx asks for the lists alone once a job it polled finished (the sources-changed trigger).
+    return render_page(request, "relationships/sources.html", sources_context(request), "lists")
 
 
 @require_POST
@@ -105,6 +107,8 @@ def job_progress(request, pk: int):
     if job.is_finished:
         # 286 tells htmx to stop polling; the final state is in this response.
         stop = HttpResponseStopPolling(response.content)
+        # The job changed what the page's lists show (a new source, its count, the job's row): they reload.
+        stop["HX-Trigger"] = "sources-changed"
         return stop
     return response
 

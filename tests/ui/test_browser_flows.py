@@ -312,6 +312,12 @@ def test_uploading_an_archive_with_the_file_picker_shows_progress_up_to_the_summ
     assert f"{TWEETS:,} new interactions with 3 people" in final["summary"], final
     assert "7 likes without an author" in final["summary"], final
     assert Interaction.objects.filter(user=alice_pw).count() == TWEETS
+    # The lists below refresh with the last poll, no reload: the new source, and the job under Background work.
+    page.locator("#source-lists ul.sources li").first.wait_for()
+    assert "twitter-2026-11-01.zip" in page.locator("#source-lists ul.sources").inner_text()
+    assert page.locator(f"#source-lists ul.jobs #job-{job}").inner_text().count("done") == 1
+    assert page.get_by_text("Nothing connected yet").count() == 0
+    assert page.evaluate("() => window.stillHere") is True
     # The upload card is still there, with an empty form, for the next archive.
     assert page.locator("#upload").get_by_label("Archive file").input_value() == ""
     assert Job.objects.get(pk=job).state == Job.State.DONE

@@ -95,3 +95,23 @@ def test_fragments_opened_without_htmx_are_whole_pages(alice_client, alice, tmp_
     page = alice_client.get(reverse("job_progress", args=[job.pk]))
     assert page.status_code == 200 and "<html" in page.content.decode() and 'aria-label="Main"' in page.content.decode()
     assert alice_client.get(reverse("nudge_counts"))["Location"] == reverse("dashboard")
+
+
+def test_a_jobs_last_progress_answer_stops_polling_and_has_the_sources_lists_refresh(alice_client, alice, tmp_path):
+    from relationships.models import Job
+    from relationships.services import imports
+    from tests.imports.test_import_service import x_archive
+
+    source = imports.create_source(alice, x_archive(tmp_path / "x.zip"), "x", filename="x.zip")
+    job = imports.queue_import(alice, source, send_task=False)
+    running = alice_client.get(reverse("job_progress", args=[job.pk]), **HTMX)
+    assert running.status_code == 200 and "HX-Trigger" not in running
+    Job.objects.filter(pk=job.pk).update(state=Job.State.DONE)
+    last = alice_client.get(reverse("job_progress", args=[job.pk]), **HTMX)
+    assert last.status_code == 286 and last["HX-Trigger"] == "sources-changed"
+    # What the trigger fetches: the two lists alone, with the new source and the job's row.
+    lists = alice_client.get(reverse("sources"), HTTP_HX_TARGET="source-lists", **HTMX).content.decode()
+    assert lists.lstrip().startswith('<div id="source-lists"') and "<html" not in lists
+    assert "x.zip" in lists and f'id="job-{job.pk}"' in lists
+    page = alice_client.get(reverse("sources")).content.decode()
+    assert 'hx-trigger="sources-changed from:body"' in page and "<html" in page
