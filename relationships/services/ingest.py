@@ -552,17 +552,32 @@ class _Writer:
         platforms = sorted({platform for platform, _ in posts})
         direct = Interaction.objects.filter(user=self.user, platform__in=platforms, kind__in=r.DIRECT_KINDS)
         twice: set[tuple] = set()
-        for chunk in _chunks(sorted({ext for _, ext in posts})):
-            # Counted in the database: nearly always nothing comes back.
-            twice.update(
-                (g["platform"], g["external_id"], g["identity_id"], g["direction"])
-                for g in direct.filter(external_id__in=chunk)
-                .values("platform", "external_id", "identity_id", "direction")
-                .annotate(n=Count("pk"))
-                .filter(n__gt=1)
-                .order_by()
-                if (g["platform"], g["external_id"]) in posts
-            )
+        if connection.vendor == "postgresql":
+            # One lookup per post through the unique index, driven by the
+            # batch's ids: with `external_id IN (900 ids)` PostgreSQL chose
+            # to scan every row of the user (65-140 ms a chunk at 200,000
+            # rows, which took ingest from 1.9x to 3.5x its floor).
+            table = Interaction._meta.db_table
+            for platform in platforms:
+                cursor.execute(
+                    f"SELECT i.external_id, i.identity_id, i.direction FROM unnest(%s::text[]) AS e(ext) "
+                    f"JOIN {table} i ON i.user_id = %s AND i.platform = %s AND i.external_id = e.ext "
+                    "WHERE i.kind = ANY(%s) GROUP BY 1, 2, 3 HAVING COUNT(*) > 1",
+                    [sorted({ext for p, ext in posts if p == platform}), self.user.pk, platform, list(r.DIRECT_KINDS)],
+                )
+                twice.update((platform, *row) for row in cursor.fetchall())
+        else:
+            for chunk in _chunks(sorted({ext for _, ext in posts})):
+                # Counted in the database: nearly always nothing comes back.
+                twice.update(
+                    (g["platform"], g["external_id"], g["identity_id"], g["direction"])
+                    for g in direct.filter(external_id__in=chunk)
+                    .values("platform", "external_id", "identity_id", "direction")
+                    .annotate(n=Count("pk"))
+                    .filter(n__gt=1)
+                    .order_by()
+                    if (g["platform"], g["external_id"]) in posts
+                )
         if not twice:
             return
         groups: dict[tuple, list[tuple[int, int]]] = {}
