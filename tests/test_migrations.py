@@ -5,28 +5,15 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+from tests.migrating import migrate_to, migrate_to_latest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE_MERGED_PERSON = [("relationships", "0005_rapport_covering_timeline_index")]
 
 
-def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
-def _latest():
-    executor = MigrationExecutor(connection)
-    return executor.loader.graph.leaf_nodes("relationships")
-
-
 def test_adding_merged_people_keeps_every_person_identity_and_interaction():
-    old = _migrate(BEFORE_MERGED_PERSON)
+    old = migrate_to(BEFORE_MERGED_PERSON)
     User = old.get_model("auth", "User")
     Person, Identity = old.get_model("relationships", "Person"), old.get_model("relationships", "Identity")
     Interaction = old.get_model("relationships", "Interaction")
@@ -46,7 +33,7 @@ def test_adding_merged_people_keeps_every_person_identity_and_interaction():
         "interactions": sorted(Interaction.objects.values_list("pk", "identity_id", "external_id")),
     }
 
-    new = _migrate(_latest())
+    new = migrate_to_latest()
 
     Person, Identity = new.get_model("relationships", "Person"), new.get_model("relationships", "Identity")
     Interaction = new.get_model("relationships", "Interaction")
@@ -65,7 +52,7 @@ BEFORE_FOLLOW_SOURCE = [("relationships", "0010_archive_sources_one_per_account"
 
 
 def test_remembering_the_account_that_followed_keeps_every_follow_attempt():
-    old = _migrate(BEFORE_FOLLOW_SOURCE)
+    old = migrate_to(BEFORE_FOLLOW_SOURCE)
     User = old.get_model("auth", "User")
     Person, Identity = old.get_model("relationships", "Person"), old.get_model("relationships", "Identity")
     Nudge, FollowAttempt = old.get_model("relationships", "Nudge"), old.get_model("relationships", "FollowAttempt")
@@ -83,7 +70,7 @@ def test_remembering_the_account_that_followed_keeps_every_follow_attempt():
     fields = ("pk", "nudge_id", "state", "reason", "record_uri", "evidence")
     before = sorted(FollowAttempt.objects.values_list(*fields))
 
-    new = _migrate(_latest())
+    new = migrate_to_latest()
 
     FollowAttempt = new.get_model("relationships", "FollowAttempt")
     assert sorted(FollowAttempt.objects.values_list(*fields)) == before
@@ -99,7 +86,7 @@ BEFORE_TRUST = [("relationships", "0011_follow_attempt_undo_and_source")]
 
 def _alice_and_her_archive():
     """The database at BEFORE_TRUST holding alice and her Mastodon archive; the historical models to fill it with."""
-    apps = _migrate(BEFORE_TRUST)
+    apps = migrate_to(BEFORE_TRUST)
     models = [apps.get_model("relationships", name) for name in ("Person", "Identity", "Interaction", "Source")]
     alice = apps.get_model("auth", "User").objects.create(username="alice")
     archive = models[3].objects.create(user=alice, platform="mastodon", kind="archive", label="Mastodon archive")
@@ -131,7 +118,7 @@ def test_accounts_stored_by_actor_uri_get_their_handle_and_keep_every_row():
     bluesky = someone("did:plc:ewvi7nxzyoun6zhxrhs64oiz", platform="bluesky")
     counts = (Person.objects.count(), Identity.objects.count(), Interaction.objects.count())
 
-    apps = _migrate(_latest())
+    apps = migrate_to_latest()
     Person = apps.get_model("relationships", "Person")
     Identity = apps.get_model("relationships", "Identity")
     Interaction = apps.get_model("relationships", "Interaction")
@@ -177,7 +164,7 @@ def test_a_post_stored_twice_for_one_person_under_two_kinds_keeps_the_first_that
     seen(4, "reply", account, direction="in")
     seen(4, "mention", account, direction="out")  # the other direction is another interaction
 
-    apps = _migrate(_latest())
+    apps = migrate_to_latest()
     Interaction = apps.get_model("relationships", "Interaction")
     [recompute] = apps.get_model("relationships", "Job").objects.filter(kind="recompute")
     assert (recompute.user_id, recompute.state, recompute.task_kwargs) == (alice.pk, "queued", {"job_id": recompute.pk})

@@ -11,10 +11,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from tests.builders import x as xb
+from tests.migrating import migrate_to, migrate_to_latest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,17 +26,14 @@ MADE_2021 = dt.datetime(2021, 6, 1, tzinfo=UTC)
 
 
 def migrate(target):
-    executor = MigrationExecutor(connection)
-    executor.migrate([target])
-    return MigrationExecutor(connection).loader.project_state([target]).apps
+    return migrate_to([target])
 
 
 @pytest.fixture
 def at_previous_migration():
     apps = migrate(BEFORE)
     yield apps
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    migrate_to_latest()
 
 
 class Story:
@@ -145,8 +141,7 @@ def test_the_recompute_queued_by_the_migration_brings_the_figures_up_to_date(at_
     """The stale-job sweep sends the queued job to a worker; run here as the worker runs it."""
     story = build(at_previous_migration)
     job_id = migrate(AFTER).get_model("relationships", "Job").objects.get().pk
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    migrate_to_latest()
 
     from relationships import tasks
     from relationships.models import Job, Rapport

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.migrating import migrate_to, migrate_to_latest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -14,19 +14,11 @@ BEFORE = [("relationships", "0006_merged_person")]
 AFTER = [("relationships", "0007_nudge_reasons_in_days")]
 
 
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.fixture
 def old_apps():
-    apps = migrate(BEFORE)
+    apps = migrate_to(BEFORE)
     yield apps
-    executor = MigrationExecutor(connection)
-    migrate(executor.loader.graph.leaf_nodes())
+    migrate_to_latest()
 
 
 def test_stored_nudge_reasons_are_rewritten_in_days_and_no_row_is_lost(old_apps):
@@ -66,7 +58,7 @@ def test_stored_nudge_reasons_are_rewritten_in_days_and_no_row_is_lost(old_apps)
     Nudge.objects.bulk_create(rows)
     before = dict(Nudge.objects.values_list("pk", "state"))
 
-    new_apps = migrate(AFTER)
+    new_apps = migrate_to(AFTER)
     Nudge = new_apps.get_model("relationships", "Nudge")
     assert dict(Nudge.objects.values_list("pk", "state")) == before  # nothing lost, no state changed
     reasons = {(n.person.name, n.kind): n.reason for n in Nudge.objects.select_related("person")}
