@@ -273,25 +273,25 @@ def nudge_snooze(request, pk: int):
     form = SnoozeForm(request.POST)
     if not form.is_valid():
         return _answer(request, nudge, error="A snooze lasts 1 to 365 days.", status=400)
-    try:
-        nudges.snooze(nudge, form.cleaned_data["days"] or nudges.DEFAULT_SNOOZE_DAYS)
-    except nudges.NudgeStateError as e:
-        return _answer(request, nudge, error=str(e))
-    if request.htmx:
-        return _card(request, nudge)
-    return _card_page(request, nudge, f"Not now: {nudge.person.display_name}")
+    days = form.cleaned_data["days"] or nudges.DEFAULT_SNOOZE_DAYS
+    return _set_aside(request, nudge, lambda: nudges.snooze(nudge, days), "Not now")
 
 
 @require_POST
 def nudge_dismiss(request, pk: int):
     nudge = _own_nudge(request, pk)
+    return _set_aside(request, nudge, lambda: nudges.dismiss(nudge), "Never")
+
+
+def _set_aside(request, nudge: Nudge, act, heading: str):
+    """Not now or Never: the card with its Undo (htmx), or a page holding it (no JavaScript)."""
     try:
-        nudges.dismiss(nudge)
+        act()
     except nudges.NudgeStateError as e:
         return _answer(request, nudge, error=str(e))
     if request.htmx:
         return _card(request, nudge)
-    return _card_page(request, nudge, f"Never: {nudge.person.display_name}")
+    return _card_page(request, nudge, f"{heading}: {nudge.person.display_name}")
 
 
 @require_POST
