@@ -22,15 +22,15 @@ path = common.CACHE / f"bluesky-{label}.car"
 if not path.exists():
     common.CACHE.mkdir(parents=True, exist_ok=True)
     if opts["shape"] == "repository":
-        write = ("from relationships.platforms.demo_archives import write_synthetic_archive; "
+        write = ("from relationships.platforms.archives.synthetic import write_synthetic_archive; "
                  f"write_synthetic_archive('bluesky', {opts['n']}, {str(path)!r})")
     else:
         write = ("from tests.builders.bluesky import build_tiny_block_car; "
                  f"build_tiny_block_car({str(path)!r}, blocks={opts['n']})")
     subprocess.run([sys.executable, "-c", write], cwd=common.ROOT, check=True)
 
-from relationships.platforms.archive_base import ArchiveError  # noqa: E402
-from relationships.platforms.bluesky_car import BlueskyCarImporter  # noqa: E402
+from relationships.platforms.archives.base import ArchiveError  # noqa: E402
+from relationships.platforms.bluesky.archive import BlueskyCarImporter  # noqa: E402
 
 size_mb = os.path.getsize(path) / 2**20
 before_mb = common.peak_rss_mb()

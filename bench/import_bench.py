@@ -17,8 +17,11 @@ common.setup_django()
 from django.contrib.auth import get_user_model  # noqa: E402
 
 from relationships.models import Source  # noqa: E402
-from relationships.platforms.demo_archives import write_synthetic_archive  # noqa: E402
-from relationships.services import imports, jobs  # noqa: E402
+from relationships.platforms.archives.synthetic import write_synthetic_archive  # noqa: E402
+from relationships.services.intake import (
+    imports,  # noqa: E402
+    jobs,
+)
 
 n = opts["n"]
 User = get_user_model()

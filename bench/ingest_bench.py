@@ -19,11 +19,10 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from bench import floor  # noqa: E402
 from relationships.models import Identity, Interaction, InteractionSource, Person, Source  # noqa: E402
 from relationships.platforms import records as r  # noqa: E402
-from relationships.services.ingest import ingest  # noqa: E402
-
-from bench import floor  # noqa: E402
+from relationships.services.intake.ingest import ingest  # noqa: E402
 
 records = common.cached_records(N, IDENTITIES)
 User = get_user_model()

@@ -10,7 +10,7 @@ common.setup_django()
 from django.contrib.auth import get_user_model  # noqa: E402
 
 from relationships.models import Source  # noqa: E402
-from relationships.services.ingest import ingest  # noqa: E402
+from relationships.services.intake.ingest import ingest  # noqa: E402
 
 user = get_user_model().objects.create_user("bench")
 source = Source.objects.create(user=user, platform="mastodon", kind="archive")

@@ -192,7 +192,8 @@ def create_users(count: int) -> list[dict]:
     from django.contrib.auth import get_user_model
 
     from relationships.models import Person
-    from relationships.services import demo, jobs
+    from relationships.services import demo
+    from relationships.services.intake import jobs
 
     users = []
     for n in range(count):
@@ -221,7 +222,7 @@ def start_fake_mastodon(posts: int):
 def connect_mastodon(username: str, server) -> int:
     from django.contrib.auth import get_user_model
 
-    from relationships.services import connect
+    from relationships.services.intake import connect
 
     user = get_user_model().objects.get(username=username)
     return connect.connect_mastodon_token(user, server.url, server.token).pk

@@ -39,10 +39,10 @@ def _prepare():
     from django.db import connection
     from django.utils import timezone
 
-    from relationships.models import Heartbeat, Interaction, Job, Person
-    from relationships.services import dashboard, nudges, rapport
-
     from bench import rapport_bench
+    from relationships.models import Heartbeat, Interaction, Job, Person
+    from relationships.services.scoring import community as dashboard
+    from relationships.services.scoring import nudges, rapport
 
     user, source = rapport_bench._dataset()
     today = rapport_bench.TODAY
@@ -120,7 +120,7 @@ def run(label: str) -> list[dict]:
             get(path, headers)
         queries[name] = len(captured.captured_queries)
 
-    from relationships import page_cache
+    from relationships.web import page_cache
 
     # Repeat views (the per-user page cache answers while the data is unchanged),
     # and first views after a change (the cache emptied before each request: the

@@ -172,7 +172,8 @@ def run(db_alias_label: str) -> list[dict]:
     ``bench.common.emit``; the database is the one Django is configured with.
     """
     from relationships.models import Rapport
-    from relationships.services import ingest, rapport
+    from relationships.services.intake import ingest
+    from relationships.services.scoring import rapport
 
     user, source = _dataset()
     rapport.recompute(user, today=TODAY)  # warm-up: first run creates the Rapport rows

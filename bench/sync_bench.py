@@ -28,7 +28,11 @@ common.setup_django()
 from django.contrib.auth import get_user_model  # noqa: E402
 
 from relationships.models import Interaction  # noqa: E402
-from relationships.services import connect, jobs, sync  # noqa: E402
+from relationships.services.intake import (
+    connect,  # noqa: E402
+    jobs,
+    sync,
+)
 from tests.fakes.base import FakeClock  # noqa: E402
 from tests.fakes.mastodon_server import FakeMastodon  # noqa: E402
 

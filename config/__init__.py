@@ -1,5 +1,5 @@
 # Load the Celery app whenever Django starts so shared_task binds to it and
 # `delay_on_commit` uses the configured broker.
-from .celery_app import app as celery_app
+from config.celery_app import app as celery_app
 
 __all__ = ("celery_app",)

@@ -42,7 +42,7 @@ def report_alive(name: str) -> None:
 
     if not apps.ready:
         django.setup()
-    from relationships.services import jobs
+    from relationships.services.intake import jobs
 
     jobs.beat(name)
 

@@ -104,12 +104,12 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "relationships.middleware.ContentSecurityPolicyMiddleware",
+    "relationships.web.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "relationships.middleware.PageCacheMiddleware",
+    "relationships.web.middleware.PageCacheMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -131,8 +131,10 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "relationships.context_processors.rapport",
+                "relationships.web.context_processors.rapport",
             ],
+            # The project's tags live with the rest of the web plumbing (relationships/web/).
+            "libraries": {"rapport_ui": "relationships.web.templatetags"},
         },
     },
 ]
@@ -189,7 +191,7 @@ if REDIS_URL:
 else:
     # Embedded mode: kombu's filesystem transport needs no server and runs a
     # real worker. It deletes a message when the worker fetches it, so the
-    # stale-job sweep (relationships.services.jobs) re-queues dead work.
+    # stale-job sweep (relationships.services.intake.jobs) re-queues dead work.
     BROKER_DIR = VAR_DIR / "broker"
     for _folder in ("queue", "processed", "control"):
         (BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
@@ -308,7 +310,7 @@ RAPPORT_REQUIRE_SERVICES = env_bool("RAPPORT_REQUIRE_SERVICES", False)
 RAPPORT_UPLOAD_DIR = Path(env_str("RAPPORT_UPLOAD_DIR", str(VAR_DIR / "uploads")))
 RAPPORT_UPLOAD_MAX_BYTES = env_int("RAPPORT_UPLOAD_MAX_BYTES", 4 * 1024**3, minimum=1)
 # Uploads stream to disk beside their final place (a rename, not a copy).
-FILE_UPLOAD_HANDLERS = ["relationships.uploads.CappedUploadHandler"]
+FILE_UPLOAD_HANDLERS = ["relationships.web.uploads.CappedUploadHandler"]
 FILE_UPLOAD_TEMP_DIR = str(RAPPORT_UPLOAD_DIR / "incoming")
 Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 FILE_UPLOAD_PERMISSIONS = 0o600
@@ -321,7 +323,7 @@ RAPPORT_JOB_MAX_ATTEMPTS = env_int("RAPPORT_JOB_MAX_ATTEMPTS", 3, minimum=1)
 # three missed beats and another delivery may take the job over.
 RAPPORT_JOB_HEARTBEAT_SECONDS = env_int("RAPPORT_JOB_HEARTBEAT_SECONDS", 15, minimum=1)
 # The dashboard, people list and person page are cached per user until their
-# data changes (relationships/page_cache.py), at most this long; 0 turns it off.
+# data changes (relationships/web/page_cache.py), at most this long; 0 turns it off.
 RAPPORT_PAGE_CACHE_SECONDS = env_int("RAPPORT_PAGE_CACHE_SECONDS", 300, minimum=0)
 # Records per ingest transaction (and per import checkpoint). On SQLite each
 # commit of a big import pays a WAL checkpoint, so larger batches save most of
@@ -342,5 +344,5 @@ LOGGING = {
 }
 CSRF_FAILURE_VIEW = "relationships.views.csrf_failure"
 # Error reports (the DEBUG 500 page, mails to ADMINS) hide posted secrets and
-# their copies in every frame, with DEBUG on too (relationships/error_reports.py).
-DEFAULT_EXCEPTION_REPORTER_FILTER = "relationships.error_reports.SecretScrubbingFilter"
+# their copies in every frame, with DEBUG on too (relationships/web/error_reports.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "relationships.web.error_reports.SecretScrubbingFilter"

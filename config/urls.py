@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from relationships import forms, views
+from relationships import views
+from relationships.forms import accounts as forms
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),

@@ -6,4 +6,4 @@ class RelationshipsConfig(AppConfig):
     verbose_name = "Relationships"
 
     def ready(self):
-        from . import checks, signals  # noqa: F401  (registers system checks and signal handlers)
+        from relationships import checks, signals  # noqa: F401  (registers system checks and signal handlers)

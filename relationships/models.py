@@ -15,7 +15,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from .platforms import records
+from relationships.platforms import records
 
 PLATFORM_CHOICES = [
     (records.MASTODON, "Mastodon"),
@@ -116,7 +116,7 @@ class Source(models.Model):
             models.Index(fields=["state", "kind", "last_synced_at"], name="source_due_idx"),
         ]
         constraints = [
-            # services/imports.py: an archive of an account the user already
+            # services/intake/imports.py: an archive of an account the user already
             # imported from is read into that source; two imports learning the
             # same account at once cannot both keep a source of their own.
             models.UniqueConstraint(
@@ -130,13 +130,13 @@ class Source(models.Model):
         return self.label or f"{self.get_platform_display()} {self.handle or self.get_kind_display()}"
 
     def set_credentials(self, data: dict) -> None:
-        from .crypto import encrypt_json
+        from relationships.crypto import encrypt_json
 
         self.credentials_ciphertext = encrypt_json(data)
 
     def get_credentials(self) -> dict:
         """Decrypt the stored credentials; raises relationships.crypto.CredentialsUnreadable."""
-        from .crypto import decrypt_json
+        from relationships.crypto import decrypt_json
 
         return decrypt_json(bytes(self.credentials_ciphertext or b""))
 
@@ -296,7 +296,7 @@ class Interaction(models.Model):
         indexes = [
             # The person timeline (one identity's interactions, newest first)
             # and the incremental rapport recompute after an ingest: the
-            # trailing columns are all services/rapport.py reads, so it scans
+            # trailing columns are all services/scoring/rapport.py reads, so it scans
             # this index alone (index-only) instead of one heap page per
             # interaction: 1 ms instead of 30-80 ms for 100 people on
             # PostgreSQL (bench/rapport_bench.py).
@@ -329,7 +329,7 @@ class InteractionSource(models.Model):
 
 
 class Rapport(models.Model):
-    """Per-person figures, recomputed from interactions (services/rapport.py)."""
+    """Per-person figures, recomputed from interactions (services/scoring/rapport.py)."""
 
     class Tier(models.TextChoices):
         SILENT = "silent"
@@ -347,7 +347,7 @@ class Rapport(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="rapports")
     score = models.FloatField(default=0.0)
     # At least one direct exchange from each side: the conversation group
-    # people are ranked by first (services/rapport.py, RANK_ORDER).
+    # people are ranked by first (services/scoring/rapport.py, RANK_ORDER).
     two_way = models.BooleanField(default=False)
     talks = models.PositiveIntegerField(default=0)
     reciprocity = models.FloatField(default=0.0)
@@ -494,7 +494,7 @@ class Heartbeat(models.Model):
 class CommunitySnapshot(models.Model):
     """One month of the user's community, for the dashboard chart.
 
-    Written by services/dashboard.py:store_community when rapport is
+    Written by services/scoring/community.py:store_community when rapport is
     recomputed, so showing the dashboard never aggregates interactions.
     """
 
@@ -558,7 +558,7 @@ class MastodonApp(models.Model):
 
     class Meta:
         constraints = [
-            # services/connect.py: get-or-register; a racing registration loses and reuses the winner.
+            # services/intake/connect.py: get-or-register; a racing registration loses and reuses the winner.
             models.UniqueConstraint(fields=["base_url", "redirect_uri"], name="mastodon_app_unique"),
         ]
 
@@ -566,13 +566,13 @@ class MastodonApp(models.Model):
         return f"Mastodon app on {self.base_url}"
 
     def set_secret(self, secret: str) -> None:
-        from .crypto import encrypt_json
+        from relationships.crypto import encrypt_json
 
         self.secret_ciphertext = encrypt_json({"client_secret": secret})
 
     def get_secret(self) -> str:
         """Raises relationships.crypto.CredentialsUnreadable."""
-        from .crypto import decrypt_json
+        from relationships.crypto import decrypt_json
 
         return str(decrypt_json(bytes(self.secret_ciphertext or b"")).get("client_secret", ""))
 

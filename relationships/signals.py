@@ -2,7 +2,7 @@ from django.contrib.auth import get_user_model
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from .models import Preferences
+from relationships.models import Preferences
 
 
 @receiver(post_save, sender=get_user_model())

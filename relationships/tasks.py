@@ -6,7 +6,8 @@ what the Job row holds) and re-reads ownership from the database.
 
 from celery import shared_task
 
-from .services import jobs, runs
+from relationships.services import digest
+from relationships.services.intake import jobs, runs, sync
 
 
 def _run(task, job_id: int, work):
@@ -46,14 +47,27 @@ def nightly_refresh():
 
 @shared_task(bind=True, name="relationships.import_archive", max_retries=None)
 def import_archive(self, job_id: int, **_):
-    from .services import imports
+    from relationships.services.intake import imports
 
     state = _run(self, job_id, imports.run_import)  # a retry raises here, keeping the file
     imports.discard_upload(job_id)
     return state
 
 
-# Sync and digest tasks live beside their services; importing them here
-# registers them with Celery's autodiscovery of `relationships.tasks`.
-from .digest_tasks import *  # noqa: E402,F401,F403
-from .sync_tasks import *  # noqa: E402,F401,F403
+# Live sync. A sync task receives only its Job id; the source, and the
+# credentials, are read from the database by the service, never passed
+# through the broker.
+@shared_task(bind=True, name="relationships.sync_source", max_retries=None)
+def sync_source(self, job_id: int, **_):
+    return _run(self, job_id, sync.run_sync)
+
+
+@shared_task(name="relationships.sync_due_sources")
+def sync_due_sources():
+    return sync.sync_due_sources()
+
+
+@shared_task(name="relationships.send_digests")
+def send_digests():
+    """Daily: send each opted-in user's digest once a week (services/digest.py decides who is due)."""
+    return digest.send_digests()

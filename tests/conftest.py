@@ -62,13 +62,13 @@ def _fast_password_hashing(settings):
 def _long_running_web_process(monkeypatch):
     """Pages rendered in tests come from a web process long past its boot, so
     the banner judges heartbeats as it would in steady state (see
-    relationships.context_processors.STARTING_GRACE); tests of the boot set
+    relationships.web.context_processors.STARTING_GRACE); tests of the boot set
     PROCESS_STARTED themselves."""
     import datetime as dt
 
     from django.utils import timezone
 
-    from relationships import context_processors
+    from relationships.web import context_processors
 
     monkeypatch.setattr(context_processors, "PROCESS_STARTED", timezone.now() - dt.timedelta(days=1))
 

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from relationships.models import Job, Rapport
 from relationships.platforms import records as r
-from relationships.services import jobs, runs
-from relationships.services.ingest import ingest
+from relationships.services.intake import jobs, runs
+from relationships.services.intake.ingest import ingest
 from tests.workers import WorkerProcess, sending_to, wait_for, worker_env
 
 pytestmark = [pytest.mark.django_db(transaction=True)]

@@ -6,11 +6,13 @@ import datetime as dt
 import itertools
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from relationships.models import Identity, Interaction, InteractionSource, Person, Source
 from relationships.platforms import records as r
-from relationships.services.ingest import ingest
+from relationships.services.intake.ingest import ingest
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from relationships.models import Interaction, Job, Nudge, Person, Rapport
-from relationships.services import jobs, runs
+from relationships.services.intake import jobs, runs
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +67,8 @@ def test_seeding_twice_duplicates_nothing(settings, sent, django_user_model):
 
 def test_the_demo_x_source_holds_only_what_an_x_archive_holds_and_two_way_people_still_rank_first(alice):
     from relationships.platforms import records as r
-    from relationships.services import demo, rapport
+    from relationships.services import demo
+    from relationships.services.scoring import rapport
 
     counts = {}
     demo.seed_records(alice, progress=lambda platform, result: counts.update({platform: result.counts}))

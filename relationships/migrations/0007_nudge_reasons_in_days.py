@@ -28,8 +28,8 @@ def _count(words: str) -> int:
 def forward(apps, schema_editor):
     # The live sentences module on purpose: this migration exists to write the
     # words the code now says, and it reads only a name and counts.
-    from relationships.services.rapport import both_ways
-    from relationships.services.sentences import on_days, talk_sentence
+    from relationships.services.scoring.rapport import both_ways
+    from relationships.services.scoring.sentences import on_days, talk_sentence
 
     Nudge = apps.get_model("relationships", "Nudge")
     Rapport = apps.get_model("relationships", "Rapport")

@@ -5,7 +5,7 @@
 from django.conf import settings
 from django.db import migrations, models
 
-# The rule as it stood when this migration was written (services/rapport.py
+# The rule as it stood when this migration was written (services/scoring/rapport.py
 # both_ways): frozen here, as a migration must not follow later code changes.
 _DIRECT_KINDS = ("reply", "mention", "quote", "dm")
 _CHUNK = 500
@@ -33,7 +33,7 @@ def group_every_rapport_row(apps, schema_editor):
 
 
 def withdraw_one_sided_reconnects(apps, schema_editor):
-    """Open and snoozed reconnect nudges toward people who never talked back go (services/nudges.py,
+    """Open and snoozed reconnect nudges toward people who never talked back go (services/scoring/nudges.py,
     withdraw_one_sided_reconnects): their sentence said "you've talked with" of a one-way history.
     Acted and dismissed ones are the user's decisions and stay."""
     Nudge = apps.get_model("relationships", "Nudge")

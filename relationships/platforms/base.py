@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .http import SafeSession, make_session
-from .records import BLUESKY, MASTODON, IdentityRecord, Record
+from relationships.platforms.http import SafeSession, make_session
+from relationships.platforms.records import BLUESKY, MASTODON, IdentityRecord, Record
 
 FOLLOWING = "following"
 REQUESTED = "requested"
@@ -128,8 +128,8 @@ class Connector(ABC):
 
 
 _REGISTRY: dict[str, str] = {
-    MASTODON: "relationships.platforms.mastodon:MastodonConnector",
-    BLUESKY: "relationships.platforms.bluesky:BlueskyConnector",
+    MASTODON: "relationships.platforms.mastodon.connector:MastodonConnector",
+    BLUESKY: "relationships.platforms.bluesky.connector:BlueskyConnector",
 }
 
 

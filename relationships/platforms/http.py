@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from .errors import (
+from relationships.platforms.errors import (
     AuthError,
     MalformedResponse,
     NotFound,
@@ -39,7 +39,7 @@ from .errors import (
     TransientError,
     UnsafeURL,
 )
-from .ratelimit import RatePacer
+from relationships.platforms.ratelimit import RatePacer
 
 __all__ = [
     "AuthError",

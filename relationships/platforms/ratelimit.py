@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
-from .errors import RateLimited
+from relationships.platforms.errors import RateLimited
 
 log = logging.getLogger(__name__)
 

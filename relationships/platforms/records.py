@@ -1,7 +1,7 @@
 """The normalized records every connector and importer yields.
 
 This module is the contract between the platform side (``relationships/platforms/``)
-and the database side (``relationships/services/ingest.py``). Connectors and
+and the database side (``relationships/services/intake/ingest.py``). Connectors and
 importers build these plain, frozen values and never touch the ORM; ingest only
 ever sees these values and never parses a platform format.
 

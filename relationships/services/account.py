@@ -9,11 +9,21 @@ from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from ..models import (
-    ArchiveFile, CommunityHeadline, CommunitySnapshot, Identity, Interaction, InteractionSource, Job, Nudge, Person,
-    Preferences, Rapport, Source,
+from relationships.models import (
+    ArchiveFile,
+    CommunityHeadline,
+    CommunitySnapshot,
+    Identity,
+    Interaction,
+    InteractionSource,
+    Job,
+    Nudge,
+    Person,
+    Preferences,
+    Rapport,
+    Source,
 )
-from . import export
+from relationships.services import export
 
 # Children before parents. Plain DELETE statements: Django's cascade would
 # load every interaction into memory first (a million rows for a busy user).

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from ..models import Source
-from ..platforms import records as r
-from . import ingest
+from relationships.models import Source
+from relationships.platforms import records as r
+from relationships.services.intake import ingest
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo"
@@ -265,7 +265,8 @@ def seed_history(user, progress, days: int = 14) -> str:
     Walking the days keeps the daily nudge budget honest: the demo shows what a
     user who had run Rapport for two weeks would see.
     """
-    from . import dashboard, nudges, rapport
+    from relationships.services.scoring import community as dashboard
+    from relationships.services.scoring import nudges, rapport
 
     today = timezone.localdate()
     progress.update(done=0, total=days + 1)

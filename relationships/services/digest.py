@@ -1,6 +1,6 @@
 """The weekly digest e-mail: a user's open nudges, sent through Django's mail.
 
-The beat task ``relationships.send_digests`` (relationships/digest_tasks.py)
+The beat task ``relationships.send_digests`` (relationships/tasks.py)
 calls :func:`send_digests` once a day; each opted-in user gets at most one
 digest every DIGEST_EVERY, and none when no nudge is open.
 """
@@ -17,8 +17,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from ..models import Nudge, Preferences
-from .nudges import serve_order
+from relationships.models import Nudge, Preferences
+from relationships.services.scoring.nudges import serve_order
 
 log = logging.getLogger(__name__)
 

@@ -20,10 +20,10 @@ from typing import IO
 
 from django.db.models import Prefetch
 
-from ..models import Identity, Nudge, Person, Preferences
-from ..platforms import records as r
-from .rapport import local_today
-from .sentences import explain, talk_days
+from relationships.models import Identity, Nudge, Person, Preferences
+from relationships.platforms import records as r
+from relationships.services.scoring.rapport import local_today
+from relationships.services.scoring.sentences import explain, talk_days
 
 FORMATS = ("json", "csv")
 # Kinds in the order the CSV columns name them.

@@ -29,12 +29,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from ..crypto import CredentialsUnreadable
-from ..models import FollowAttempt, Identity, Nudge, Person, Source
-from ..platforms import records as r
-from ..platforms.base import FAILED, FOLLOWING, REQUESTED, Connector, live_platforms
-from ..platforms.errors import AuthError, PlatformError, RateLimited, TransientError
-from . import connect, nudges
+from relationships.crypto import CredentialsUnreadable
+from relationships.models import FollowAttempt, Identity, Nudge, Person, Source
+from relationships.platforms import records as r
+from relationships.platforms.base import FAILED, FOLLOWING, REQUESTED, Connector, live_platforms
+from relationships.platforms.errors import AuthError, PlatformError, RateLimited, TransientError
+from relationships.services.intake import connect
+from relationships.services.scoring import nudges
 
 MANUAL = "manual"
 #: A person clicks Follow a few times an hour; more is a script, and the

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Q, prefetch_related_objects
 
-from ..models import Identity, MergedPerson, Nudge, Person, Preferences
-from ..platforms import records as r
-from . import rapport
-from .ingest import auto_name
+from relationships.models import Identity, MergedPerson, Nudge, Person, Preferences
+from relationships.platforms import records as r
+from relationships.services.intake.ingest import auto_name
+from relationships.services.scoring import rapport
 
 # When both people hold a nudge of the same kind, the one that records a
 # decision wins: acting or "never" must not come back as an open nudge.

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.db.models import DateField, F, Func, Max, Min
 
-from ..models import Identity, Interaction, Person, Preferences, Rapport
-from . import rapport
+from relationships.models import Identity, Interaction, Person, Preferences, Rapport
+from relationships.services.scoring import rapport
 
 
 class _LocalDate(Func):

@@ -9,9 +9,9 @@ from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
-from ..models import Identity, Interaction, Nudge
-from ..platforms import records as r
-from ..services.nudges import serve_order
+from relationships.models import Identity, Interaction, Nudge
+from relationships.platforms import records as r
+from relationships.services.scoring.nudges import serve_order
 
 RECENT_PER_NUDGE = 3
 

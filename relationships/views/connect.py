@@ -19,13 +19,21 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
 
-from ..forms_connect import BlueskyConnectForm, ConfirmFollowForm, FollowForm, MastodonConnectForm, SnoozeForm
-from ..middleware import CONTENT_SECURITY_POLICY
-from ..models import Nudge, Preferences, Source
-from ..platforms.records import BLUESKY, MASTODON
-from ..services import connect, follow, nudges, sync
-from ..services.rapport import local_today
-from .common import nudge_cards
+from relationships.forms.connect import (
+    BlueskyConnectForm,
+    ConfirmFollowForm,
+    FollowForm,
+    MastodonConnectForm,
+    SnoozeForm,
+)
+from relationships.models import Nudge, Preferences, Source
+from relationships.platforms.records import BLUESKY, MASTODON
+from relationships.services import follow
+from relationships.services.intake import connect, sync
+from relationships.services.scoring import nudges
+from relationships.services.scoring.rapport import local_today
+from relationships.views.common import nudge_cards
+from relationships.web.middleware import CONTENT_SECURITY_POLICY
 
 OAUTH_SESSION_KEY = "rapport_mastodon_oauth"
 #: An authorization not completed within this time must start again.
@@ -123,7 +131,7 @@ def connect_bluesky(request):
     reconnect = _reconnecting(request, BLUESKY)
     initial = {}
     if reconnect:
-        from ..platforms.bluesky import DEFAULT_BASE_URL
+        from relationships.platforms.bluesky.connector import DEFAULT_BASE_URL
 
         own_server = reconnect.base_url if reconnect.base_url != DEFAULT_BASE_URL else ""
         initial = {"handle": reconnect.handle, "service": own_server}

@@ -12,15 +12,14 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from .. import page_cache
-from ..forms import SignUpForm
-from ..forms_pages import DashboardForm, NudgeCountsForm
-from ..models import CommunityHeadline, CommunitySnapshot, Job, Nudge, Person, Preferences
-from ..services import dashboard as community
-from ..services import nudges
-from ..services.charts import Series, bar_chart
-from ..services.rapport import local_today
-from .common import nudge_cards, nudge_counts, render_page, wants_partial
+from relationships.forms.accounts import SignUpForm
+from relationships.forms.pages import DashboardForm, NudgeCountsForm
+from relationships.models import CommunityHeadline, CommunitySnapshot, Job, Nudge, Person, Preferences
+from relationships.services.charts import Series, bar_chart
+from relationships.services.scoring import community, nudges
+from relationships.services.scoring.rapport import local_today
+from relationships.views.common import nudge_cards, nudge_counts, render_page, wants_partial
+from relationships.web import page_cache
 
 
 @login_not_required

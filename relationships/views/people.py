@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -11,13 +10,13 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Lower
 from django.views.decorators.vary import vary_on_headers
 
-from .. import page_cache
-from ..forms_pages import PeopleFilterForm
-from ..models import Identity, Person, Preferences
-from ..services.dashboard import drifting_q
-from ..services.rapport import local_today
-from ..services.sentences import RANKING_RULE, tier_meanings
-from .common import attach_identities, decorate, push_url_only_when_changed, render_page
+from relationships.forms.pages import PeopleFilterForm
+from relationships.models import Identity, Person, Preferences
+from relationships.services.scoring.community import drifting_q
+from relationships.services.scoring.rapport import local_today
+from relationships.services.scoring.sentences import RANKING_RULE, tier_meanings
+from relationships.views.common import attach_identities, decorate, push_url_only_when_changed, render_page
+from relationships.web import page_cache
 
 PAGE_SIZE = 50
 _NEVER = dt.date(1, 1, 1)

@@ -13,16 +13,23 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from .. import page_cache
-from ..forms_pages import HideForm, MergeForm, MergeSearchForm, PersonNotesForm, SplitForm, TimelineForm
-from ..models import Identity, Interaction, Nudge, Person, Preferences, Rapport
-from ..platforms import records as r
-from ..services import people as people_service
-from ..services.charts import Series, bar_chart
-from ..services.dashboard import MonthOf, month_starts
-from ..services.rapport import local_today
-from ..services.sentences import explain, explain_score
-from .common import RECENT_FIELDS, attach_recent, decorate, identities_prefetch, render_page, wants_partial
+from relationships.forms.pages import HideForm, MergeForm, MergeSearchForm, PersonNotesForm, SplitForm, TimelineForm
+from relationships.models import Identity, Interaction, Nudge, Person, Preferences, Rapport
+from relationships.platforms import records as r
+from relationships.services import people as people_service
+from relationships.services.charts import Series, bar_chart
+from relationships.services.scoring.community import MonthOf, month_starts
+from relationships.services.scoring.rapport import local_today
+from relationships.services.scoring.sentences import explain, explain_score
+from relationships.views.common import (
+    RECENT_FIELDS,
+    attach_recent,
+    decorate,
+    identities_prefetch,
+    render_page,
+    wants_partial,
+)
+from relationships.web import page_cache
 
 TIMELINE_PAGE = 25
 MERGE_RESULTS = 8

@@ -14,11 +14,12 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from ..forms_pages import DeleteAccountForm, ExportForm, SettingsForm
-from ..models import Preferences
-from ..services import account, export, preferences, runs
-from ..services.rapport import weights_for
-from .common import render_page
+from relationships.forms.pages import DeleteAccountForm, ExportForm, SettingsForm
+from relationships.models import Preferences
+from relationships.services import account, export, preferences
+from relationships.services.intake import runs
+from relationships.services.scoring.rapport import weights_for
+from relationships.views.common import render_page
 
 # A file past this size spools to disk while it is written, so a large export never sits in memory.
 _SPOOL_BYTES = 8 * 1024 * 1024

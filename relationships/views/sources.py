@@ -13,13 +13,13 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseStopPolling
 
-from ..forms import ArchiveUploadForm, RemoveSourceForm
-from ..models import Job, Source
-from ..platforms.archives import ArchiveError
-from ..services import imports
-from ..services import sources as sources_service
-from ..services.dashboard import x_archive_only
-from .common import render_page, wants_partial
+from relationships.forms.accounts import ArchiveUploadForm, RemoveSourceForm
+from relationships.models import Job, Source
+from relationships.platforms.archives import ArchiveError
+from relationships.services.intake import imports
+from relationships.services.intake import sources as sources_service
+from relationships.services.scoring.community import x_archive_only
+from relationships.views.common import render_page, wants_partial
 
 
 def _sources(user) -> list[Source]:

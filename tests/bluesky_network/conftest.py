@@ -11,9 +11,8 @@ from urllib.parse import urlparse
 
 import pytest
 
+from tests.bluesky_network import network as net
 from tests.conftest import REDIS_TEST_URL, need_service, port_open
-
-from . import network as net
 
 
 @pytest.fixture(scope="session")

@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 import pytest
 
 from relationships.models import FollowAttempt, Identity, Interaction, Job, Nudge, Source
-from relationships.platforms import bluesky
-from relationships.platforms.bluesky_classify import ANCESTOR_ONLY, CHAT_UNREACHABLE
-from relationships.services import connect, follow, jobs, sync
+from relationships.platforms.bluesky import connector as bluesky
+from relationships.platforms.bluesky.classify import ANCESTOR_ONLY, CHAT_UNREACHABLE
+from relationships.services import follow
+from relationships.services.intake import connect, jobs, sync
+from tests.bluesky_network.network import Account, Pds, Ref
 from tests.workers import WorkerProcess, sending_to, wait_for, worker_env
-
-from .network import Account, Pds, Ref
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services, pytest.mark.postgres_only]
 

@@ -18,7 +18,7 @@ import json
 import time
 from typing import Any
 
-from .base import EPOCH, FakeServer, Reply, Seen
+from tests.fakes.base import EPOCH, FakeServer, Reply, Seen
 
 _S32 = "234567abcdefghijklmnopqrstuvwxyz"
 CHAT_PROXY = "did:web:api.bsky.chat#bsky_chat"

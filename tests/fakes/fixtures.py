@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from .base import FakeClock
-from .bluesky_server import FakeBluesky
-from .mastodon_server import FakeMastodon
+from tests.fakes.base import FakeClock
+from tests.fakes.bluesky_server import FakeBluesky
+from tests.fakes.mastodon_server import FakeMastodon
 
 
 @pytest.fixture

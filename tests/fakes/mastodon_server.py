@@ -16,7 +16,7 @@ import secrets
 from typing import Any
 from urllib.parse import urlencode
 
-from .base import EPOCH, FakeServer, Reply, Seen
+from tests.fakes.base import EPOCH, FakeServer, Reply, Seen
 
 ME = "alice"
 

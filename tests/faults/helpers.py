@@ -7,7 +7,7 @@ import signal
 import time
 
 from relationships.models import Identity, Interaction, InteractionSource, Job
-from relationships.services import imports, jobs
+from relationships.services.intake import imports, jobs
 from tests.builders import x as xb
 from tests.workers import wait_for
 

@@ -19,7 +19,7 @@ from django.db import connection
 from django.test import Client
 
 from relationships.models import Identity, Interaction, Job, Person, Source
-from relationships.services import imports, runs
+from relationships.services.intake import imports, runs
 from tests.builders import mastodon as mb
 from tests.builders import x as xb
 from tests.faults.conftest import fault_worker_env, sending, workers

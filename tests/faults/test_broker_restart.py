@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from relationships.models import Interaction, Job
-from relationships.services import connect, imports, jobs, runs, sync
+from relationships.services.intake import connect, imports, jobs, runs, sync
 from tests.fakes.fixtures import clock, fake_mastodon  # noqa: F401 - fixtures
 from tests.faults.conftest import fault_worker_env, sending, workers
 from tests.faults.helpers import (

@@ -12,7 +12,7 @@ import pytest
 from django.db import connection
 
 from relationships.models import Heartbeat, Interaction, Job
-from relationships.services import connect, sync
+from relationships.services.intake import connect, sync
 from tests.fakes.fixtures import clock, fake_mastodon  # noqa: F401 - fixtures
 from tests.faults.conftest import fault_worker_env, sending, workers
 from tests.faults.helpers import duplicate_links, wait_finished

@@ -12,8 +12,8 @@ import time
 import pytest
 
 from relationships.models import Job, Source
-from relationships.services import connect, sync
-from relationships.services.sync import _backoff
+from relationships.services.intake import connect, sync
+from relationships.services.intake.sync import _backoff
 from tests.fakes.fixtures import clock  # noqa: F401 - fixture
 from tests.faults.conftest import fault_worker_env, sending, workers
 from tests.faults.helpers import wait_finished

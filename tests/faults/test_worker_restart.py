@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from relationships.models import Job
-from relationships.services import imports
+from relationships.services.intake import imports
 from tests.faults.conftest import RESTORE_SECONDS, VISIBILITY_TIMEOUT, fault_worker_env, sending
 from tests.faults.helpers import (
     duplicate_links,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from relationships.models import Job
-from relationships.services import imports, jobs
+from relationships.services.intake import imports, jobs
 
 
 def kill_after_batches(job: Job, batches: int) -> Job:

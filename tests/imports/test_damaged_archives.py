@@ -16,7 +16,7 @@ import pytest
 
 from relationships import tasks
 from relationships.models import Interaction, Job
-from relationships.services import imports
+from relationships.services.intake import imports
 from tests.builders import mastodon as mb
 from tests.builders import x as xb
 

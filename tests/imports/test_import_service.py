@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from relationships.models import Identity, Interaction, Job, Person, Source
-from relationships.services import imports, jobs
+from relationships.services.intake import imports, jobs
 from tests.builders import x as xb
 from tests.imports.interrupt import kill_after_batches
 

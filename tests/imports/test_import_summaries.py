@@ -12,11 +12,10 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from relationships.models import Identity, Interaction, Job, Source
-from relationships.services import jobs
+from relationships.services.intake import jobs
 from tests.builders import bluesky as bb
 from tests.builders import mastodon as mb
-
-from .test_import_service import run
+from tests.imports.test_import_service import run
 
 pytestmark = pytest.mark.django_db
 

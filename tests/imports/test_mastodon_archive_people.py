@@ -13,8 +13,7 @@ from django.urls import reverse
 
 from relationships.models import Identity, Interaction, Person
 from tests.builders import mastodon as mb
-
-from .test_import_service import run
+from tests.imports.test_import_service import run
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ import psutil
 import pytest
 
 from relationships.models import Interaction, Job
-from relationships.services import imports, jobs
+from relationships.services.intake import imports, jobs
 from tests.builders import x as xb
 from tests.workers import WorkerProcess, sending_to, wait_for, worker_env
 

@@ -15,10 +15,10 @@ import time
 
 import pytest
 
-from relationships.platforms import archive_process as ap
-from relationships.platforms.archive_base import ArchiveError
 from relationships.platforms.archives import open_archive
-from relationships.platforms.demo_archives import write_synthetic_archive
+from relationships.platforms.archives import process as ap
+from relationships.platforms.archives.base import ArchiveError
+from relationships.platforms.archives.synthetic import write_synthetic_archive
 from tests.builders import x as xb
 
 

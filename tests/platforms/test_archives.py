@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from relationships.platforms import records as r
 from relationships.platforms.archives import ArchiveError, ArchiveLimits, detect_kind, open_archive
-from relationships.platforms.demo_archives import write_synthetic_archive
+from relationships.platforms.archives.synthetic import write_synthetic_archive
 from tests.builders.bluesky import LIKE, build_bluesky_car, like, post_uri, tid_key
 from tests.builders.mastodon import Account, boost, build_following_csv, build_mastodon_archive, note
 from tests.builders.x import XUser, build_x_archive, conversation, dm, js, reply, tweet
@@ -382,7 +382,7 @@ def test_the_streaming_guard_stops_a_member_that_inflates_past_its_declared_size
 
 
 def test_the_streaming_guard_stops_a_member_that_inflates_past_the_ratio():
-    from relationships.platforms.archive_io import Container, _Guarded
+    from relationships.platforms.archives.reading import Container, _Guarded
 
     # 2 MB out of a member that declared 10 KB compressed: 200:1 while streaming.
     class Empty(Container):

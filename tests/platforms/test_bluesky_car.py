@@ -8,7 +8,7 @@ import pytest
 
 from relationships.platforms import records as r
 from relationships.platforms.archives import ArchiveError, open_archive
-from relationships.platforms.bluesky_car import BlueskyCarImporter
+from relationships.platforms.bluesky.archive import BlueskyCarImporter
 from tests.builders.bluesky import (
     FOLLOW,
     LIKE,
@@ -231,7 +231,7 @@ def test_a_car_cut_short_early_is_refused_as_truncated(car, tmp_path, where):
 
 
 def _after_commit(data: bytes) -> int:
-    from relationships.platforms.bluesky_car import _varint
+    from relationships.platforms.bluesky.archive import _varint
 
     length, pos = _varint(data, 0)
     length, pos = _varint(data, pos + length)
@@ -255,7 +255,7 @@ def test_a_car_without_a_repository_commit_is_refused(tmp_path):
 def test_the_block_index_agrees_with_atprotos_car_decoder(car):
     from atproto import CAR
 
-    from relationships.platforms.bluesky_car import CarBlocks
+    from relationships.platforms.bluesky.archive import CarBlocks
 
     records = {tid_key(LIKE, n): like(post_uri(ANA, f"3k{n}")) for n in range(120)}
     records[tid_key(POST, 1)] = post("hi", mentions=[ANA], quote=post_uri(BOB))
@@ -297,7 +297,7 @@ def test_a_damaged_record_block_is_skipped(car, tmp_path):
 # test process this one was forked from.
 READ_AND_MEASURE = """
 import re, sys
-from relationships.platforms.bluesky_car import BlueskyCarImporter
+from relationships.platforms.bluesky.archive import BlueskyCarImporter
 def peak():
     return int(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read())[1])
 before = peak()

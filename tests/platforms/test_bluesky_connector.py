@@ -12,8 +12,8 @@ import json
 import pytest
 
 from relationships.platforms.base import get_connector
-from relationships.platforms.bluesky import BlueskyConnector
-from relationships.platforms.bluesky_classify import ANCESTOR_ONLY, CHAT_NOT_ALLOWED, CHAT_UNREACHABLE
+from relationships.platforms.bluesky.classify import ANCESTOR_ONLY, CHAT_NOT_ALLOWED, CHAT_UNREACHABLE
+from relationships.platforms.bluesky.connector import BlueskyConnector
 from relationships.platforms.errors import AuthError, MalformedResponse, UnsafeURL
 from relationships.platforms.http import make_session
 from relationships.platforms.records import FollowRecord, IdentityRecord, InteractionRecord, SkipRecord

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relationships.platforms.archive_base import ArchiveError
-from relationships.platforms.archive_io import json_array_items
+from relationships.platforms.archives.base import ArchiveError
+from relationships.platforms.archives.reading import json_array_items
 
 values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)

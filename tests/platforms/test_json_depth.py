@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relationships.platforms.archive_base import ArchiveError
-from relationships.platforms.archive_io import JsonDepth
+from relationships.platforms.archives.base import ArchiveError
+from relationships.platforms.archives.reading import JsonDepth
 
 # Strings made of what could fool a byte-level scanner.
 tricky_text = st.text(alphabet=list('[]{}"\\/bnu:,x é'), max_size=8)

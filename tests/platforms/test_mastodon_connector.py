@@ -15,7 +15,13 @@ import pytest
 from relationships.platforms.base import get_connector
 from relationships.platforms.errors import AuthError, MalformedResponse, PlatformError, RateLimited, TransientError
 from relationships.platforms.http import make_session
-from relationships.platforms.mastodon import SCOPES, MastodonConnector, authorize_url, exchange_code, register_app
+from relationships.platforms.mastodon.connector import (
+    SCOPES,
+    MastodonConnector,
+    authorize_url,
+    exchange_code,
+    register_app,
+)
 from relationships.platforms.records import FollowRecord, IdentityRecord, SkipRecord
 from tests.fakes.fixtures import _plain_static_storage, clock, fake_mastodon  # noqa: F401
 from tests.fakes.sync import run_sync

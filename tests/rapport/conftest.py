@@ -6,8 +6,7 @@ import pytest
 
 from relationships.models import Preferences
 from relationships.platforms import records as r
-
-from .stories import Story
+from tests.rapport.stories import Story
 
 
 @pytest.fixture

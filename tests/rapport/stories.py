@@ -1,6 +1,6 @@
 """A small story builder over the real ingest service, for rapport and nudge tests.
 
-Every interaction goes through ``relationships.services.ingest.ingest`` as
+Every interaction goes through ``relationships.services.intake.ingest.ingest`` as
 normalized records, so the tests exercise the same path a real source takes.
 """
 
@@ -12,7 +12,7 @@ import zlib
 
 from relationships.models import Identity, Person
 from relationships.platforms import records as r
-from relationships.services import ingest
+from relationships.services.intake import ingest
 
 # The day every story is told on: fixed, so ages and decay are hand-computable.
 TODAY = dt.date(2026, 6, 15)

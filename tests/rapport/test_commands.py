@@ -15,9 +15,8 @@ from django.core.management import CommandError, call_command
 
 from relationships.models import Identity, Nudge, Person, Rapport
 from relationships.platforms import records as r
-from relationships.services import nudges, rapport
-
-from .stories import TODAY, at
+from relationships.services.scoring import nudges, rapport
+from tests.rapport.stories import TODAY, at
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]

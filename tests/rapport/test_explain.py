@@ -6,9 +6,8 @@ import pytest
 
 from relationships.models import Person, Preferences, Rapport
 from relationships.platforms import records as r
-from relationships.services import rapport, sentences
-
-from .stories import TODAY
+from relationships.services.scoring import rapport, sentences
+from tests.rapport.stories import TODAY
 
 pytestmark = pytest.mark.django_db
 

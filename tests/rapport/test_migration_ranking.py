@@ -16,9 +16,8 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from relationships.models import Rapport
-from relationships.services import rapport
-
-from .stories import TODAY, at
+from relationships.services.scoring import rapport
+from tests.rapport.stories import TODAY, at
 
 BEFORE = [("relationships", "0007_nudge_reasons_in_days")]
 AFTER = [("relationships", "0008_rapport_two_way_ranking")]

@@ -11,9 +11,8 @@ from django.utils import timezone
 
 from relationships.models import Identity, Nudge, Person, Preferences
 from relationships.platforms import records as r
-from relationships.services import nudges, rapport
-
-from .stories import TODAY
+from relationships.services.scoring import nudges, rapport
+from tests.rapport.stories import TODAY
 
 pytestmark = pytest.mark.django_db
 

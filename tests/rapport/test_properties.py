@@ -11,9 +11,8 @@ from hypothesis import strategies as st
 
 from relationships.models import Nudge, Rapport
 from relationships.platforms import records as r
-from relationships.services import nudges, rapport
-
-from .stories import TODAY, at
+from relationships.services.scoring import nudges, rapport
+from tests.rapport.stories import TODAY, at
 
 pytestmark = pytest.mark.django_db
 

@@ -17,10 +17,10 @@ from django.core.management import call_command
 
 from relationships.models import Nudge, Preferences, Rapport, Source
 from relationships.platforms import records as r
-from relationships.services import digest, nudges, rapport
-from relationships.services.sentences import rank_reason
-
-from .stories import TODAY, Story, issue_community
+from relationships.services import digest
+from relationships.services.scoring import nudges, rapport
+from relationships.services.scoring.sentences import rank_reason
+from tests.rapport.stories import TODAY, Story, issue_community
 
 pytestmark = pytest.mark.django_db
 

@@ -8,9 +8,8 @@ import pytest
 
 from relationships.models import Identity, Person, Preferences, Rapport
 from relationships.platforms import records as r
-from relationships.services import rapport
-
-from .stories import TODAY, at
+from relationships.services.scoring import rapport
+from tests.rapport.stories import TODAY, at
 
 pytestmark = pytest.mark.django_db
 

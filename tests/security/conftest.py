@@ -22,7 +22,9 @@ from django.utils import timezone
 
 from relationships.models import Identity, Job, Nudge, Person, Source
 from relationships.platforms import records as r
-from relationships.services import dashboard, ingest, nudges, rapport
+from relationships.services.intake import ingest
+from relationships.services.scoring import community as dashboard
+from relationships.services.scoring import nudges, rapport
 
 # Markers of alice's data. None contains a space or a character that HTML,
 # JSON or a URL would escape, so each is found however a page carries it.

@@ -8,7 +8,7 @@ import pytest
 from django.middleware.csrf import CSRF_SECRET_LENGTH, get_random_string
 from django.test import Client
 
-from .walk import Route, path_for, payload, routes, sample_path, walked_routes
+from tests.security.walk import Route, path_for, payload, routes, sample_path, walked_routes
 
 pytestmark = pytest.mark.django_db
 

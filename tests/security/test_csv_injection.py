@@ -14,7 +14,8 @@ import pytest
 from django.urls import reverse
 
 from relationships.platforms import records as r
-from relationships.services import export, rapport
+from relationships.services import export
+from relationships.services.scoring import rapport
 from tests.rapport.stories import Story, at
 
 pytestmark = pytest.mark.django_db

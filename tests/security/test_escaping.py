@@ -22,10 +22,10 @@ from django.utils import timezone
 
 from relationships.models import Interaction, Nudge, Preferences
 from relationships.platforms import records as r
-from relationships.services import digest, ingest
-
-from .conftest import build_world
-from .walk import path_for, query_for, walked_routes
+from relationships.services import digest
+from relationships.services.intake import ingest
+from tests.security.conftest import build_world
+from tests.security.walk import path_for, query_for, walked_routes
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from cryptography.fernet import Fernet
 from django.test import Client
 from django.urls import reverse
 
-from .walk import DUMMY, PUBLIC, path_for, query_for, routes, walked_routes
+from tests.security.walk import DUMMY, PUBLIC, path_for, query_for, routes, walked_routes
 
 pytestmark = pytest.mark.django_db
 

@@ -23,11 +23,10 @@ from django.urls import reverse
 from config.celery_app import app as celery_app
 from relationships.models import Job, Source
 from relationships.platforms.records import BLUESKY, MASTODON
-from relationships.services import connect, imports, jobs, runs, sync
+from relationships.services.intake import connect, imports, jobs, runs, sync
 from tests.fakes.fixtures import clock, fake_bluesky, fake_mastodon  # noqa: F401
-
-from .conftest import ALICE_APP_PASSWORD, ALICE_TOKEN
-from .walk import path_for, query_for, walked_routes
+from tests.security.conftest import ALICE_APP_PASSWORD, ALICE_TOKEN
+from tests.security.walk import path_for, query_for, walked_routes
 
 pytestmark = pytest.mark.django_db
 on_fake_servers = [pytest.mark.services, pytest.mark.postgres_only]

@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from relationships.models import MastodonApp, Source
 from relationships.platforms import http
-from relationships.services import connect
+from relationships.services.intake import connect
 
 pytestmark = pytest.mark.django_db
 

@@ -23,12 +23,29 @@ import pytest
 from django.urls import reverse
 
 from relationships.models import Interaction, Job, Rapport, Source
-from relationships.services import imports, jobs, runs, sync
-
-from .conftest import ALICE_APP_PASSWORD, ALICE_TOKEN, BOB_JOB, BOB_PERSON, BOB_REASON, BOB_SOURCE
-from .conftest import leaked, rolled_back, rows_of
-from .walk import (
-    DUMMY, OBJECT_OF, PUBLIC, Route, admin_routes, path_for, payload, query_for, routes, walked_routes,
+from relationships.services.intake import imports, jobs, runs, sync
+from tests.security.conftest import (
+    ALICE_APP_PASSWORD,
+    ALICE_TOKEN,
+    BOB_JOB,
+    BOB_PERSON,
+    BOB_REASON,
+    BOB_SOURCE,
+    leaked,
+    rolled_back,
+    rows_of,
+)
+from tests.security.walk import (
+    DUMMY,
+    OBJECT_OF,
+    PUBLIC,
+    Route,
+    admin_routes,
+    path_for,
+    payload,
+    query_for,
+    routes,
+    walked_routes,
 )
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +78,7 @@ def label(method: str, htmx: bool, path: str) -> str:
 
 def test_the_walk_finds_urls_inside_includes():
     names = {r.qualified for r in routes()}
-    # relationships.urls is included from config.urls, and urls_connect from relationships.urls.
+    # relationships.urls is included from config.urls.
     assert {"dashboard", "person", "job_progress", "connect_bluesky", "nudge_dismiss", "admin:index"} <= names
 
 

@@ -14,9 +14,9 @@ from django.urls import reverse
 
 from relationships.models import Interaction, InteractionSource, Job, Source
 from relationships.platforms.archives import open_archive
-from relationships.services import imports, jobs, sources
-from relationships.services.imports import create_source
-from relationships.services.ingest import ingest
+from relationships.services.intake import imports, jobs, sources
+from relationships.services.intake.imports import create_source
+from relationships.services.intake.ingest import ingest
 from tests.builders import mastodon as mb
 from tests.builders import x as xb
 from tests.sync.helpers import run_sync, talks

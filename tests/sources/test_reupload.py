@@ -18,7 +18,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from relationships.models import Interaction, InteractionSource, Job, Source
-from relationships.services import imports, jobs
+from relationships.services.intake import imports, jobs
 from tests.builders import mastodon as mb
 from tests.builders import x as xb
 from tests.imports.interrupt import kill_after_batches

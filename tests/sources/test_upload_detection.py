@@ -16,7 +16,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from relationships.models import Interaction, Job, Source
-from relationships.services import imports, jobs
+from relationships.services.intake import imports, jobs
 from tests.builders import mastodon as mb
 
 pytestmark = pytest.mark.django_db

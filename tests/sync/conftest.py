@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from relationships.models import Source
-from relationships.services import connect
+from relationships.services.intake import connect
 from tests.fakes.fixtures import clock, fake_bluesky, fake_mastodon  # noqa: F401
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from relationships.models import Interaction, Job, Nudge, Source
-from relationships.services import jobs, sync
+from relationships.services.intake import jobs, sync
 
 DAY = dt.timedelta(days=1)
 

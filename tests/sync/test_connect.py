@@ -15,8 +15,7 @@ from django.db import connection
 from relationships.models import Job, MastodonApp, Source
 from relationships.platforms.records import BLUESKY, MASTODON
 from relationships.views.connect import OAUTH_SESSION_KEY
-
-from .helpers import run_sync
+from tests.sync.helpers import run_sync
 
 pytestmark = [pytest.mark.django_db]
 on_fake_servers = [pytest.mark.services, pytest.mark.postgres_only]

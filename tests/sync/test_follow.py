@@ -9,10 +9,11 @@ from django.utils import timezone
 
 from relationships.models import FollowAttempt, Identity, Nudge, Source
 from relationships.platforms import records as r
-from relationships.services import connect, follow, nudges
-from relationships.services.ingest import ingest
-
-from .helpers import follow_nudge, run_sync, talks
+from relationships.services import follow
+from relationships.services.intake import connect
+from relationships.services.intake.ingest import ingest
+from relationships.services.scoring import nudges
+from tests.sync.helpers import follow_nudge, run_sync, talks
 
 pytestmark = [pytest.mark.django_db]
 HTMX = {"HTTP_HX_REQUEST": "true"}

@@ -13,8 +13,7 @@ import pytest
 from relationships.models import Identity, Interaction, InteractionSource, Job, Person, Source
 from tests.builders.mastodon import Account, actor_document, boost, build_mastodon_archive, note
 from tests.imports.test_import_service import run as run_import
-
-from .helpers import interaction_keys, run_sync
+from tests.sync.helpers import interaction_keys, run_sync
 
 pytestmark = [pytest.mark.django_db, pytest.mark.services, pytest.mark.postgres_only]
 

@@ -10,10 +10,9 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from relationships.models import Job, Source
-from relationships.services import sync
-from relationships.sync_tasks import sync_due_sources
-
-from .helpers import talks
+from relationships.services.intake import sync
+from relationships.tasks import sync_due_sources
+from tests.sync.helpers import talks
 
 pytestmark = [pytest.mark.django_db]
 

@@ -11,10 +11,9 @@ from django.utils import timezone
 
 from relationships.crypto import decrypt_json
 from relationships.models import Interaction, Job, Source
-from relationships.platforms.bluesky_classify import CHAT_NOT_ALLOWED
-from relationships.services import connect, jobs, sync
-
-from .helpers import interaction_keys, rerun, run_sync, talks
+from relationships.platforms.bluesky.classify import CHAT_NOT_ALLOWED
+from relationships.services.intake import connect, jobs, sync
+from tests.sync.helpers import interaction_keys, rerun, run_sync, talks
 
 pytestmark = [pytest.mark.django_db, pytest.mark.services, pytest.mark.postgres_only]
 

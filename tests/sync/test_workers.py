@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 
 from relationships.models import Interaction, Job, Nudge, Source
-from relationships.services import sync
+from relationships.services.intake import sync
+from tests.sync.helpers import talks
 from tests.workers import WorkerProcess, sending_to, wait_for, worker_env
-
-from .helpers import talks
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services, pytest.mark.postgres_only]
 

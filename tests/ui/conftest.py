@@ -12,13 +12,14 @@ from django.utils import timezone
 
 from relationships.models import Heartbeat, Interaction
 from relationships.platforms import records as r
-from relationships.services import dashboard, nudges, rapport
+from relationships.services.scoring import community as dashboard
+from relationships.services.scoring import nudges, rapport
 from tests.conftest import need_service
+
 # alice's and bob's stories, told through the real ingest service, as in the rapport tests.
 from tests.rapport.conftest import alice_source, bob_story, story  # noqa: F401
 from tests.rapport.stories import TODAY, Story
-
-from .browser import AXE, DESKTOP, PASSWORD, TIMEOUT_MS, session_cookie
+from tests.ui.browser import AXE, DESKTOP, PASSWORD, TIMEOUT_MS, session_cookie
 
 
 def talk_often(story: Story, name: str, days: range, **identity) -> None:

@@ -13,10 +13,11 @@ from django.utils import timezone
 
 from relationships.models import Nudge, Person
 from relationships.platforms import records as r
-from relationships.services import dashboard, demo, nudges, rapport
+from relationships.services import demo
+from relationships.services.scoring import community as dashboard
+from relationships.services.scoring import nudges, rapport
 from tests.rapport.stories import Story, issue_community
-
-from .browser import DESKTOP, PASSWORD, PHONE, SHOTS, axe, no_overflow, session_cookie
+from tests.ui.browser import DESKTOP, PASSWORD, PHONE, SHOTS, axe, no_overflow, session_cookie
 
 pytestmark = [pytest.mark.services, pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 

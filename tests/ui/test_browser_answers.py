@@ -11,8 +11,7 @@ import pytest
 
 from relationships.models import Nudge, Source
 from tests.imports.test_import_service import x_archive
-
-from .browser import axe
+from tests.ui.browser import axe
 
 pytestmark = [pytest.mark.services, pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 
@@ -118,7 +117,7 @@ def test_follow_without_a_connected_account_keeps_the_card_and_offers_to_connect
 
 
 def _no_js_page(browser, live, user, path: str = "/"):
-    from .browser import session_cookie
+    from tests.ui.browser import session_cookie
 
     context = browser.new_context(java_script_enabled=False)
     context.add_cookies([session_cookie(user, live)])

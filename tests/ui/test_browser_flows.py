@@ -24,9 +24,8 @@ from relationships.platforms import records as r
 from tests.builders import x as xb
 from tests.fakes.fixtures import clock, fake_mastodon  # noqa: F401
 from tests.sync.helpers import run_sync, talks
+from tests.ui.browser import PASSWORD, PHONE, axe, no_overflow, screenshot
 from tests.workers import WorkerProcess, worker_env
-
-from .browser import PASSWORD, PHONE, axe, no_overflow, screenshot
 
 pytestmark = [pytest.mark.services, pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 
@@ -193,7 +192,7 @@ def test_connecting_mastodon_in_the_browser_syncs_in_the_worker_and_people_appea
 @pytest.fixture
 def ana_on_mastodon(alice_pw, fake_mastodon) -> tuple[dict, Nudge]:
     """Alice's Mastodon account connected and synced: she talked with Ana on five days, a follow nudge is open."""
-    from relationships.services import connect
+    from relationships.services.intake import connect
 
     ana = fake_mastodon.add_account("ana", "remote.example", display_name="Ana")
     talks(fake_mastodon, fake_mastodon.me, ana, days=5, start=timezone.now() - dt.timedelta(days=10))

@@ -8,10 +8,9 @@ import pytest
 from django.core.management import call_command
 
 from relationships.models import Preferences
-from relationships.services.rapport import local_today
-
-from .browser import DESKTOP, PHONE, axe, no_overflow, screenshot
-from .test_words import x_archive
+from relationships.services.scoring.rapport import local_today
+from tests.ui.browser import DESKTOP, PHONE, axe, no_overflow, screenshot
+from tests.ui.test_words import x_archive
 
 pytestmark = [pytest.mark.services, pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 

@@ -11,15 +11,14 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from relationships import context_processors
-from relationships.context_processors import background_warning
 from relationships.models import CommunityHeadline, CommunitySnapshot, Heartbeat, Job, Nudge, Person, Preferences
 from relationships.platforms import records as r
-from relationships.services import dashboard
-from relationships.services.rapport import local_today
+from relationships.services.scoring import community as dashboard
+from relationships.services.scoring.rapport import local_today
+from relationships.web import context_processors
+from relationships.web.context_processors import background_warning
 from tests.rapport.stories import TODAY
-
-from .conftest import score, talk_often, with_permalinks
+from tests.ui.conftest import score, talk_often, with_permalinks
 
 pytestmark = pytest.mark.django_db
 

@@ -88,7 +88,7 @@ def test_a_history_restore_of_the_dashboard_and_a_person_gets_the_whole_page(ali
 
 
 def test_fragments_opened_without_htmx_are_whole_pages(alice_client, alice, tmp_path):
-    from relationships.services import imports
+    from relationships.services.intake import imports
     from tests.imports.test_import_service import x_archive
 
     job = imports.queue_import(alice, imports.create_source(alice, x_archive(tmp_path / "x.zip"), "x"), send_task=False)
@@ -99,7 +99,7 @@ def test_fragments_opened_without_htmx_are_whole_pages(alice_client, alice, tmp_
 
 def test_a_jobs_last_progress_answer_stops_polling_and_has_the_sources_lists_refresh(alice_client, alice, tmp_path):
     from relationships.models import Job
-    from relationships.services import imports
+    from relationships.services.intake import imports
     from tests.imports.test_import_service import x_archive
 
     source = imports.create_source(alice, x_archive(tmp_path / "x.zip"), "x", filename="x.zip")

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from relationships.models import Nudge
-from relationships.services import nudges
+from relationships.services.scoring import nudges
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""The per-user page cache (relationships/page_cache.py): fast repeat views, never a stale or foreign page."""
+"""The per-user page cache (relationships/web/page_cache.py): fast repeat views, never a stale or foreign page."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from relationships.models import Heartbeat, Job, Nudge, Person
-from relationships.services import jobs
-
-from .conftest import score, talk_often
+from relationships.services.intake import jobs
+from tests.ui.conftest import score, talk_often
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,7 @@ import pytest
 from django.urls import reverse
 
 from relationships.models import Nudge, Person
-
-from .conftest import grow, score
+from tests.ui.conftest import grow, score
 
 pytestmark = pytest.mark.django_db
 

@@ -8,13 +8,11 @@ import re
 import pytest
 from django.urls import reverse
 
-from relationships.models import Identity, Person
+from relationships.models import Identity, Person, Rapport
 from relationships.platforms import records as r
-from relationships.models import Rapport
-from relationships.services import rapport
+from relationships.services.scoring import rapport
 from tests.rapport.stories import Story, issue_community
-
-from .conftest import score, talk_often
+from tests.ui.conftest import score, talk_often
 
 pytestmark = pytest.mark.django_db
 # The module, not the view function of the same name that relationships.views exports.
@@ -61,7 +59,7 @@ def test_filters_by_tier_following_and_talked_within(alice_client, alice, commun
     assert "Ben" not in listed(alice_client, following="no")
     # Dates are relative to the real today; the story happened on tests' TODAY, so move Ana's talk.
     from relationships.models import Preferences
-    from relationships.services.rapport import local_today
+    from relationships.services.scoring.rapport import local_today
 
     today = local_today(Preferences.for_user(alice))
     Rapport.objects.filter(person__name="Ana").update(last_talk_on=today)

@@ -7,12 +7,11 @@ from django.urls import reverse
 
 from relationships.models import Identity, Interaction, Nudge, Person, Rapport
 from relationships.platforms import records as r
-from relationships.services import nudges
 from relationships.services import people as people_service
+from relationships.services.scoring import nudges
 from tests.rapport.stories import Story
-
-from .conftest import score, talk_often, with_permalinks
-from .test_people import names
+from tests.ui.conftest import score, talk_often, with_permalinks
+from tests.ui.test_people import names
 
 pytestmark = pytest.mark.django_db
 

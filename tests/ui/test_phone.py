@@ -14,10 +14,10 @@ from django.utils import timezone
 
 from relationships.models import Person
 from relationships.platforms import records as r
-from relationships.services import dashboard, rapport
+from relationships.services.scoring import community as dashboard
+from relationships.services.scoring import rapport
 from tests.rapport.stories import Story
-
-from .browser import DESKTOP, PHONE, axe, no_overflow
+from tests.ui.browser import DESKTOP, PHONE, axe, no_overflow
 
 pytestmark = [pytest.mark.services, pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 

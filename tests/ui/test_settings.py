@@ -17,9 +17,9 @@ from django.utils import timezone
 
 from relationships.models import Interaction, Job, Nudge, Person, Preferences, Rapport, Source
 from relationships.platforms import records as r
-from relationships.services import digest, preferences, rapport
-
-from .conftest import score, talk_often
+from relationships.services import digest, preferences
+from relationships.services.scoring import rapport
+from tests.ui.conftest import score, talk_often
 
 pytestmark = pytest.mark.django_db
 
@@ -202,7 +202,7 @@ def test_a_failing_mail_server_leaves_the_digest_due_and_other_users_unharmed(al
 
 
 def test_the_digest_task_is_registered_under_its_beat_name():
-    from relationships import digest_tasks
+    from relationships import tasks as digest_tasks
 
     assert digest_tasks.send_digests.name == "relationships.send_digests"
 

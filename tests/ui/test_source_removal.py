@@ -10,15 +10,14 @@ import pytest
 
 from relationships.models import Interaction, Source
 from relationships.platforms.archives import open_archive
-from relationships.services import imports
-from relationships.services.connect import connect_mastodon_token
-from relationships.services.ingest import ingest
+from relationships.services.intake import imports
+from relationships.services.intake.connect import connect_mastodon_token
+from relationships.services.intake.ingest import ingest
 from tests.fakes.fixtures import clock, fake_mastodon  # noqa: F401
 from tests.sources.test_removal import mastodon_archive_of
 from tests.sync.conftest import _fake_time_for_platform_sessions  # noqa: F401
 from tests.sync.helpers import run_sync, talks
-
-from .browser import PHONE, axe, no_overflow, screenshot
+from tests.ui.browser import PHONE, axe, no_overflow, screenshot
 
 pytestmark = [pytest.mark.services, pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 

@@ -23,10 +23,10 @@ from django.urls import reverse
 
 from relationships.models import Nudge, Person, Preferences, Source
 from relationships.platforms import records as r
-from relationships.services import digest, ingest
-from relationships.services.rapport import local_today
-
-from .conftest import score
+from relationships.services import digest
+from relationships.services.intake import ingest
+from relationships.services.scoring.rapport import local_today
+from tests.ui.conftest import score
 
 pytestmark = pytest.mark.django_db
 

@@ -3,10 +3,9 @@ import os
 from django.core.management.base import BaseCommand, CommandError
 from django.views.decorators.debug import sensitive_variables
 
-from relationships.forms_connect import APP_PASSWORD_RE
-from relationships.services import connect
-
-from .connect_mastodon import _connected, _owner, _prompt
+from relationships.forms.connect import APP_PASSWORD_RE
+from relationships.management.commands.connect_mastodon import _connected, _owner, _prompt
+from relationships.services.intake import connect
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.views.decorators.debug import sensitive_variables
 
-from relationships.services import connect
+from relationships.services.intake import connect
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from relationships.models import Job
 from relationships.platforms.archives import KINDS, ArchiveError
-from relationships.services import imports, jobs
+from relationships.services.intake import imports, jobs
 
 
 class Command(BaseCommand):
@@ -49,7 +49,8 @@ class Command(BaseCommand):
             raise CommandError(job.error or f"The import ended as {outcome.state}.")
 
     def _score(self, owner, source, *, follows_only: bool) -> None:
-        from relationships.services import dashboard, nudges, rapport
+        from relationships.services.scoring import community as dashboard
+        from relationships.services.scoring import nudges, rapport
 
         # An archive of an account already imported from was read into that
         # account's source. A following list touches no interaction but the

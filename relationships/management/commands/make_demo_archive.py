@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from relationships.platforms.demo_archives import write_synthetic_archive
+from relationships.platforms.archives.synthetic import write_synthetic_archive
 
 
 class Command(BaseCommand):

@@ -4,8 +4,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from relationships.models import Preferences, Rapport
-from relationships.services import rapport
-from relationships.services.sentences import talk_days
+from relationships.services.scoring import rapport
+from relationships.services.scoring.sentences import talk_days
 
 HEADER = ("name", "score", "talk_days", "tier", "explanation")
 

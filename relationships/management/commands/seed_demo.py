@@ -2,7 +2,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from relationships.services import demo, jobs
+from relationships.services import demo
+from relationships.services.intake import jobs
 
 
 class Command(BaseCommand):

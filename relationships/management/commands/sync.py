@@ -2,7 +2,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from relationships.models import Job, Source
-from relationships.services import jobs, sync
+from relationships.services.intake import jobs, sync
 
 
 class Command(BaseCommand):

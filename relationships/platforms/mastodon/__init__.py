@@ -1,0 +1,1 @@
+"""Mastodon: the live connector, the classifier of API entities, and the archive and following-list readers."""

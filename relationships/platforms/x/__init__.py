@@ -1,0 +1,1 @@
+"""X: the archive reader (there is no live connector) and the tweets-to-records classifier."""

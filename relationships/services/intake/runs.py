@@ -1,0 +1,50 @@
+"""The work behind each Job kind: what a task's single service call runs.
+
+Each function takes the claimed Job and a Progress reporter and returns the
+summary sentence the user reads.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+
+from relationships.models import Job
+from relationships.services.intake import jobs
+
+
+def recompute(job: Job, progress: jobs.Progress, person_ids: list[int] | None) -> str:
+    from relationships.services.scoring import community as dashboard
+    from relationships.services.scoring import nudges, rapport
+
+    updated = rapport.recompute(job.user, person_ids)
+    progress.update(done=updated, total=updated)
+    created = nudges.generate(job.user)
+    # The dashboard reads only stored figures: refresh them with the scores.
+    dashboard.store_community(job.user)
+    return f"Rapport recomputed for {updated:,} people; {_nudge_words(created)}."
+
+
+def _nudge_words(created) -> str:
+    count = created if isinstance(created, int) else sum(created.values()) if isinstance(created, dict) else 0
+    return "no new nudges" if not count else f"{count} new nudge{'s' if count != 1 else ''}"
+
+
+def queue_recompute(user, person_ids=None, description="Recompute rapport") -> Job:
+    kwargs = {} if person_ids is None else {"person_ids": sorted(person_ids)}
+    return jobs.create(user, kind="recompute", task_name="relationships.recompute", description=description, **kwargs)
+
+
+def seed_demo(job: Job, progress: jobs.Progress) -> str:
+    from relationships.services.demo import seed_history
+
+    return seed_history(job.user, progress)
+
+
+def queue_nightly_refresh() -> int:
+    """Decay depends on today's date: refresh every user's scores and nudges."""
+    users = get_user_model().objects.filter(is_active=True, people__isnull=False).distinct()
+    count = 0
+    for user in users:
+        queue_recompute(user, description="Nightly refresh")
+        count += 1
+    return count
