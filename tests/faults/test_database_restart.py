@@ -58,7 +58,7 @@ def django(database_url: str, code: str, **extra: str):
 SET_UP = """
 import json, sys
 from django.contrib.auth import get_user_model
-from relationships.services import imports, jobs
+from relationships.services.intake import imports, jobs
 User = get_user_model()
 user = User.objects.create_user({name!r})
 source = imports.create_source(user, {path!r}, "x")
