@@ -7,3 +7,4 @@ class RelationshipsConfig(AppConfig):
 
     def ready(self):
         from relationships import checks, signals  # noqa: F401  (registers system checks and signal handlers)
+        from relationships.web import page_cache  # noqa: F401  (receives services.changes.user_data_changed)

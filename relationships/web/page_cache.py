@@ -2,7 +2,7 @@
 
 A page is cached whole, for one user, under a key made of:
 
-* the user's **data version**, a random token in the cache that every write
+* the user's **data version**, a random token in the cache that every change
   to the user's data replaces (see below), so a change shows at once;
 * the request as the view reads it: path and query, and the htmx headers
   that pick a partial;
@@ -10,16 +10,19 @@ A page is cached whole, for one user, under a key made of:
   from it (a new login rotates it, and gets fresh pages);
 * the text of the "background work is paused" banner, and the day.
 
-What replaces the version:
+What replaces the version (:func:`bump`):
 
-* any POST (PUT, PATCH, DELETE) by a signed-in user, in the middleware:
-  every action in the product is one;
-* any save or delete of a row that belongs to a user (signals);
-* the paths that write without signals: ingest's batches, rapport and nudge
-  recomputes, the community figures, and a Job starting or ending.
+* any POST (PUT, PATCH, DELETE) by a signed-in user, in
+  ``PageCacheMiddleware``: every action in the product is one;
+* the services' announcement ``services.changes.user_data_changed``, sent
+  once a write commits: ingest's batches, rapport recomputes, nudge
+  generation and state changes, the community figures, and a Job starting
+  or ending. :func:`data_changed` receives it (connected when the app is
+  ready, ``relationships/apps.py``), in the web process and in workers alike.
 
-Entries also expire after ``RAPPORT_PAGE_CACHE_SECONDS`` (default 300), which
-bounds what a write none of these see could leave behind; 0 turns caching off.
+Nothing else does: a write that is neither (an admin's edit, a ``manage.py
+shell`` update) shows once the entries expire, after
+``RAPPORT_PAGE_CACHE_SECONDS`` (default 300); 0 turns caching off.
 A response is only stored when it is a plain 200 page that sets no cookie and
 no flash message is waiting to be shown.
 """
@@ -34,9 +37,11 @@ import uuid
 from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
-from django.db import transaction
+from django.dispatch import receiver
 from django.http import HttpResponse
 from django.utils import timezone
+
+from relationships.services import changes
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +66,10 @@ def bump(user_id: int | None) -> None:
         log.warning("Could not mark user %s's cached pages out of date (%s: %s)", user_id, type(exc).__name__, exc)
 
 
-def changed(user_id: int | None) -> None:
-    """:func:`bump` once the current transaction commits (at once outside one)."""
-    if user_id is not None:
-        transaction.on_commit(functools.partial(bump, user_id))
+@receiver(changes.user_data_changed)
+def data_changed(sender, user_id: int, **kwargs) -> None:
+    """A service announced a committed change to the user's data."""
+    bump(user_id)
 
 
 def version(user_id: int) -> str:

@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from relationships.models import Identity, Interaction, InteractionSource, Person, Preferences, Source
 from relationships.platforms import records as r
-from relationships.web import page_cache
+from relationships.services import changes
 
 # Interactions outside these bounds are platform bugs or hostile input.
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -282,7 +282,7 @@ class _Writer:
         if not len(batch) and not batch.checkpoints:
             return
         with transaction.atomic():
-            page_cache.changed(self.user.pk)
+            changes.announce(self.user.pk)
             self._note_self(batch)
             refs = self._upsert_identities(batch)
             self._upsert_interactions(batch, refs)

@@ -21,7 +21,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from relationships.models import Heartbeat, Job
-from relationships.web import page_cache
+from relationships.services import changes
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ def claim(job_id: int) -> Job | None:
     if job.started_at is None:
         Job.objects.filter(pk=job_id).update(started_at=now)
         job.started_at = now
-    page_cache.changed(job.user_id)  # the dashboard says what is running
+    changes.announce(job.user_id)  # the dashboard says what is running
     return job
 
 
@@ -217,7 +217,7 @@ def finish(job: Job, state: str, *, summary: str = "", error: str = "") -> None:
     Job.objects.filter(pk=job.pk).update(
         state=state, summary=summary, error=error, finished_at=timezone.now(), heartbeat_at=timezone.now()
     )
-    page_cache.changed(job.user_id)
+    changes.announce(job.user_id)
 
 
 def beat(name: str) -> None:
@@ -251,7 +251,7 @@ def sweep_stale(now: dt.datetime | None = None) -> dict[str, int]:
             )
             summary["failed"] += done
             if done:
-                page_cache.changed(job.user_id)
+                changes.announce(job.user_id)
         else:
             moved = Job.objects.filter(pk=job.pk, state=job.state, heartbeat_at=job.heartbeat_at).update(
                 state=Job.State.QUEUED, heartbeat_at=now

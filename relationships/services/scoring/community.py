@@ -32,8 +32,8 @@ from relationships.models import (
     Source,
 )
 from relationships.platforms import records as r
+from relationships.services import changes
 from relationships.services.scoring.rapport import RANK_ORDER, REGULAR_TALKS, direct_count, local_today, talk_filter
-from relationships.web import page_cache
 
 MONTHS = 12
 DRIFT_AFTER_DAYS = 60
@@ -218,7 +218,7 @@ def store_community(user, today: dt.date | None = None) -> CommunityHeadline:
     today = today or local_today(prefs)
     with transaction.atomic():
         Preferences.objects.select_for_update().filter(pk=prefs.pk).first()
-        page_cache.changed(user.pk)
+        changes.announce(user.pk)
         headline, months = compute_community(user, today)
         now = timezone.now()
         row, _ = CommunityHeadline.objects.update_or_create(user=user, defaults={**headline, "computed_at": now})

@@ -36,9 +36,9 @@ from django.utils import timezone
 from relationships.models import Identity, Interaction, Nudge, Person, Preferences, Rapport
 from relationships.platforms import records as r
 from relationships.platforms.base import FOLLOWING, REQUESTED
+from relationships.services import changes
 from relationships.services.scoring.rapport import MASS_MENTION, direct_count, local_today
 from relationships.services.scoring.sentences import follow_reason, reconnect_reason, shows_up_reason
-from relationships.web import page_cache
 
 SHOWS_UP_KINDS = (r.REPLY, r.MENTION, r.QUOTE, r.REPOST)
 SHOWS_UP_DAYS = 3
@@ -176,7 +176,7 @@ def generate(user, today: dt.date | None = None) -> dict[str, int]:
     opened = {kind: 0 for kind in Nudge.Kind.values}
     with transaction.atomic():
         Preferences.objects.select_for_update().filter(pk=prefs.pk).first()
-        page_cache.changed(user.pk)
+        changes.announce(user.pk)
         mark_acted(user)
         withdraw_one_sided_reconnects(user)
         wanted = {(c.person_id, c.kind): c for c in candidates(user, prefs, today)}
@@ -282,7 +282,7 @@ def _create(user, rows: list[Nudge]) -> list[Nudge]:
 
 def _transition(nudge: Nudge, allowed: tuple[str, ...], action: str, **fields) -> Nudge:
     fields["updated_at"] = timezone.now()
-    page_cache.changed(nudge.user_id)
+    changes.announce(nudge.user_id)
     # A conditional UPDATE, so two clicks (or a click and the worker) cannot
     # both move the same nudge.
     if not Nudge.objects.filter(pk=nudge.pk, state__in=allowed).update(**fields):
@@ -355,7 +355,7 @@ def undo(nudge: Nudge, now: dt.datetime | None = None) -> Nudge:
     platform first. Raises NudgeStateError past the window or for any other state.
     """
     now = now or timezone.now()
-    page_cache.changed(nudge.user_id)
+    changes.announce(nudge.user_id)
     # Conditional, like _transition: a second click, or a snooze that already
     # expired and reopened, cannot be undone twice.
     taken_back = Nudge.objects.filter(pk=nudge.pk, state__in=_UNDOABLE, updated_at__gte=now - UNDO_WINDOW).update(
@@ -381,7 +381,7 @@ def reopen_unfollowed(nudge: Nudge, now: dt.datetime) -> Nudge:
     Outcome and evidence go: an open card must not claim a follow, nor keep
     "why you followed" for one that no longer exists.
     """
-    page_cache.changed(nudge.user_id)
+    changes.announce(nudge.user_id)
     Nudge.objects.filter(pk=nudge.pk, state=Nudge.State.ACTED).update(
         state=Nudge.State.OPEN, outcome="", outcome_reason="", evidence=[], snoozed_until=None, updated_at=now
     )
@@ -391,7 +391,7 @@ def reopen_unfollowed(nudge: Nudge, now: dt.datetime) -> Nudge:
 
 def reset(nudge: Nudge) -> None:
     """Forget a dismissed nudge, so the next generation may open it again (within the budget)."""
-    page_cache.changed(nudge.user_id)
+    changes.announce(nudge.user_id)
     if not Nudge.objects.filter(pk=nudge.pk, state=Nudge.State.DISMISSED).delete()[0]:
         nudge.refresh_from_db()
         raise NudgeStateError(f"Only a dismissed nudge can be reset; this one is {nudge.state}.")

@@ -44,7 +44,7 @@ from django.utils import timezone
 
 from relationships.models import Identity, Interaction, Person, Preferences, Rapport
 from relationships.platforms import records as r
-from relationships.web import page_cache
+from relationships.services import changes
 
 # Tier thresholds. The names of the tiers are the contract; these numbers are
 # the settings DESIGN.md speaks of, kept here until the settings page needs them.
@@ -374,7 +374,7 @@ def recompute(user, person_ids: Iterable[int] | None = None, today: dt.date | No
         # One user's recomputes and nudge generation queue here (PostgreSQL row
         # lock; SQLite's IMMEDIATE transactions already serialize writers).
         Preferences.objects.select_for_update().filter(pk=prefs.pk).first()
-        page_cache.changed(user.pk)
+        changes.announce(user.pk)
         if connection.vendor == "postgresql":
             # The aggregation is costed high enough to be JIT-compiled, and
             # compiling took ~130 ms of a ~1 s full recompute (EXPLAIN
