@@ -17,6 +17,7 @@ from django.utils import timezone
 from relationships.models import Source
 from relationships.platforms import records as r
 from relationships.services.intake import ingest
+from relationships.services.intake.rescore import rescore
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo"
@@ -265,17 +266,4 @@ def seed_history(user, progress, days: int = 14) -> str:
     Walking the days keeps the daily nudge budget honest: the demo shows what a
     user who had run Rapport for two weeks would see.
     """
-    from relationships.services.scoring import community as dashboard
-    from relationships.services.scoring import nudges, rapport
-
-    today = timezone.localdate()
-    progress.update(done=0, total=days + 1)
-    updated = rapport.recompute(user)
-    created = 0
-    for step, back in enumerate(range(days, -1, -1), start=1):
-        day = today - dt.timedelta(days=back)
-        result = nudges.generate(user, today=day)
-        created += result if isinstance(result, int) else sum(result.values()) if isinstance(result, dict) else 0
-        progress.update(done=step)
-    dashboard.store_community(user)
-    return f"Demo community scored: {updated:,} people, {created} nudges over the last {days + 1} days."
+    return str(rescore(user, days=days + 1, progress=progress))

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from relationships.models import Job
 from relationships.platforms.archives import KINDS, ArchiveError
 from relationships.services.intake import imports, jobs
+from relationships.services.intake.rescore import rescore
 
 
 class Command(BaseCommand):
@@ -49,22 +50,11 @@ class Command(BaseCommand):
             raise CommandError(job.error or f"The import ended as {outcome.state}.")
 
     def _score(self, owner, source, *, follows_only: bool) -> None:
-        from relationships.services.scoring import community as dashboard
-        from relationships.services.scoring import nudges, rapport
-
         # An archive of an account already imported from was read into that
         # account's source. A following list touches no interaction but the
         # follow state of many people: then everyone is recomputed.
         touched = list(owner.people.values_list("pk", flat=True).filter(identities__interactions__sources=source).distinct())
-        updated = rapport.recompute(owner, None if follows_only else touched)
-        opened = sum(nudges.generate(owner).values())
-        dashboard.store_community(owner)
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Rapport recomputed for {jobs.counted(updated, 'person', 'people')}; "
-                f"{jobs.counted(opened, 'new nudge', none='no new nudges')}."
-            )
-        )
+        self.stdout.write(self.style.SUCCESS(str(rescore(owner, None if follows_only else touched))))
 
 
 class _Bar:

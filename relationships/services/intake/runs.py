@@ -10,23 +10,11 @@ from django.contrib.auth import get_user_model
 
 from relationships.models import Job
 from relationships.services.intake import jobs
+from relationships.services.intake.rescore import rescore
 
 
 def recompute(job: Job, progress: jobs.Progress, person_ids: list[int] | None) -> str:
-    from relationships.services.scoring import community as dashboard
-    from relationships.services.scoring import nudges, rapport
-
-    updated = rapport.recompute(job.user, person_ids)
-    progress.update(done=updated, total=updated)
-    created = nudges.generate(job.user)
-    # The dashboard reads only stored figures: refresh them with the scores.
-    dashboard.store_community(job.user)
-    return f"Rapport recomputed for {updated:,} people; {_nudge_words(created)}."
-
-
-def _nudge_words(created) -> str:
-    count = created if isinstance(created, int) else sum(created.values()) if isinstance(created, dict) else 0
-    return "no new nudges" if not count else f"{count} new nudge{'s' if count != 1 else ''}"
+    return str(rescore(job.user, person_ids, progress=progress))
 
 
 def queue_recompute(user, person_ids=None, description="Recompute rapport") -> Job:

@@ -48,6 +48,7 @@ from relationships.platforms.errors import (
 from relationships.platforms.records import CheckpointRecord, Record
 from relationships.services.intake import connect, jobs
 from relationships.services.intake.ingest import IngestResult, ingest
+from relationships.services.intake.rescore import rescore
 
 log = logging.getLogger(__name__)
 
@@ -305,21 +306,13 @@ class _Run:
             self.on_progress(self.stream, result)
 
     def finish(self, result: IngestResult) -> str:
-        from relationships.services.scoring import community as dashboard
-        from relationships.services.scoring import nudges, rapport
-
         source = self.source
         notices = [text for reason, text in NOTICES.items() if result.skipped.get(reason)]
         Source.objects.filter(pk=source.pk).update(
             last_synced_at=timezone.now(), state=Source.State.ACTIVE, state_reason="", notices=notices
         )
-        touched = None if self.resumed else sorted(result.people_touched)
-        if touched is None or touched:
-            rapport.recompute(source.user, touched)
-        opened = nudges.generate(source.user)
-        # The dashboard shows stored figures only: refresh them with the scores.
-        dashboard.store_community(source.user)
-        return summarize(source, result, len(result.people_touched), sum(opened.values()), self.resumed)
+        rescored = rescore(source.user, None if self.resumed else result.people_touched)
+        return f"{summarize(source, result, len(result.people_touched), self.resumed)} {rescored}"
 
 
 def _reauth_reason(source: Source, error: Exception) -> str:
@@ -334,8 +327,8 @@ def _backoff(attempt: int) -> float:
     return min(600.0, 30.0 * 2 ** max(0, attempt - 1)) * random.uniform(0.5, 1.0)
 
 
-def summarize(source: Source, result: IngestResult, people: int, opened: int, resumed: bool = False) -> str:
-    """"Synced Mastodon @ana@host: 12 new interactions (4 people); 30 already known; 3 skipped: …; 2 new nudges"."""
+def summarize(source: Source, result: IngestResult, people: int, resumed: bool = False) -> str:
+    """"Synced Mastodon @ana@host: 12 new interactions (4 people); 30 already known; 3 skipped: …"."""
     new = f"{result.new:,} new interaction{'s' if result.new != 1 else ''}"
     if people and not resumed:
         new += f" ({people:,} {'person' if people == 1 else 'people'})"
@@ -345,5 +338,4 @@ def summarize(source: Source, result: IngestResult, people: int, opened: int, re
     if result.skipped:
         reasons = ", ".join(f"{reason} ({count:,})" for reason, count in result.skipped.most_common(5))
         parts.append(f"{result.skipped_total:,} skipped: {reasons}")
-    parts.append(jobs.counted(opened, "new nudge", none="no new nudges"))
     return "; ".join(parts) + "."
