@@ -78,23 +78,23 @@ def _avoided():
     return Exists(Identity.objects.filter(person=OuterRef("person")).filter(Q(blocked=True) | Q(muted=True)))
 
 
+def _followable(identities):
+    """Of ``identities``, those a nudge may lead the user to follow: no bot, not undiscoverable, not blocked or muted.
+
+    exclude() on a nullable boolean keeps NULL ("not known"): only what the
+    platform said explicitly rules an identity out.
+    """
+    return identities.exclude(is_bot=True).exclude(discoverable=False).exclude(blocked=True).exclude(muted=True)
+
+
 def _reachable():
-    # exclude() on a nullable boolean keeps NULL ("not known"): only what the
-    # platform said explicitly rules an identity out.
-    return Exists(
-        Identity.objects.filter(person=OuterRef("person"))
-        .exclude(is_bot=True)
-        .exclude(discoverable=False)
-        .exclude(blocked=True)
-        .exclude(muted=True)
-    )
+    """A person with at least one identity a nudge may lead to (:func:`targets` is not empty)."""
+    return Exists(_followable(Identity.objects.filter(person=OuterRef("person"))))
 
 
 def targets(person: Person):
     """The identities a nudge about ``person`` may lead the user to follow."""
-    return (
-        person.identities.exclude(is_bot=True).exclude(discoverable=False).exclude(blocked=True).exclude(muted=True)
-    )
+    return _followable(person.identities.all())
 
 
 def _nudgeable(user):
