@@ -33,7 +33,7 @@ from relationships.models import (
 )
 from relationships.platforms import records as r
 from relationships.services import changes
-from relationships.services.scoring.rapport import RANK_ORDER, REGULAR_TALKS, direct_count, local_today, talk_filter
+from relationships.services.scoring.rapport import RANK_ORDER, direct_count, local_today, regular, talk_filter
 
 MONTHS = 12
 DRIFT_AFTER_DAYS = 60
@@ -111,8 +111,12 @@ def _last_exchange(user, prefs, owner, since: dt.date) -> dict[int, dict[str, dt
 
 
 def _regular_before(user, prefs, person_ids: list[int], before: dt.date) -> set[int]:
-    """Of ``person_ids``, those who already had REGULAR_TALKS talks, both ways, before ``before``."""
-    regular = set()
+    """Of ``person_ids``, those already regular (``rapport.regular``) on their talks before ``before``.
+
+    The rows are talks only (direct exchanges, mass mentions left out), so one
+    from each side is rapport's "both ways".
+    """
+    found = set()
     for i in range(0, len(person_ids), IN_CHUNK):
         rows = (
             Interaction.objects.filter(
@@ -128,18 +132,13 @@ def _regular_before(user, prefs, person_ids: list[int], before: dt.date) -> set[
             .values_list("person", "talks", "ins", "outs")
         )
         for person, talks, ins, outs in rows:
-            if talks >= REGULAR_TALKS and ins and outs:
-                regular.add(person)
-    return regular
+            if regular(talks, two_way=ins > 0 and outs > 0):
+                found.add(person)
+    return found
 
 
-def compute_community(user, today: dt.date | None = None) -> tuple[dict, list[dict]]:
-    """The headline fields and the monthly rows, computed, not stored (see :func:`store_community`)."""
-    prefs = Preferences.for_user(user)
-    today = today or local_today(prefs)
-    starts = month_starts(today)
-    owner = _visible_owner(user)
-
+def _months(user, prefs, owner, starts: list[dt.date]) -> list[dict]:
+    """One row a month since ``starts[0]``: how many people were two-way, and how many of them were new then."""
     by_month = _directions_by_month(user, prefs, owner, starts[0])
     two_way_by_month = {
         month: {p for p, directions in people.items() if len(directions) == 2} for month, people in by_month.items()
@@ -161,6 +160,16 @@ def compute_community(user, today: dt.date | None = None) -> tuple[dict, list[di
         months.append(
             {"month": start, "two_way": len(people), "newcomers": sum(1 for p in people if first_month.get(p) == key)}
         )
+    return months
+
+
+def compute_community(user, today: dt.date | None = None) -> tuple[dict, list[dict]]:
+    """The headline fields and the monthly rows, computed, not stored (see :func:`store_community`)."""
+    prefs = Preferences.for_user(user)
+    today = today or local_today(prefs)
+    starts = month_starts(today)
+    owner = _visible_owner(user)
+    months = _months(user, prefs, owner, starts)
 
     last = _last_exchange(user, prefs, owner, today - dt.timedelta(days=89))
     cut_30 = today - dt.timedelta(days=29)

@@ -188,6 +188,11 @@ def rank_key(two_way: bool, score: float) -> tuple:
     return (not two_way, -score)
 
 
+def regular(talks: int, two_way: bool) -> bool:
+    """Regular or closer (DESIGN.md): REGULAR_TALKS talks, both ways. Close adds more talks and a recent one."""
+    return talks >= REGULAR_TALKS and two_way
+
+
 def tier_for(
     *,
     talks: int,
@@ -209,7 +214,7 @@ def tier_for(
         and (today - last_talk_on).days <= CLOSE_RECENT_DAYS
     ):
         return Rapport.Tier.CLOSE
-    if talks >= REGULAR_TALKS and mutual:
+    if regular(talks, mutual):
         return Rapport.Tier.REGULAR
     if first_day is not None and (today - first_day).days <= NEW_DAYS:
         return Rapport.Tier.NEW
