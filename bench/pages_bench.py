@@ -41,15 +41,12 @@ def _prepare():
 
     from bench import rapport_bench
     from relationships.models import Heartbeat, Interaction, Job, Person
-    from relationships.services.scoring import community as dashboard
-    from relationships.services.scoring import nudges, rapport
+    from relationships.services.intake.rescore import rescore
 
     user, source = rapport_bench._dataset()
     today = rapport_bench.TODAY
     started = time.perf_counter()
-    rapport.recompute(user, today=today)
-    opened = nudges.generate(user, today=today)
-    dashboard.store_community(user, today=today)
+    rescored = rescore(user, today=today)
     scored_s = time.perf_counter() - started
     # Fresh planner statistics, as autovacuum leaves them on PostgreSQL in a few minutes: the rapport
     # rows were all just written, and with stale figures PostgreSQL sorts every person for each page.
@@ -64,7 +61,7 @@ def _prepare():
         Person.objects.filter(user=user, rapport__isnull=False).order_by("-rapport__talks", "pk").first()
     )
     history = Interaction.objects.filter(user=user, identity__person=busiest).count()
-    return user, job, busiest, history, {"scored_s": round(scored_s, 1), "nudges": sum(opened.values())}
+    return user, job, busiest, history, {"scored_s": round(scored_s, 1), "nudges": rescored.opened}
 
 
 def _load_more_path(client) -> str:

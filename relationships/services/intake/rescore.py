@@ -35,28 +35,32 @@ class Rescored:
         )
 
 
-def rescore(user, person_ids: Iterable[int] | None = None, *, days: int = 1, progress=None) -> Rescored:
+def rescore(
+    user, person_ids: Iterable[int] | None = None, *, days: int = 1, today: dt.date | None = None, progress=None
+) -> Rescored:
     """Recompute ``person_ids``' rapport (None: everyone), open the nudges it calls for, refresh the community figures.
 
     Nudges are generated for each of the last ``days`` days, oldest first: the
     daily budget then opens what a user who had run Rapport all along would
-    have seen (the demo's history). ``progress`` (a ``jobs.Progress``), if
+    have seen (the demo's history). ``today`` (the user's local date) defaults
+    to now in the user's time zone. ``progress`` (a ``jobs.Progress``), if
     given, counts the steps: the recompute, each day's nudges, the figures.
     """
     steps = days + 2
     if progress is not None:
         progress.update(done=0, total=steps)
-    people = rapport.recompute(user, person_ids)
+    people = rapport.recompute(user, person_ids, today=today)
     if progress is not None:
         progress.update(done=1)
-    today = rapport.local_today(Preferences.for_user(user)) if days > 1 else None
+    if today is None and days > 1:
+        today = rapport.local_today(Preferences.for_user(user))
     opened = 0
     for step, back in enumerate(range(days - 1, -1, -1), start=2):
         day = today - dt.timedelta(days=back) if today else None
         opened += sum(nudges.generate(user, today=day).values())
         if progress is not None:
             progress.update(done=step)
-    community.store_community(user)
+    community.store_community(user, today=today)
     if progress is not None:
         progress.update(done=steps)
     return Rescored(people, opened, days)
