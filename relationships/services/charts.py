@@ -1,19 +1,16 @@
-"""Bar charts drawn as server-side SVG: geometry (bar_chart), then markup (svg, the {% bar_chart %} tag).
+"""Bar charts as geometry: where each bar, axis line and month label goes, computed here.
 
-No chart library and no inline styles: <rect> and <text> elements with CSS
-classes (static/rapport.css colours them, light and dark), and a data table
-next to the chart says the same figures in words. The markup is written here
-rather than in a template: a chart is some hundred small elements, and the
-template engine took a millisecond per chart, a tenth of the page.
+The markup is the template's (``templates/relationships/includes/chart.html``,
+the ``bar_chart`` partial): an accessible <figure> with the SVG, its legend and
+a data table saying the same figures in words. No chart library and no inline
+styles: <rect> and <text> elements with CSS classes (static/rapport.css colours
+them, light and dark).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
 
 WIDTH = 640
 HEIGHT = 220
@@ -41,6 +38,15 @@ class Bar:
 
 
 @dataclass
+class Label:
+    x: float
+    text: str
+    #: Every other label, counted back from the newest (always shown), is minor: a phone's CSS hides those,
+    #: as twelve month names at a legible size do not fit side by side in 300 px.
+    minor: bool
+
+
+@dataclass
 class Chart:
     title: str
     description: str
@@ -50,9 +56,24 @@ class Chart:
     height: int = HEIGHT
     bars: list[Bar] = field(default_factory=list)
     ticks: list[tuple[float, int]] = field(default_factory=list)  # (y, value)
-    label_positions: list[tuple[float, str]] = field(default_factory=list)
+    label_positions: list[Label] = field(default_factory=list)
     baseline: float = 0.0
     left: int = LEFT
+
+    @property
+    def tick_x(self) -> int:
+        """Where the axis figures end, right-aligned left of the plot."""
+        return self.left - 6
+
+    @property
+    def label_y(self) -> int:
+        """The month labels' baseline, under the plot."""
+        return self.height - 6
+
+    @property
+    def drawn_bars(self) -> list[Bar]:
+        """The bars with a height: a zero draws nothing."""
+        return [bar for bar in self.bars if bar.height]
 
     @property
     def empty(self) -> bool:
@@ -92,9 +113,10 @@ def bar_chart(title: str, description: str, labels: list[str], series: list[Seri
     chart.ticks = [(chart.baseline - plot_h * value / top, value) for value in values]
     slot = plot_w / n
     inner = slot * 0.7
+    last = len(labels) - 1
     for i, label in enumerate(labels):
         x0 = LEFT + slot * i + (slot - inner) / 2
-        chart.label_positions.append((LEFT + slot * i + slot / 2, label))
+        chart.label_positions.append(Label(LEFT + slot * i + slot / 2, label, minor=bool((last - i) % 2)))
         stack = chart.baseline
         for j, s in enumerate(series):
             value = s.values[i]
@@ -108,53 +130,3 @@ def bar_chart(title: str, description: str, labels: list[str], series: list[Seri
             chart.bars.append(Bar(round(x, 1), round(y, 1), round(w, 1), round(h, 1), value, s.css,
                                   f"{label}: {value} {s.name.lower()}"))
     return chart
-
-
-def svg(chart: Chart, chart_id: str) -> SafeString:
-    """The chart as an accessible <figure>: the SVG (titled and described), its legend, and the figures as a table.
-
-    Every text goes through format_html, so titles, labels and names are escaped.
-    """
-    grid = format_html_join(
-        "",
-        '<line class="grid" x1="{}" x2="{}" y1="{}" y2="{}"></line>'
-        '<text class="axis" x="{}" y="{}" text-anchor="end" dominant-baseline="middle">{}</text>',
-        ((chart.left, chart.width, y, y, chart.left - 6, y, value) for y, value in chart.ticks),
-    )
-    bars = format_html_join(
-        "",
-        '<rect class="bar {}" x="{}" y="{}" width="{}" height="{}" rx="2"><title>{}</title></rect>',
-        ((b.css, b.x, b.y, b.width, b.height, b.title) for b in chart.bars if b.height),
-    )
-    # Every other label, counted back from the newest (always shown), is "minor": a phone's CSS hides those,
-    # as twelve month names at a legible size do not fit side by side in 300 px.
-    last = len(chart.label_positions) - 1
-    labels = format_html_join(
-        "", '<text class="axis{}" x="{}" y="{}" text-anchor="middle">{}</text>',
-        ((" minor" if (last - i) % 2 else "", x, chart.height - 6, label)
-         for i, (x, label) in enumerate(chart.label_positions)),
-    )
-    legend = format_html_join(
-        "",
-        '<span class="key"><svg width="12" height="12" aria-hidden="true" focusable="false">'
-        '<rect class="bar {}" width="12" height="12" rx="2"></rect></svg> {}</span>',
-        ((s.css, s.name) for s in chart.series),
-    )
-    heads = format_html_join("", '<th scope="col">{}</th>', ((s.name,) for s in chart.series))
-    rows = format_html_join(
-        "", '<tr><th scope="row">{}</th>{}</tr>',
-        ((label, format_html_join("", "<td>{}</td>", ((v,) for v in values))) for label, values in chart.rows),
-    )
-    return format_html(
-        '<figure class="chart">'
-        '<svg class="chart-svg" viewBox="0 0 {width} {height}" role="img" aria-labelledby="{id}-title {id}-desc" '
-        'preserveAspectRatio="xMidYMid meet">'
-        '<title id="{id}-title">{title}</title><desc id="{id}-desc">{description}</desc>{grid}{bars}{labels}</svg>'
-        '<figcaption class="legend">{legend}</figcaption>'
-        '<details class="chart-data"><summary>The figures as a table</summary><table>'
-        '<caption class="visually-hidden">{title}</caption>'
-        '<thead><tr><th scope="col">Month</th>{heads}</tr></thead><tbody>{rows}</tbody></table></details>'
-        "</figure>",
-        width=chart.width, height=chart.height, id=chart_id, title=chart.title, description=chart.description,
-        grid=grid, bars=bars, labels=labels, legend=legend, heads=heads, rows=rows,
-    )

@@ -205,14 +205,6 @@ def person_url(pk) -> str:
 
 
 @register.simple_tag
-def bar_chart(chart, chart_id: str):
-    """``{% bar_chart chart "community-chart" %}``: a chart of services/charts.py as SVG with its table."""
-    from relationships.services.charts import svg
-
-    return svg(chart, chart_id)
-
-
-@register.simple_tag
 def interaction_line(item, name: str, today):
     """One interaction in a list (a nudge card's latest three, the person's timeline): who did what, when,
     where, what was said, and a link to the post."""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-from relationships.services.charts import HEIGHT, TOP, Series, bar_chart, svg
+from django.template.loader import render_to_string
+
+from relationships.services.charts import HEIGHT, TOP, Series, bar_chart
 
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
@@ -20,6 +22,10 @@ def test_each_axis_line_is_labelled_with_the_value_at_its_height():
         for y, value in chart.ticks:
             # A bar of exactly ``value`` would reach this line.
             assert abs(y - (chart.baseline - (chart.baseline - TOP) * value / expected[-1])) < 0.01
+
+
+def svg(chart, chart_id):
+    return render_to_string("relationships/includes/chart.html#bar_chart", {"chart": chart, "chart_id": chart_id})
 
 
 def test_every_other_month_counted_from_the_newest_is_minor_for_a_phone():
