@@ -15,13 +15,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from relationships.models.jobs import Heartbeat, Job, JobQuerySet
+from relationships.models.sources import PLATFORM_CHOICES, ArchiveFile, MastodonApp, Source
 from relationships.platforms import records
 
-PLATFORM_CHOICES = [
-    (records.MASTODON, "Mastodon"),
-    (records.BLUESKY, "Bluesky"),
-    (records.X, "X"),
-]
 KIND_CHOICES = [
     (records.REPLY, "reply"),
     (records.MENTION, "mention"),
@@ -69,107 +66,6 @@ class Preferences(models.Model):
     def for_user(cls, user) -> Preferences:
         prefs, _ = cls.objects.get_or_create(user=user)
         return prefs
-
-
-class Source(models.Model):
-    """One connected account or one imported archive of a user."""
-
-    class Kind(models.TextChoices):
-        ACCOUNT = "account", "connected account"
-        ARCHIVE = "archive", "imported archive"
-
-    class State(models.TextChoices):
-        ACTIVE = "active"
-        NEEDS_REAUTH = "needs_reauth", "needs reconnecting"
-        ERROR = "error"
-        DISABLED = "disabled"
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sources")
-    platform = models.CharField(max_length=16, choices=PLATFORM_CHOICES)
-    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.ACCOUNT)
-    label = models.CharField(max_length=200, blank=True)
-    base_url = models.URLField(blank=True, help_text="Instance or PDS URL for connected accounts.")
-    handle = models.CharField(max_length=255, blank=True)
-    # The user's own account on this platform, as the platform names it; never a Person.
-    account_external_id = models.CharField(max_length=512, blank=True)
-    # MultiFernet ciphertext of a JSON object; see relationships.crypto. Never rendered.
-    credentials_ciphertext = models.BinaryField(blank=True, default=b"", editable=False)
-    cursors = models.JSONField(default=dict, blank=True)
-    # Imported archives: the newest file read into the source and its kind
-    # (every file, with the one each import reads, is an ArchiveFile).
-    archive_path = models.CharField(max_length=1024, blank=True)
-    archive_kind = models.CharField(max_length=32, blank=True)
-    counts = models.JSONField(default=dict, blank=True, help_text="Things counted without a person, e.g. likes.")
-    state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
-    state_reason = models.TextField(blank=True)
-    # Sentences about the last sync a person should read, e.g. that the app
-    # password does not allow Bluesky chat; replaced by every successful sync.
-    notices = models.JSONField(default=list, blank=True)
-    last_synced_at = models.DateTimeField(null=True, blank=True)
-    # Set by the conditional UPDATE that claims a sync; cleared when it ends.
-    sync_claimed_until = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        indexes = [
-            # The beat sweep: active connected sources whose last sync is old.
-            models.Index(fields=["state", "kind", "last_synced_at"], name="source_due_idx"),
-        ]
-        constraints = [
-            # services/intake/imports.py: an archive of an account the user already
-            # imported from is read into that source; two imports learning the
-            # same account at once cannot both keep a source of their own.
-            models.UniqueConstraint(
-                fields=["user", "platform", "account_external_id"],
-                condition=Q(kind="archive") & ~Q(account_external_id=""),
-                name="source_one_archive_per_account",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.label or f"{self.get_platform_display()} {self.handle or self.get_kind_display()}"
-
-    def set_credentials(self, data: dict) -> None:
-        from relationships.crypto import encrypt_json
-
-        self.credentials_ciphertext = encrypt_json(data)
-
-    def get_credentials(self) -> dict:
-        """Decrypt the stored credentials; raises relationships.crypto.CredentialsUnreadable."""
-        from relationships.crypto import decrypt_json
-
-        return decrypt_json(bytes(self.credentials_ciphertext or b""))
-
-    @property
-    def has_credentials(self) -> bool:
-        return bool(self.credentials_ciphertext)
-
-
-class ArchiveFile(models.Model):
-    """One export file read into an archive source: its import reads it, the Sources page lists it.
-
-    An archive source gathers every file of the same account (a newer
-    archive extends it), so the file an import reads is the job's own, not
-    the source's latest.
-    """
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="archive_files")
-    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="files")
-    job = models.OneToOneField(
-        "Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="archive_file"
-    )
-    # The name it was uploaded under (or the path's last part), as the user knows it.
-    name = models.CharField(max_length=255, blank=True)
-    # Where it is stored; an upload is deleted once its import has ended.
-    path = models.CharField(max_length=1024)
-    kind = models.CharField(max_length=32)
-    added_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["added_at", "pk"]
-
-    def __str__(self) -> str:
-        return self.name or self.path
 
 
 class PersonQuerySet(models.QuerySet):
@@ -413,84 +309,6 @@ class Nudge(models.Model):
         return f"{self.kind} nudge for {self.person} ({self.state})"
 
 
-class JobQuerySet(models.QuerySet):
-    def running(self):
-        return self.filter(state__in=[Job.State.QUEUED, Job.State.RUNNING])
-
-
-class Job(models.Model):
-    """One background run (import, sync, recompute), as the user sees it."""
-
-    class State(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
-        DONE = "done"
-        FAILED = "failed"
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
-    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
-    kind = models.CharField(max_length=32)
-    description = models.CharField(max_length=255, blank=True)
-    # Enough to queue the work again after a dead worker: a task name and ids
-    # (never secrets).
-    task_name = models.CharField(max_length=200)
-    task_kwargs = models.JSONField(default=dict, blank=True)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
-    progress_done = models.PositiveBigIntegerField(default=0)
-    progress_total = models.PositiveBigIntegerField(null=True, blank=True)
-    counts = models.JSONField(default=dict, blank=True)
-    # Where a restarted run resumes: e.g. records already committed.
-    checkpoint = models.JSONField(default=dict, blank=True)
-    summary = models.TextField(blank=True)
-    error = models.TextField(blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    objects = JobQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-created_at"]
-        indexes = [
-            # Sources page history and the stale-job sweep.
-            models.Index(fields=["user", "-created_at"], name="job_history_idx"),
-            models.Index(fields=["state", "heartbeat_at"], name="job_stale_idx"),
-        ]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(state__in=["queued", "running", "done", "failed"]), name="job_state_valid"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.kind} #{self.pk} ({self.state})"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.state in (self.State.DONE, self.State.FAILED)
-
-    @property
-    def percent(self) -> int | None:
-        if self.state == self.State.DONE:
-            # Also when there was nothing to count: an empty file is read to the end.
-            return 100
-        if not self.progress_total:
-            return None
-        return min(100, int(100 * self.progress_done / self.progress_total))
-
-
-class Heartbeat(models.Model):
-    """Last time a worker or beat was heard from; the UI warns when it is old."""
-
-    name = models.CharField(max_length=32, primary_key=True)
-    seen_at = models.DateTimeField()
-
-    def __str__(self) -> str:
-        return f"{self.name} @ {self.seen_at:%Y-%m-%d %H:%M}"
-
-
 class CommunitySnapshot(models.Model):
     """One month of the user's community, for the dashboard chart.
 
@@ -540,41 +358,6 @@ class CommunityHeadline(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {self.talked_30} / {self.talked_90} two-way"
-
-
-class MastodonApp(models.Model):
-    """Rapport's OAuth app on one Mastodon instance, registered once and reused.
-
-    Keyed by the redirect URI too: an install reached under another address
-    needs an app that accepts that address.
-    """
-
-    base_url = models.URLField()
-    redirect_uri = models.URLField(max_length=1024)
-    client_id = models.CharField(max_length=255)
-    # MultiFernet ciphertext of {"client_secret": ...}; see relationships.crypto.
-    secret_ciphertext = models.BinaryField(editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            # services/intake/connect.py: get-or-register; a racing registration loses and reuses the winner.
-            models.UniqueConstraint(fields=["base_url", "redirect_uri"], name="mastodon_app_unique"),
-        ]
-
-    def __str__(self) -> str:
-        return f"Mastodon app on {self.base_url}"
-
-    def set_secret(self, secret: str) -> None:
-        from relationships.crypto import encrypt_json
-
-        self.secret_ciphertext = encrypt_json({"client_secret": secret})
-
-    def get_secret(self) -> str:
-        """Raises relationships.crypto.CredentialsUnreadable."""
-        from relationships.crypto import decrypt_json
-
-        return str(decrypt_json(bytes(self.secret_ciphertext or b"")).get("client_secret", ""))
 
 
 class FollowAttempt(models.Model):
@@ -627,3 +410,27 @@ class FollowAttempt(models.Model):
     def __str__(self) -> str:
         return f"follow {self.identity} ({self.state})"
 
+
+__all__ = [
+    "ArchiveFile",
+    "CommunityHeadline",
+    "CommunitySnapshot",
+    "DIRECTION_CHOICES",
+    "FollowAttempt",
+    "Heartbeat",
+    "Identity",
+    "Interaction",
+    "InteractionSource",
+    "Job",
+    "JobQuerySet",
+    "KIND_CHOICES",
+    "MastodonApp",
+    "MergedPerson",
+    "Nudge",
+    "PLATFORM_CHOICES",
+    "Person",
+    "PersonQuerySet",
+    "Preferences",
+    "Rapport",
+    "Source",
+]
