@@ -16,6 +16,8 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
+from tests.migrating import migrate_to_latest
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 APP = "relationships"
@@ -28,6 +30,13 @@ def _nodes():
     (mine,) = [node for node in graph.nodes if node[0] == APP and node[1].endswith(NAME)]
     (before,) = [parent.key for parent in graph.node_map[mine].parents if parent.key[0] == APP]
     return mine, before
+
+
+@pytest.fixture(autouse=True)
+def _back_to_the_latest_migration():
+    """The tests after this one expect the newest schema."""
+    yield
+    migrate_to_latest()
 
 
 def _migrate(target):
