@@ -316,6 +316,11 @@ Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 FILE_UPLOAD_PERMISSIONS = 0o600
 RAPPORT_BACKFILL_DAYS = env_int("RAPPORT_BACKFILL_DAYS", 365, minimum=1)
 RAPPORT_SYNC_INTERVAL_MINUTES = env_int("RAPPORT_SYNC_INTERVAL_MINUTES", 15, minimum=1)
+# A sync that finds nothing new doubles its account's interval, up to this bound;
+# one that finds something brings it back to RAPPORT_SYNC_INTERVAL_MINUTES.
+RAPPORT_SYNC_MAX_INTERVAL_MINUTES = env_int(
+    "RAPPORT_SYNC_MAX_INTERVAL_MINUTES", max(240, RAPPORT_SYNC_INTERVAL_MINUTES), minimum=RAPPORT_SYNC_INTERVAL_MINUTES
+)
 # A running Job whose heartbeat is older than this is considered dead.
 RAPPORT_STALE_JOB_MINUTES = env_int("RAPPORT_STALE_JOB_MINUTES", 10, minimum=1)
 RAPPORT_JOB_MAX_ATTEMPTS = env_int("RAPPORT_JOB_MAX_ATTEMPTS", 3, minimum=1)

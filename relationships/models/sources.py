@@ -53,12 +53,17 @@ class Source(models.Model):
     last_synced_at = models.DateTimeField(null=True, blank=True)
     # Set by the conditional UPDATE that claims a sync; cleared when it ends.
     sync_claimed_until = models.DateTimeField(null=True, blank=True)
+    # When beat's sweep next queues a sync (services/intake/sync.py); unset
+    # means one interval after the last sync. Each sync that found nothing new
+    # adds one to quiet_syncs, which doubles the interval up to the admin's bound.
+    next_sync_at = models.DateTimeField(null=True, blank=True)
+    quiet_syncs = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         indexes = [
-            # The beat sweep: active connected sources whose last sync is old.
-            models.Index(fields=["state", "kind", "last_synced_at"], name="source_due_idx"),
+            # The beat sweep: active connected sources whose next sync is due.
+            models.Index(fields=["state", "kind", "next_sync_at"], name="source_next_sync_idx"),
         ]
         constraints = [
             # services/intake/imports.py: an archive of an account the user already

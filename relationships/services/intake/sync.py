@@ -5,6 +5,12 @@ source with a conditional UPDATE of ``Source.sync_claimed_until`` (a lease
 that each committed batch extends; an expired lease can be taken over), and
 a second sync of a claimed source ends at once as a no-op.
 
+When each account is synced: ``Source.next_sync_at``. Beat's sweep claims the
+due sources with a conditional UPDATE that moves their time on (so a second
+beat, or two sweeps at once, queue no sync twice) and queues a sync of each;
+a finished sync sets the next time, sooner for an account where something
+happened, later for a quiet one (:func:`interval`).
+
 Cursors are stored with the rows they cover: the ingest batch that ends at a
 connector checkpoint writes the checkpoint's cursor into ``Source.cursors``
 in the same transaction, so a sync stopped by a rate limit, a crash or an
@@ -29,8 +35,8 @@ import random
 from collections.abc import Callable, Iterable, Iterator
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db import connection, transaction
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from relationships.crypto import CredentialsUnreadable
@@ -57,6 +63,10 @@ TASK_NAME = "relationships.sync_source"
 #: A rate-limit reset closer than this is waited for in-process; a later one
 #: ends the attempt and the job is retried at the reset (a worker never idles long).
 MAX_WAIT_SECONDS = 30.0
+#: Sources one sweep claims per statement (and per transaction).
+CLAIM_BATCH = 500
+#: Quiet syncs counted at most: the interval stops doubling long before.
+_QUIET_CAP = 16
 #: Skip reasons that deserve a standing note on the source, not just a count.
 NOTICES = {
     bluesky_classify.CHAT_NOT_ALLOWED: (
@@ -112,37 +122,97 @@ def queue_sync(source: Source, *, send_task: bool = True) -> tuple[Job, bool]:
     return job, True
 
 
-def due_sources(now: dt.datetime | None = None):
-    """Active connected accounts not synced for ``RAPPORT_SYNC_INTERVAL_MINUTES``,
-    with credentials, no claim held and no sync job queued or running."""
+def interval(quiet_syncs: int) -> dt.timedelta:
+    """How long after a sync the next is due: ``RAPPORT_SYNC_INTERVAL_MINUTES`` after one
+    that found something new, doubled for each quiet sync since, never past
+    ``RAPPORT_SYNC_MAX_INTERVAL_MINUTES``."""
+    shortest = dt.timedelta(minutes=settings.RAPPORT_SYNC_INTERVAL_MINUTES)
+    return min(_longest_interval(), shortest * 2 ** min(quiet_syncs, _QUIET_CAP))
+
+
+def _longest_interval() -> dt.timedelta:
+    return dt.timedelta(minutes=max(settings.RAPPORT_SYNC_INTERVAL_MINUTES, settings.RAPPORT_SYNC_MAX_INTERVAL_MINUTES))
+
+
+def reschedule(source: Source, *, active: bool, now: dt.datetime | None = None) -> dt.datetime:
+    """Set when ``source`` is next due after a finished sync that found something new (``active``) or not.
+
+    A little jitter (up to a tenth of the interval, within the longest) keeps
+    accounts connected together from staying in step.
+    """
     now = now or timezone.now()
-    cutoff = now - dt.timedelta(minutes=settings.RAPPORT_SYNC_INTERVAL_MINUTES)
+    quiet = 0 if active else min(source.quiet_syncs + 1, _QUIET_CAP)
+    wait = min(_longest_interval(), interval(quiet) * random.uniform(1.0, 1.1))
+    Source.objects.filter(pk=source.pk).update(next_sync_at=now + wait, quiet_syncs=quiet)
+    source.next_sync_at, source.quiet_syncs = now + wait, quiet
+    return source.next_sync_at
+
+
+def _due(now: dt.datetime) -> Q:
+    """Due now: its next sync time has come, or it has none and its last sync is one interval old."""
+    cutoff = now - interval(0)
+    unscheduled = Q(next_sync_at__isnull=True) & (Q(last_synced_at__isnull=True) | Q(last_synced_at__lt=cutoff))
+    return Q(next_sync_at__lte=now) | unscheduled
+
+
+def due_sources(now: dt.datetime | None = None):
+    """Active connected accounts whose next sync is due, with credentials, no
+    claim held and no sync job queued or running; the most overdue first."""
+    now = now or timezone.now()
     return (
         syncable()
         .filter(state=Source.State.ACTIVE)
         .exclude(credentials_ciphertext=b"")
-        .filter(Q(last_synced_at__isnull=True) | Q(last_synced_at__lt=cutoff))
+        .filter(_due(now))
         .filter(Q(sync_claimed_until__isnull=True) | Q(sync_claimed_until__lt=now))
         .exclude(_sync_in_flight())
-        .order_by("last_synced_at", "pk")
+        .order_by(F("next_sync_at").asc(nulls_first=True), "last_synced_at", "pk")
     )
 
 
+def claim_due(now: dt.datetime | None = None, limit: int = CLAIM_BATCH) -> list[int]:
+    """Take up to ``limit`` due sources with one conditional UPDATE; return their ids.
+
+    The UPDATE moves each taken source's ``next_sync_at`` one lease ahead, so
+    any other sweep (a second beat, a sweep on another worker) takes other
+    sources or none. PostgreSQL locks the picked rows ``FOR UPDATE SKIP
+    LOCKED``: concurrent sweeps pass over each other's rows instead of
+    waiting; SQLite runs the statement under its single writer lock. If the
+    sync is never queued, the source is due again when the lease ends.
+    """
+    now = now or timezone.now()
+    quote = connection.ops.quote_name
+    table, pk = quote(Source._meta.db_table), quote(Source._meta.pk.column)
+    column = quote(Source._meta.get_field("next_sync_at").column)
+    until = connection.ops.adapt_datetimefield_value(now + lease())
+    with transaction.atomic():
+        picked = due_sources(now).only("pk")
+        if connection.features.has_select_for_update_skip_locked:
+            picked = picked.select_for_update(skip_locked=True, of=("self",))
+        sql, params = picked[:limit].query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {table} SET {column} = %s WHERE {pk} IN ({sql}) RETURNING {pk}", [until, *params])
+            return sorted(row[0] for row in cursor.fetchall())
+
+
 def sync_due_sources(now: dt.datetime | None = None) -> dict[str, int]:
-    """The beat sweep: queue a sync for every due source; one failure never stops the others.
+    """The beat sweep: claim the due sources batch by batch and queue a sync of
+    each; one failure never stops the others, and two sweeps at once never
+    queue one source twice.
 
     Returns a readable summary: how many were queued, already queued, or failed to queue.
     """
     jobs.beat("beat")
     summary = {"queued": 0, "already_queued": 0, "failed": 0}
-    for source in list(due_sources(now)):
-        try:
-            _, created = queue_sync(source)
-        except Exception:  # one broken row must not stop the sweep
-            log.exception("could not queue a sync of source %s", source.pk)
-            summary["failed"] += 1
-            continue
-        summary["queued" if created else "already_queued"] += 1
+    while taken := claim_due(now):
+        for source in Source.objects.filter(pk__in=taken).order_by("pk"):
+            try:
+                _, created = queue_sync(source)
+            except Exception:  # one broken row must not stop the sweep
+                log.exception("could not queue a sync of source %s", source.pk)
+                summary["failed"] += 1
+                continue
+            summary["queued" if created else "already_queued"] += 1
     return summary
 
 
@@ -205,7 +275,9 @@ def run_sync(
     finally:
         run.save_credentials()
         release(source.pk, run.held)
-    return run.finish(result)
+    summary = run.finish(result)
+    reschedule(source, active=result.new > 0)
+    return summary
 
 
 class _Run:
