@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from kombu import Queue
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -220,6 +221,22 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# One queue per kind of work, so a long import never holds up syncs: a worker
+# started without -Q consumes them all (`make run`); production can give each
+# its own workers (README, "Production").
+RAPPORT_QUEUES = ("sync", "import", "recompute", "mail")
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in RAPPORT_QUEUES]
+CELERY_TASK_DEFAULT_QUEUE = "sync"
+CELERY_TASK_ROUTES = {
+    "relationships.sync_source": {"queue": "sync"},
+    "relationships.sync_due_sources": {"queue": "sync"},
+    "relationships.sweep_stale_jobs": {"queue": "sync"},
+    "relationships.import_archive": {"queue": "import"},
+    "relationships.seed_demo": {"queue": "import"},
+    "relationships.recompute": {"queue": "recompute"},
+    "relationships.nightly_refresh": {"queue": "recompute"},
+    "relationships.send_digests": {"queue": "mail"},
+}
 # django-celery-beat copies these into its tables at start; the admin can tune them.
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-jobs": {"task": "relationships.sweep_stale_jobs", "schedule": 60.0},

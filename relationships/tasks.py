@@ -25,8 +25,9 @@ def _run(task, job_id: int, work):
 
 
 @shared_task(bind=True, name="relationships.recompute", max_retries=None)
-def recompute(self, job_id: int, person_ids: list[int] | None = None, **_):
-    return _run(self, job_id, lambda job, progress: runs.recompute(job, progress, person_ids))
+def recompute(self, job_id: int, **_):
+    # Whom to recompute is read from the job row: requests made while it waited were merged there.
+    return _run(self, job_id, lambda job, progress: runs.recompute(job, progress, job.task_kwargs.get("person_ids")))
 
 
 @shared_task(bind=True, name="relationships.seed_demo", max_retries=None)

@@ -24,7 +24,7 @@ VAR = Path(os.environ.get("RAPPORT_VAR_DIR", ROOT / "var"))
 COMMANDS = {
     "web": [PYTHON, "manage.py", "runserver", f"127.0.0.1:{PORT}", "--noreload"],
     "worker": [PYTHON, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency", "2",
-               "--hostname", "rapport-worker@%h"],
+               "--hostname", "rapport-worker@%h", "--queues", "sync,import,recompute,mail"],
     "beat": [PYTHON, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
              "--schedule", str(VAR / "celerybeat-schedule")],
 }
