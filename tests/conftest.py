@@ -83,6 +83,17 @@ def _empty_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_budgets(request):
+    """Each test starts with no rate-limit budget known: the install's budgets
+    live as long as the process, and fake servers reuse ports and clocks."""
+    if not request.config.pluginmanager.hasplugin("django"):
+        return
+    from relationships.services.intake import connect
+
+    connect._budgets.cache_clear()
+
+
 @pytest.fixture
 def alice(django_user_model):
     return django_user_model.objects.create_user("alice", "alice@example.com", "correct horse battery staple")

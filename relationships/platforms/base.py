@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from relationships.platforms.http import SafeSession, make_session
+from relationships.platforms.http import PER_ADDRESS, SafeSession, make_session
 from relationships.platforms.records import BLUESKY, MASTODON, IdentityRecord, Record
 
 FOLLOWING = "following"
@@ -56,6 +56,9 @@ class Connector(ABC):
     platform: ClassVar[str]
     #: The streams :meth:`fetch` checkpoints, in the order it reads them.
     streams: ClassVar[tuple[str, ...]] = ()
+    #: Whom the platform's rate limits count: the client address (a Bluesky
+    #: PDS: every account an install syncs there shares one budget) or each token.
+    rate_limit_scope: ClassVar[str] = PER_ADDRESS
 
     def __init__(
         self,

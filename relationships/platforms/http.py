@@ -7,8 +7,10 @@ Such a session:
   non-public address (each redirect hop is checked when it is seen), and
   connects to the very address it checked, so DNS rebinding cannot slip a
   private address in between the check and the connection;
-* paces requests from the servers' rate-limit headers, waits in-process for a
-  short rate-limit reset and raises :class:`RateLimited` for a long one;
+* paces requests from the servers' rate-limit headers, in a budget per host
+  and client that every worker may share (:mod:`.ratelimit`), waits
+  in-process for a short rate-limit reset and raises :class:`RateLimited`
+  for a long one;
 * retries idempotent requests on 5xx answers, timeouts and connection errors
   with exponential backoff and full jitter, then raises :class:`TransientError`.
 
@@ -39,12 +41,14 @@ from relationships.platforms.errors import (
     TransientError,
     UnsafeURL,
 )
-from relationships.platforms.ratelimit import RatePacer
+from relationships.platforms.ratelimit import LocalBudgets, RatePacer
 
 __all__ = [
     "AuthError",
     "MalformedResponse",
     "NotFound",
+    "PER_ADDRESS",
+    "PER_TOKEN",
     "PlatformError",
     "RateLimited",
     "SafeSession",
@@ -67,6 +71,8 @@ DEFAULT_TIMEOUT = (5, 30)
 MAX_BODY_BYTES = 20 * 1024 * 1024
 USER_AGENT = "Rapport/1 (self-hosted; python-requests)"
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Rate-limit scopes: the server counts per access token, or per client address.
+PER_TOKEN, PER_ADDRESS = "token", "address"
 
 
 # ---------------------------------------------------------------- address policy
@@ -307,7 +313,10 @@ class SafeSession(requests.Session):
     waits and retries, or raises :class:`RateLimited` / :class:`TransientError`.
     """
 
-    def __init__(self, guard: URLGuard, *, timeout, sleep, clock, rand, max_wait: float, retries: int, backoff_base: float):
+    def __init__(
+        self, guard: URLGuard, *, timeout, sleep, clock, rand, max_wait: float, retries: int, backoff_base: float,
+        budgets: LocalBudgets | None = None, rate_scope: str = PER_ADDRESS,
+    ):
         super().__init__()
         # Environment proxies would resolve names themselves and defeat the check.
         self.trust_env = False
@@ -319,7 +328,8 @@ class SafeSession(requests.Session):
         self.backoff_base = backoff_base
         self._sleep = sleep
         self._rand = rand
-        self.pacer = RatePacer(clock=clock, sleep=sleep, max_wait=max_wait)
+        self.pacer = RatePacer(clock=clock, sleep=sleep, max_wait=max_wait, budgets=budgets)
+        self.rate_scope = rate_scope
         adapter = _GuardedAdapter(guard)
         self.mount("https://", adapter)
         self.mount("http://", adapter)
@@ -344,9 +354,16 @@ class SafeSession(requests.Session):
             rand=self._rand,
         )
 
+    def _rate_token(self, kwargs) -> str | None:
+        """The token a per-token server counts this request under; None when it counts the address."""
+        if self.rate_scope != PER_TOKEN:
+            return None
+        return (kwargs.get("headers") or {}).get("Authorization") or self.headers.get("Authorization")
+
     def _send_paced(self, method, url, *args, **kwargs):
+        token = self._rate_token(kwargs)
         for _ in range(4):
-            self.pacer.before(url)
+            self.pacer.before(url, token)
             try:
                 response = super().request(method, url, *args, **kwargs)
             except (requests.Timeout, requests.ConnectionError) as e:
@@ -355,14 +372,14 @@ class SafeSession(requests.Session):
                 if isinstance(e, requests.TooManyRedirects):
                     raise PlatformError(f"{method} {_safe(url)}: too many redirects", permanent=True) from e
                 raise TransientError(f"{method} {_safe(url)}: {type(e).__name__}") from e
-            self.pacer.observe(url, response)
+            self.pacer.observe(url, response, token)
             if response.status_code == 429:
-                self.pacer.wait_after_429(url, response)
+                self.pacer.wait_after_429(url, response, token)
                 continue
             if response.status_code >= 500:
                 raise TransientError(f"{method} {_safe(url)} answered {response.status_code}", status=response.status_code)
             return response
-        raise RateLimited(self.pacer.reset_at(url), "still rate limited after waiting for the reset")
+        raise RateLimited(self.pacer.reset_at(url, token), "still rate limited after waiting for the reset")
 
 
 def _safe(url: str) -> str:
@@ -382,6 +399,8 @@ def make_session(
     max_wait: float = 15 * 60,
     retries: int = 3,
     backoff_base: float = 0.5,
+    budgets: LocalBudgets | None = None,
+    rate_scope: str = PER_ADDRESS,
 ) -> SafeSession:
     """Build the HTTP session every platform call must use.
 
@@ -391,6 +410,9 @@ def make_session(
     pacing, rate-limit waits and retries; a rate-limit reset more than
     ``max_wait`` seconds away raises :class:`RateLimited` instead of sleeping.
     Idempotent requests are retried ``retries`` times on transient errors.
+    ``budgets`` holds the rate-limit budgets (this session's own by default;
+    the services pass the install's shared ones); ``rate_scope`` says whether
+    the server counts requests per token (:data:`PER_TOKEN`) or per address.
     """
     guard = URLGuard(allow_private_hosts, resolver)
     return SafeSession(
@@ -402,6 +424,8 @@ def make_session(
         max_wait=max_wait,
         retries=retries,
         backoff_base=backoff_base,
+        budgets=budgets,
+        rate_scope=rate_scope,
     )
 
 

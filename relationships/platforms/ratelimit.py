@@ -10,7 +10,9 @@ clock neither waits too little nor too long.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -26,13 +28,8 @@ _EPOCH_THRESHOLD = 10**9
 _RESET_MARGIN = 1.0
 # When a 429 says nothing about its reset.
 _UNKNOWN_RESET_WAIT = 60.0
-
-
-@dataclass
-class _Budget:
-    remaining: int | None = None
-    limit: int | None = None
-    reset: float | None = None  # local epoch seconds
+#: Two announced resets this close (seconds) name the same window.
+SAME_WINDOW = 2.0
 
 
 def _header(headers, *names: str) -> str | None:
@@ -69,13 +66,102 @@ def _server_time(value: str | None) -> float | None:
     return None
 
 
-class RatePacer:
-    """Tracks each host's rate-limit budget and spaces requests to stay inside it.
+@dataclass
+class Budget:
+    """What is known of one rate-limit bucket, on the local clock (epoch seconds)."""
 
-    ``before(url)`` sleeps when the budget is low, spreading what is left
-    evenly until the reset, and waits for the reset when it is spent.
-    ``wait_after_429`` waits for the reset after a refusal. Any wait longer
-    than ``max_wait`` raises :class:`~relationships.platforms.http.RateLimited`
+    remaining: int | None = None
+    limit: int | None = None
+    reset: float | None = None
+    paused_until: float | None = None
+
+
+class LocalBudgets:
+    """Budgets kept in this process: one session's own, or every session's of an
+    install without Redis (``relationships.services.intake.connect``).
+
+    :class:`relationships.platforms.shared_budget.RedisBudgets` keeps the same
+    three operations atomic across processes and machines; both follow
+    :func:`merge_observed` for what a new answer changes.
+    """
+
+    def __init__(self):
+        self._budgets: dict[str, Budget] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str, now: float) -> Budget | None:
+        """The bucket as it was, spending one request of it when one is known to be left."""
+        with self._lock:
+            budget = self._budgets.get(key)
+            if budget is None:
+                return None
+            seen = Budget(budget.remaining, budget.limit, budget.reset, budget.paused_until)
+            if budget.reset is not None and budget.reset <= now:
+                budget.remaining = None
+            elif budget.remaining is not None and budget.remaining > 0 and not (seen.paused_until or 0) > now:
+                budget.remaining -= 1
+            return seen
+
+    def observe(self, key: str, remaining: int | None, limit: int | None, reset: float | None, now: float) -> None:
+        with self._lock:
+            budget = self._budgets.setdefault(key, Budget())
+            budget.remaining, budget.reset = merge_observed(budget.remaining, budget.reset, remaining, reset, now)
+            budget.limit = limit or budget.limit
+
+    def pause(self, key: str, until: float, now: float) -> None:
+        with self._lock:
+            budget = self._budgets.setdefault(key, Budget())
+            budget.paused_until = max(budget.paused_until or 0.0, until)
+            budget.remaining = None
+
+    def peek(self, key: str) -> Budget | None:
+        with self._lock:
+            return self._budgets.get(key)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._budgets.clear()
+
+
+def merge_observed(
+    remaining: int | None, reset: float | None, seen_remaining: int | None, seen_reset: float | None, now: float
+) -> tuple[int | None, float | None]:
+    """The bucket's (remaining, reset) after an answer announced ``seen_*``.
+
+    Answers to several workers arrive out of order: one announcing a later
+    reset opens a new window; one from the same window (resets within
+    ``SAME_WINDOW`` seconds, the servers round them) can only lower what is
+    left; one from an earlier window is stale and changes nothing.
+    """
+    if reset is not None and reset <= now:
+        remaining, reset = None, None
+    if seen_reset is None:
+        return (seen_remaining if reset is None else _lowest(remaining, seen_remaining)), reset
+    if reset is None or seen_reset > reset + SAME_WINDOW:
+        return seen_remaining, seen_reset
+    if seen_reset < reset - SAME_WINDOW:
+        return remaining, reset
+    return _lowest(remaining, seen_remaining), max(reset, seen_reset)
+
+
+def _lowest(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+class RatePacer:
+    """Spaces requests to stay inside each rate-limit bucket, however many workers share it.
+
+    A bucket is a platform host and a client: the connector's token where the
+    platform counts per token (Mastodon), else this install's address (a
+    Bluesky PDS counts per client address). Its budget lives in ``budgets``:
+    this process's (:class:`LocalBudgets`) or every worker's
+    (:class:`~relationships.platforms.shared_budget.RedisBudgets`).
+
+    ``before(url)`` takes one request from the budget, sleeping when it is
+    low (spreading what is left evenly until the reset) and waiting for the
+    reset when it is spent. ``wait_after_429`` pauses the bucket for every
+    worker until the reset, and waits for it. Any wait longer than
+    ``max_wait`` raises :class:`~relationships.platforms.http.RateLimited`
     instead, so a Celery task can retry with a countdown.
     """
 
@@ -85,33 +171,38 @@ class RatePacer:
         clock: Callable[[], float],
         sleep: Callable[[float], None],
         max_wait: float,
+        budgets: LocalBudgets | None = None,
         low_fraction: float = 0.1,
         low_floor: int = 5,
     ):
         self._clock = clock
         self._sleep = sleep
         self.max_wait = max_wait
+        self.budgets = budgets if budgets is not None else LocalBudgets()
         self.low_fraction = low_fraction
         self.low_floor = low_floor
-        self._budgets: dict[str, _Budget] = {}
         self.slept: float = 0.0
 
     @staticmethod
-    def _key(url: str) -> str:
+    def key(url: str, token: str | None = None) -> str:
+        """The bucket of a request: its host, and the client the server counts (a digest, never the token)."""
         parts = urlsplit(url)
-        return f"{parts.scheme}://{parts.netloc}".lower()
+        client = "token:" + hashlib.sha256(token.encode()).hexdigest()[:32] if token else "address"
+        return f"{parts.scheme}://{parts.netloc}".lower() + " " + client
 
-    def before(self, url: str) -> None:
-        budget = self._budgets.get(self._key(url))
-        if budget is None or budget.remaining is None or budget.reset is None:
-            return
+    def before(self, url: str, token: str | None = None) -> None:
+        key = self.key(url, token)
         now = self._clock()
-        if budget.reset <= now:
-            budget.remaining = None
+        budget = self.budgets.take(key, now)
+        if budget is None:
+            return
+        if budget.paused_until is not None and budget.paused_until > now:
+            self._wait_until(budget.paused_until, now)
+            return
+        if budget.remaining is None or budget.reset is None or budget.reset <= now:
             return
         if budget.remaining <= 0:
             self._wait_until(budget.reset, now)
-            budget.remaining = None
             return
         low = max(self.low_floor, (budget.limit or 0) * self.low_fraction)
         if budget.remaining <= low:
@@ -119,41 +210,37 @@ class RatePacer:
             # A delay beyond max_wait would idle the worker: spend the budget
             # instead, and let the empty budget raise RateLimited.
             if delay <= self.max_wait:
-                log.debug("pacing %s: %d left, sleeping %.2fs", self._key(url), budget.remaining, delay)
+                log.debug("pacing %s: %d left, sleeping %.2fs", key, budget.remaining, delay)
                 self._pause(delay)
-        budget.remaining -= 1
 
-    def observe(self, url: str, response) -> None:
+    def observe(self, url: str, response, token: str | None = None) -> None:
         """Read the budget a response announces."""
         headers = response.headers
         remaining = _int(_header(headers, "X-RateLimit-Remaining", "RateLimit-Remaining"))
         reset_value = _header(headers, "X-RateLimit-Reset", "RateLimit-Reset")
         if remaining is None and reset_value is None:
             return
-        budget = self._budgets.setdefault(self._key(url), _Budget())
-        budget.remaining = remaining
-        budget.limit = _int(_header(headers, "X-RateLimit-Limit", "RateLimit-Limit")) or budget.limit
-        reset = self._local_reset(reset_value, headers)
-        if reset is not None:
-            budget.reset = reset
+        limit = _int(_header(headers, "X-RateLimit-Limit", "RateLimit-Limit"))
+        self.budgets.observe(self.key(url, token), remaining, limit, self._local_reset(reset_value, headers), self._clock())
 
-    def wait_after_429(self, url: str, response) -> None:
-        """Sleep until the refused request may be sent again, or raise RateLimited."""
+    def wait_after_429(self, url: str, response, token: str | None = None) -> None:
+        """Pause the bucket for everyone until the refused request may be sent again; sleep until then, or raise RateLimited."""
+        key = self.key(url, token)
         now = self._clock()
-        budget = self._budgets.get(self._key(url))
+        budget = self.budgets.peek(key)
         reset = budget.reset if budget and budget.reset and budget.reset > now else None
         if reset is None:
             retry_after = _header(response.headers, "Retry-After")
             reset = self._local_reset(retry_after, response.headers, delta_only=True) if retry_after else None
         if reset is None or reset <= now:
             reset = now + _UNKNOWN_RESET_WAIT
+        self.budgets.pause(key, reset + _RESET_MARGIN, now)
         self._wait_until(reset + _RESET_MARGIN, now)
-        if budget is not None:
-            budget.remaining = None
 
-    def reset_at(self, url: str) -> dt.datetime:
-        budget = self._budgets.get(self._key(url))
-        reset = budget.reset if budget and budget.reset else self._clock() + _UNKNOWN_RESET_WAIT
+    def reset_at(self, url: str, token: str | None = None) -> dt.datetime:
+        budget = self.budgets.peek(self.key(url, token))
+        known = [t for t in (budget.reset, budget.paused_until) if t] if budget else []
+        reset = max(known) if known else self._clock() + _UNKNOWN_RESET_WAIT
         return dt.datetime.fromtimestamp(reset, dt.UTC)
 
     def _wait_until(self, reset: float, now: float) -> None:

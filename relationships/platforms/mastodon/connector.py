@@ -51,7 +51,7 @@ from relationships.platforms.errors import (
     RateLimited,
     TransientError,
 )
-from relationships.platforms.http import USER_AGENT, json_body, raise_for_status
+from relationships.platforms.http import PER_TOKEN, USER_AGENT, json_body, raise_for_status
 from relationships.platforms.mastodon import classify as mc
 from relationships.platforms.mastodon.oauth import SCOPES, authorize_url, exchange_code, origin, register_app
 from relationships.platforms.records import MASTODON, CheckpointRecord, FollowRecord, IdentityRecord, Record
@@ -159,6 +159,8 @@ class MastodonConnector(Connector):
 
     platform = MASTODON
     streams = ("statuses", "notifications", "favourites", "conversations")
+    # Mastodon counts authenticated calls per access token (300 per 5 minutes).
+    rate_limit_scope = PER_TOKEN
 
     def __init__(self, base_url: str, credentials: dict[str, Any], **options: Any):
         super().__init__(base_url, credentials, **options)

@@ -10,6 +10,7 @@ and never with a secret in the message.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.conf import settings
@@ -31,6 +32,8 @@ from relationships.platforms.errors import (
 )
 from relationships.platforms.http import SafeSession, make_session, validate_base_url
 from relationships.platforms.mastodon import oauth as mastodon_oauth
+from relationships.platforms.ratelimit import LocalBudgets
+from relationships.platforms.shared_budget import RedisBudgets
 from relationships.platforms.records import BLUESKY, MASTODON, IdentityRecord
 
 #: Test seam: extra keyword arguments for every ``make_session`` made here
@@ -59,13 +62,29 @@ class ConnectError(Exception):
 
 
 def session(*, interactive: bool = True, **options: Any) -> SafeSession:
-    """The project's HTTP session with the install's address policy.
+    """The project's HTTP session with the install's address policy and rate-limit budgets.
 
     ``interactive`` (a web request or a command waiting on it) gives up
     sooner; ``options`` go to :func:`~relationships.platforms.http.make_session`.
     """
-    defaults = INTERACTIVE if interactive else {}
+    defaults = {"budgets": shared_budgets(), **(INTERACTIVE if interactive else {})}
     return make_session(settings.RAPPORT_ALLOW_PRIVATE_HOSTS, **{**defaults, **SESSION_OPTIONS, **options})
+
+
+def shared_budgets() -> LocalBudgets | RedisBudgets:
+    """The rate-limit budgets every platform call of this install spends from.
+
+    With ``REDIS_URL``, in Redis: every worker on every machine, and the web
+    processes, pace against one budget per platform host and client, and a
+    429 pauses that host for all of them. Without (the embedded mode), this
+    process's own.
+    """
+    return _budgets(settings.REDIS_URL)
+
+
+@functools.cache
+def _budgets(redis_url: str) -> LocalBudgets | RedisBudgets:
+    return RedisBudgets(redis_url) if redis_url else LocalBudgets()
 
 
 def connector_for(
@@ -73,7 +92,8 @@ def connector_for(
 ) -> Connector:
     """A live connector for ``platform``; raises the platform's errors (UnsafeURL, AuthError, ...)."""
     cls = get_connector(platform)
-    return cls(base_url, credentials, session=session(interactive=interactive, **options))
+    http = session(interactive=interactive, rate_scope=cls.rate_limit_scope, **options)
+    return cls(base_url, credentials, session=http)
 
 
 def check_server(url_or_domain: str, field: str = "instance") -> str:

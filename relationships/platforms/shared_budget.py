@@ -1,0 +1,140 @@
+"""Rate-limit budgets shared by every worker of an install, in Redis.
+
+Each bucket (a platform host and a client, see
+:meth:`relationships.platforms.ratelimit.RatePacer.key`) is one Redis hash;
+each operation is one Lua script, so taking a request from a budget, merging
+what an answer announced, and pausing a host after a 429 are atomic however
+many workers on however many machines do them at once. Times are the
+callers' epoch seconds; a hash expires a while after its reset or pause.
+
+When Redis cannot be reached (restarting), the budgets of this process take
+over until it is back: pacing goes on alone, as without Redis, instead of
+failing the sync.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+
+from relationships.platforms.ratelimit import SAME_WINDOW, Budget, LocalBudgets
+
+log = logging.getLogger(__name__)
+
+PREFIX = "rapport:rate:"
+#: Seconds a bucket's hash outlives its reset or pause.
+KEEP = 600
+
+# Shared by the scripts: "" is Lua's unknown (nil), numbers travel as strings
+# (Redis turns a Lua number reply into an integer).
+_READ = """
+local function num(v) if v == false or v == nil or v == '' then return nil end return tonumber(v) end
+local function str(v) if v == nil then return '' end return tostring(v) end
+local k = KEYS[1]
+local now = tonumber(ARGV[1])
+local h = redis.call('HMGET', k, 'remaining', 'limit', 'reset', 'paused')
+local remaining, limit, reset, paused = num(h[1]), num(h[2]), num(h[3]), num(h[4])
+local function keep(t) redis.call('EXPIRE', k, math.max(1, math.ceil(t - now)) + tonumber(ARGV[2])) end
+"""
+
+_TAKE = _READ + """
+if remaining == nil and limit == nil and reset == nil and paused == nil then return {} end
+local seen = {str(remaining), str(limit), str(reset), str(paused)}
+if reset ~= nil and reset <= now then
+  redis.call('HDEL', k, 'remaining')
+elseif remaining ~= nil and remaining > 0 and not (paused ~= nil and paused > now) then
+  redis.call('HSET', k, 'remaining', remaining - 1)
+end
+return seen
+"""
+
+# relationships.platforms.ratelimit.merge_observed, in Lua.
+_OBSERVE = _READ + """
+local seen_remaining, seen_limit, seen_reset, window = num(ARGV[3]), num(ARGV[4]), num(ARGV[5]), tonumber(ARGV[6])
+if reset ~= nil and reset <= now then remaining, reset = nil, nil end
+local function lowest(a, b) if a == nil then return b elseif b == nil then return a else return math.min(a, b) end end
+if seen_reset == nil then
+  if reset == nil then remaining = seen_remaining else remaining = lowest(remaining, seen_remaining) end
+elseif reset == nil or seen_reset > reset + window then
+  remaining, reset = seen_remaining, seen_reset
+elseif seen_reset >= reset - window then
+  remaining, reset = lowest(remaining, seen_remaining), math.max(reset, seen_reset)
+end
+redis.call('HSET', k, 'remaining', str(remaining), 'reset', str(reset), 'limit', str(seen_limit or limit))
+keep(math.max(reset or now, paused or now))
+return 1
+"""
+
+_PAUSE = _READ + """
+local untill = tonumber(ARGV[3])
+if paused == nil or untill > paused then paused = untill end
+redis.call('HSET', k, 'paused', str(paused), 'remaining', '')
+keep(math.max(reset or now, paused))
+return 1
+"""
+
+
+class RedisBudgets:
+    """:class:`~relationships.platforms.ratelimit.LocalBudgets`' operations, atomic in Redis."""
+
+    def __init__(self, url_or_client: str | redis.Redis, *, clock=None):
+        self.redis = redis.Redis.from_url(url_or_client) if isinstance(url_or_client, str) else url_or_client
+        self._take = self.redis.register_script(_TAKE)
+        self._observe = self.redis.register_script(_OBSERVE)
+        self._pause = self.redis.register_script(_PAUSE)
+        self.fallback = LocalBudgets()
+
+    def take(self, key: str, now: float) -> Budget | None:
+        try:
+            found = self._take(keys=[PREFIX + key], args=[repr(now), KEEP])
+        except redis.RedisError as e:
+            self._unreachable(e)
+            return self.fallback.take(key, now)
+        return _budget(found) if found else None
+
+    def observe(self, key: str, remaining: int | None, limit: int | None, reset: float | None, now: float) -> None:
+        self.fallback.observe(key, remaining, limit, reset, now)
+        try:
+            self._observe(keys=[PREFIX + key], args=[repr(now), KEEP, _arg(remaining), _arg(limit), _arg(reset), SAME_WINDOW])
+        except redis.RedisError as e:
+            self._unreachable(e)
+
+    def pause(self, key: str, until: float, now: float) -> None:
+        self.fallback.pause(key, until, now)
+        try:
+            self._pause(keys=[PREFIX + key], args=[repr(now), KEEP, repr(until)])
+        except redis.RedisError as e:
+            self._unreachable(e)
+
+    def peek(self, key: str) -> Budget | None:
+        try:
+            found = self.redis.hmget(PREFIX + key, ["remaining", "limit", "reset", "paused"])
+        except redis.RedisError as e:
+            self._unreachable(e)
+            return self.fallback.peek(key)
+        return _budget(found) if any(v not in (None, b"") for v in found) else None
+
+    @staticmethod
+    def _unreachable(error: Exception) -> None:
+        log.warning("shared rate budgets unreachable (%s); pacing this process alone until Redis is back", error)
+
+
+def _arg(value) -> str:
+    return "" if value is None else repr(value)
+
+
+def _number(value) -> float | None:
+    if value in (None, b"", ""):
+        return None
+    return float(value.decode() if isinstance(value, bytes) else value)
+
+
+def _budget(values) -> Budget:
+    remaining, limit, reset, paused = (_number(v) for v in values)
+    return Budget(
+        remaining=None if remaining is None else int(remaining),
+        limit=None if limit is None else int(limit),
+        reset=reset,
+        paused_until=paused,
+    )

@@ -1,0 +1,160 @@
+"""Rate-limit budgets shared by every worker: what one worker learns, the others respect.
+
+"Workers" here are separate HTTP sessions, as each Celery process makes its
+own; they share a budget store as the install's processes share Redis. The
+Redis tests need a real Redis (``RAPPORT_TEST_REDIS_URL``): they skip on a
+laptop without one and fail under ``RAPPORT_REQUIRE_SERVICES=1``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import pytest
+
+from relationships.platforms.http import PER_ADDRESS, PER_TOKEN, RateLimited, make_session
+from relationships.platforms.ratelimit import LocalBudgets, RatePacer, merge_observed
+from relationships.platforms.shared_budget import RedisBudgets
+from tests.fakes.fixtures import _plain_static_storage, clock, fake_bluesky, fake_mastodon  # noqa: F401
+
+
+@pytest.fixture(params=["local", "redis"])
+def budgets(request):
+    """The install's budgets: this process's, or Redis's (every machine's)."""
+    if request.param == "local":
+        return LocalBudgets()
+    return RedisBudgets(request.getfixturevalue("redis_url"))
+
+
+def worker(budgets, clock, **options):
+    return make_session(True, sleep=clock.sleep, clock=clock.time, budgets=budgets, **options)
+
+
+def verify(session, server):
+    return session.get(f"{server.url}/api/v1/accounts/verify_credentials",
+                       headers={"Authorization": f"Bearer {server.token}"})
+
+
+def test_a_spent_budget_seen_by_one_worker_stops_another_before_it_asks(budgets, fake_mastodon, clock):
+    fake_mastodon.rate_limit(3, window=3600)
+    first, second = (worker(budgets, clock, rate_scope=PER_TOKEN, max_wait=10) for _ in range(2))
+    for _ in range(3):
+        assert verify(first, fake_mastodon).status_code == 200
+
+    with pytest.raises(RateLimited):
+        verify(second, fake_mastodon)
+
+    assert [s.status for s in fake_mastodon.requests] == [200] * 3  # no 429: the second never asked
+
+
+def test_without_a_shared_budget_the_second_worker_runs_into_the_429(fake_mastodon, clock):
+    fake_mastodon.rate_limit(3, window=3600)
+    first, second = (worker(LocalBudgets(), clock, rate_scope=PER_TOKEN, max_wait=10) for _ in range(2))
+    for _ in range(3):
+        verify(first, fake_mastodon)
+    with pytest.raises(RateLimited):
+        verify(second, fake_mastodon)
+    assert [s.status for s in fake_mastodon.requests] == [200, 200, 200, 429]
+
+
+def test_a_429_pauses_the_host_for_every_worker_until_its_reset(budgets, fake_bluesky, clock):
+    fake_bluesky.fail_next(429, reset_in=600)
+    refused = worker(budgets, clock, max_wait=10)
+    other = worker(budgets, clock, max_wait=10)
+    url = f"{fake_bluesky.url}/xrpc/app.bsky.actor.getProfile"
+
+    with pytest.raises(RateLimited) as first:
+        refused.get(url)
+    with pytest.raises(RateLimited) as second:
+        other.get(url)
+
+    assert len(fake_bluesky.requests) == 1  # the other worker never asked
+    assert abs((second.value.reset_at - first.value.reset_at).total_seconds()) <= 2
+    clock.advance(602)
+    assert other.get(url).status_code != 429 and len(fake_bluesky.requests) == 2
+
+
+def test_a_pds_counts_every_account_an_install_syncs_there_together_and_mastodon_each_token_apart():
+    pds = [RatePacer.key("https://pds.example/xrpc/a"), RatePacer.key("https://PDS.example/xrpc/b")]
+    tokens = [RatePacer.key("https://m.example/api", "Bearer one"), RatePacer.key("https://m.example/api", "Bearer two")]
+    assert pds[0] == pds[1] and tokens[0] != tokens[1]
+    assert "Bearer" not in tokens[0] and "one" not in tokens[0]
+    session = make_session(True, rate_scope=PER_ADDRESS, budgets=LocalBudgets())
+    assert session._rate_token({"headers": {"Authorization": "Bearer one"}}) is None
+
+
+@pytest.mark.parametrize(
+    "stored, seen, expected",
+    [
+        ((None, None), (10, 1060.0), (10, 1060.0)),  # first answer
+        ((10, 1060.0), (12, 1060.5), (10, 1060.5)),  # same window: only lower
+        ((10, 1060.0), (7, 1059.0), (7, 1060.0)),
+        ((3, 1060.0), (290, 1360.0), (290, 1360.0)),  # a new window
+        ((290, 1360.0), (2, 1060.0), (290, 1360.0)),  # a stale answer from the last window
+        ((5, 990.0), (8, 1050.0), (8, 1050.0)),  # the stored window has passed
+        ((5, 1060.0), (4, None), (4, 1060.0)),  # no reset announced
+    ],
+)
+def test_redis_and_the_process_merge_answers_alike(redis_url, stored, seen, expected):
+    now = 1000.0
+    local, shared = LocalBudgets(), RedisBudgets(redis_url)
+    for store in (local, shared):
+        if stored != (None, None):
+            store.observe("k", *stored[:1], 300, stored[1], now if stored[1] > now else stored[1] - 1)
+        store.observe("k", seen[0], 300, seen[1], now)
+    assert merge_observed(*stored, *seen, now) == expected
+    assert (local.peek("k").remaining, local.peek("k").reset) == expected
+    assert (shared.peek("k").remaining, shared.peek("k").reset) == expected
+
+
+def test_workers_taking_from_one_redis_budget_at_once_never_spend_more_than_is_left(redis_url):
+    shared = RedisBudgets(redis_url)
+    shared.observe("host token", 100, 300, 2000.0, 1000.0)
+    barrier = threading.Barrier(8)
+    got: Counter = Counter()
+
+    def spend():
+        mine = RedisBudgets(redis_url)
+        barrier.wait()
+        for _ in range(40):
+            budget = mine.take("host token", 1000.0)
+            got["granted" if budget.remaining > 0 else "refused"] += 1
+
+    threads = [threading.Thread(target=spend) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert got == {"granted": 100, "refused": 220}
+    assert shared.peek("host token").remaining == 0
+
+
+def test_workers_pacing_against_redis_at_once_stay_inside_the_servers_limit(redis_url, fake_mastodon, clock):
+    fake_mastodon.rate_limit(30, window=60)
+    shared = RedisBudgets(redis_url)
+    verify(worker(shared, clock, rate_scope=PER_TOKEN), fake_mastodon)  # the budget is known
+
+    def work():
+        session = worker(RedisBudgets(redis_url), clock, rate_scope=PER_TOKEN)
+        for _ in range(20):
+            verify(session, fake_mastodon)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    statuses = Counter(s.status for s in fake_mastodon.requests)
+    assert statuses[200] == 81 and statuses[429] <= 1, statuses
+
+
+def test_an_unreachable_redis_leaves_each_worker_pacing_alone(fake_mastodon, clock):
+    gone = RedisBudgets("redis://127.0.0.1:9/0")
+    fake_mastodon.rate_limit(2, window=60)
+    session = worker(gone, clock, rate_scope=PER_TOKEN)
+    for _ in range(4):
+        assert verify(session, fake_mastodon).status_code == 200
+    assert [s.status for s in fake_mastodon.requests] == [200] * 4
