@@ -120,6 +120,11 @@ class Connector(ABC):
         whether trying again can help).
         """
 
+    #: Re-reads the credentials stored for this account, set by the services
+    #: for a stored account: another process may have renewed a session
+    #: since this connector read it (Bluesky refresh tokens work once).
+    stored_credentials: Callable[[], dict[str, Any] | None] | None = None
+
     @property
     def updated_credentials(self) -> dict[str, Any] | None:
         """Credentials to store because the connector refreshed them, else None.

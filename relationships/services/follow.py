@@ -239,7 +239,7 @@ def _through(source: Source, action: str, work: Callable[[Connector], Any]) -> t
     connector = None
     try:
         credentials = source.get_credentials()
-        connector = connect.connector_for(source.platform, source.base_url or None, credentials)
+        connector = connect.connector_for_source(source, credentials)
         return work(connector), ""
     except (AuthError, CredentialsUnreadable) as e:
         reason = f"{name} no longer accepts Rapport's access ({e}). Please reconnect {source}."

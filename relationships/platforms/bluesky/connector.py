@@ -6,8 +6,12 @@ used once, to create a session (``createSession`` is limited to 30 per
 later syncs reuse, and :attr:`BlueskyConnector.updated_credentials` hands
 back a new one whenever the SDK created or refreshed it (refresh tokens
 rotate: the old string stops working). An expired access token (400
-``ExpiredToken``) is refreshed once; only when the refresh fails too is
-:class:`~relationships.platforms.errors.AuthError` raised.
+``ExpiredToken``) is refreshed once. A refused refresh most often means
+another process (a sync, a follow) refreshed first: the session it stored
+(:attr:`~relationships.platforms.base.Connector.stored_credentials`) is
+taken. Only when the refresh token is gone is a session created again, with
+the app password, once; without one,
+:class:`~relationships.platforms.errors.AuthError` is raised.
 
 Streams (checkpointed under their names; cursor semantics in
 :mod:`relationships.platforms.cursors`): ``notifications``
@@ -136,8 +140,10 @@ class BlueskyConnector(Connector):
             self._remember(session)
 
     def _refresh(self) -> None:
-        """Refresh the session once; a refused refresh falls back to the app password, once."""
+        """Refresh the session once; a refused refresh takes a newer stored session, or
+        when there is none (the refresh token is gone) falls back to the app password, once."""
         problem: Exception | None = None
+        current = None
         try:
             current = Session.decode(self._client.export_session_string())
             with self._sdk():
@@ -151,10 +157,28 @@ class BlueskyConnector(Connector):
             self._client.login(session_string=renewed.export(), fetch_bsky_profile=False)
             self._remember(renewed)
             return
+        if self._adopt_stored_session(current):
+            return
         if self.credentials.get("app_password") and not self._created:
             self._create_session()
             return
         raise AuthError(f"the Bluesky session expired and could not be refreshed: {problem}") from problem
+
+    def _adopt_stored_session(self, refused: Session | None) -> bool:
+        """Log in with the session stored since this connector read its own, if there is a newer one."""
+        if self.stored_credentials is None:
+            return False
+        try:
+            stored = Session.decode((self.stored_credentials() or {}).get("session") or "")
+        except Exception:  # unreadable, missing, or not to be had: there is no newer session to take
+            return False
+        if refused is not None and stored.refresh_jwt == refused.refresh_jwt:
+            return False
+        stored.pds_endpoint = self.http.validate_base_url(stored.pds_endpoint or self.base_url)
+        with self._sdk():
+            self._client.login(session_string=stored.export(), fetch_bsky_profile=False)
+        self._session, self._me = stored.export(), stored.did
+        return True
 
     @contextmanager
     def _sdk(self, chat: bool = False):

@@ -124,6 +124,14 @@ def explain(error: PlatformError, platform: str, secret_field: str | None = None
     return ConnectError(f"{name} refused: {error}.")
 
 
+def connector_for_source(source: Source, credentials: dict, **options: Any) -> Connector:
+    """:func:`connector_for` a stored account, which re-reads its stored credentials when
+    a renewed session is refused (another process renewed it first)."""
+    connector = connector_for(source.platform, source.base_url or None, credentials, **options)
+    connector.stored_credentials = lambda: Source.objects.get(pk=source.pk).get_credentials()
+    return connector
+
+
 @sensitive_variables("credentials")
 def save_credentials(source: Source, credentials: dict) -> None:
     """Encrypt and store ``credentials`` on ``source`` (and in the database) right away."""

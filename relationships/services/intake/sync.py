@@ -317,8 +317,8 @@ class _Run:
             if not credentials:
                 raise AuthError("no credentials are stored")
             self.saved_credentials = credentials
-            self.connector = connect.connector_for(
-                source.platform, source.base_url or None, credentials, interactive=False, max_wait=MAX_WAIT_SECONDS
+            self.connector = connect.connector_for_source(
+                source, credentials, interactive=False, max_wait=MAX_WAIT_SECONDS
             )
             since = timezone.now() - dt.timedelta(days=settings.RAPPORT_BACKFILL_DAYS)
             records = self._watched(self.connector.fetch(dict(self.cursors), since))
