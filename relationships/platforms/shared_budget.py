@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 PREFIX = "rapport:rate:"
 #: Seconds a bucket's hash outlives its reset or pause.
 KEEP = 600
+#: Seconds to wait for Redis before pacing alone.
+TIMEOUT = 2.0
 
 # Shared by the scripts: "" is Lua's unknown (nil), numbers travel as strings
 # (Redis turns a Lua number reply into an integer).
@@ -79,45 +81,53 @@ class RedisBudgets:
     """:class:`~relationships.platforms.ratelimit.LocalBudgets`' operations, atomic in Redis."""
 
     def __init__(self, url_or_client: str | redis.Redis, *, clock=None):
-        self.redis = redis.Redis.from_url(url_or_client) if isinstance(url_or_client, str) else url_or_client
+        if isinstance(url_or_client, str):
+            # A worker cut off from Redis must not hang on each request it paces.
+            url_or_client = redis.Redis.from_url(url_or_client, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
+        self.redis = url_or_client
+        self.down = False
         self._take = self.redis.register_script(_TAKE)
         self._observe = self.redis.register_script(_OBSERVE)
         self._pause = self.redis.register_script(_PAUSE)
         self.fallback = LocalBudgets()
 
     def take(self, key: str, now: float) -> Budget | None:
-        try:
-            found = self._take(keys=[PREFIX + key], args=[repr(now), KEEP])
-        except redis.RedisError as e:
-            self._unreachable(e)
+        found = self._ask(lambda: self._take(keys=[PREFIX + key], args=[repr(now), KEEP]))
+        if found is _UNREACHABLE:
             return self.fallback.take(key, now)
         return _budget(found) if found else None
 
     def observe(self, key: str, remaining: int | None, limit: int | None, reset: float | None, now: float) -> None:
         self.fallback.observe(key, remaining, limit, reset, now)
-        try:
-            self._observe(keys=[PREFIX + key], args=[repr(now), KEEP, _arg(remaining), _arg(limit), _arg(reset), SAME_WINDOW])
-        except redis.RedisError as e:
-            self._unreachable(e)
+        args = [repr(now), KEEP, _arg(remaining), _arg(limit), _arg(reset), SAME_WINDOW]
+        self._ask(lambda: self._observe(keys=[PREFIX + key], args=args))
 
     def pause(self, key: str, until: float, now: float) -> None:
         self.fallback.pause(key, until, now)
-        try:
-            self._pause(keys=[PREFIX + key], args=[repr(now), KEEP, repr(until)])
-        except redis.RedisError as e:
-            self._unreachable(e)
+        self._ask(lambda: self._pause(keys=[PREFIX + key], args=[repr(now), KEEP, repr(until)]))
 
     def peek(self, key: str) -> Budget | None:
-        try:
-            found = self.redis.hmget(PREFIX + key, ["remaining", "limit", "reset", "paused"])
-        except redis.RedisError as e:
-            self._unreachable(e)
+        found = self._ask(lambda: self.redis.hmget(PREFIX + key, ["remaining", "limit", "reset", "paused"]))
+        if found is _UNREACHABLE:
             return self.fallback.peek(key)
         return _budget(found) if any(v not in (None, b"") for v in found) else None
 
-    @staticmethod
-    def _unreachable(error: Exception) -> None:
-        log.warning("shared rate budgets unreachable (%s); pacing this process alone until Redis is back", error)
+    def _ask(self, call):
+        """``call()``'s answer, or ``_UNREACHABLE``; says once when Redis goes away and when it is back."""
+        try:
+            answer = call()
+        except redis.RedisError as e:
+            if not self.down:
+                log.warning("shared rate budgets unreachable (%s); pacing this process alone until Redis is back", e)
+            self.down = True
+            return _UNREACHABLE
+        if self.down:
+            log.info("shared rate budgets reachable again")
+            self.down = False
+        return answer
+
+
+_UNREACHABLE = object()
 
 
 def _arg(value) -> str:

@@ -80,8 +80,10 @@ def test_a_pds_counts_every_account_an_install_syncs_there_together_and_mastodon
     tokens = [RatePacer.key("https://m.example/api", "Bearer one"), RatePacer.key("https://m.example/api", "Bearer two")]
     assert pds[0] == pds[1] and tokens[0] != tokens[1]
     assert "Bearer" not in tokens[0] and "one" not in tokens[0]
-    session = make_session(True, rate_scope=PER_ADDRESS, budgets=LocalBudgets())
-    assert session._rate_token({"headers": {"Authorization": "Bearer one"}}) is None
+    by_address = make_session(True, rate_scope=PER_ADDRESS, budgets=LocalBudgets())
+    by_token = make_session(True, rate_scope=PER_TOKEN, budgets=LocalBudgets())
+    assert by_address._rate_token({"headers": {"Authorization": "Bearer one"}}) is None
+    assert by_token._rate_token({"headers": {"Authorization": "Bearer one"}}) == "Bearer one"
 
 
 @pytest.mark.parametrize(
@@ -158,3 +160,4 @@ def test_an_unreachable_redis_leaves_each_worker_pacing_alone(fake_mastodon, clo
     for _ in range(4):
         assert verify(session, fake_mastodon).status_code == 200
     assert [s.status for s in fake_mastodon.requests] == [200] * 4
+    assert gone.down
