@@ -382,7 +382,7 @@ def test_the_streaming_guard_stops_a_member_that_inflates_past_its_declared_size
 
 
 def test_the_streaming_guard_stops_a_member_that_inflates_past_the_ratio():
-    from relationships.platforms.archives.reading import Container, _Guarded
+    from relationships.platforms.archives.containers import Container, _Guarded
 
     # 2 MB out of a member that declared 10 KB compressed: 200:1 while streaming.
     class Empty(Container):

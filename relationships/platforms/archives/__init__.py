@@ -34,7 +34,7 @@ import tarfile
 import zlib
 
 from relationships.platforms.archives.base import ArchiveError, ArchiveImporter, ArchiveLimits
-from relationships.platforms.archives.reading import Container, TarContainer, ZipContainer
+from relationships.platforms.archives.containers import Container, TarContainer, ZipContainer
 
 __all__ = [
     "KINDS",

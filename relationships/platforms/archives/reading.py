@@ -1,318 +1,43 @@
-"""Reading members of untrusted zip and tar archives without extracting them.
+"""JSON out of archive members: X's ``.js`` assignments, the depth guard, arrays streamed element by element.
 
-Nothing here ever writes to disk: members are read as streams straight out of
-the archive, so hostile member names (``../x``, ``/etc/x``) cannot escape
-anywhere; they are still refused, because no real export contains them.
-
-Limits (see :class:`ArchiveLimits`) are checked twice: on the sizes the
-archive declares, and again on the bytes actually produced while streaming,
-because declared sizes are written by whoever built the file.
+Members come from a :class:`~relationships.platforms.archives.containers.Container`
+as byte streams. Every streamed member passes the depth guard before any
+parser sees it: ijson keeps a path string per open level, so memory grows
+with the square of the depth. Every failure is an ArchiveError naming the
+member, in words for the user.
 """
 
 from __future__ import annotations
 
-import abc
 import codecs
-import gzip
 import io
 import json
-import os
 import re
 import sys
-import tarfile
-import zipfile
-import zlib
 from typing import BinaryIO
 
 import ijson
 
-from relationships.platforms.archives.base import ArchiveError, ArchiveLimits, human_size
+from relationships.platforms.archives.base import ArchiveError, human_size
+from relationships.platforms.archives.containers import STREAM_ERRORS, Container, WrappedStream
+
+__all__ = [
+    "AssignmentStream",
+    "Container",
+    "DepthGuarded",
+    "JsonDepth",
+    "ijson_backend",
+    "json_array_items",
+    "json_stream",
+    "loads_member",
+    "translate_error",
+]
 
 try:
     # The C parser is ~10x faster than the pure-Python fallback on big members.
     ijson_backend = ijson.get_backend("yajl2_c")
 except ImportError:  # pragma: no cover - the wheel ships the C backend
     ijson_backend = ijson
-
-# zipfile decompresses bzip2/lzma members in unbounded steps, so a bomb would
-# expand in memory before any guard saw it; real exports only use these two.
-_ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
-
-STREAM_ERRORS = (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, gzip.BadGzipFile)
-
-
-def _check_name(raw_name: str, limits: ArchiveLimits) -> str:
-    if len(raw_name) > limits.max_name_length:
-        raise ArchiveError(
-            f"Member name {raw_name[:60]!r}... is {len(raw_name)} characters long "
-            f"(limit {limits.max_name_length}); refusing the archive"
-        )
-    name = raw_name.replace("\\", "/")
-    while name.startswith("./"):
-        name = name[2:]
-    parts = name.split("/")
-    if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in parts or "\x00" in name:
-        raise ArchiveError(f"Member {raw_name!r} has an unsafe path (absolute or with '..'); refusing the archive")
-    return name
-
-
-class _WrappedStream(io.RawIOBase):
-    """A readable stream over ``self._inner``; subclasses define ``read``."""
-
-    _inner: BinaryIO
-
-    def readinto(self, buffer) -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        try:
-            self._inner.close()
-        finally:
-            super().close()
-
-
-class _Guarded(_WrappedStream):
-    """Counts the bytes a member really produces and stops a lying bomb."""
-
-    def __init__(self, inner: BinaryIO, name: str, limit: int, compressed: int, container: Container) -> None:
-        super().__init__()
-        self._inner = inner
-        self._name = name
-        self._limit = limit
-        self._compressed = compressed
-        self._container = container
-        self._limits = container.limits
-        self.produced = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        if size is None or size < 0:
-            size = 1024 * 1024
-        try:
-            data = self._inner.read(size)
-        except STREAM_ERRORS as exc:
-            raise ArchiveError(f"Member '{self._name}' is truncated or damaged ({exc})") from exc
-        self.produced += len(data)
-        self._container.bytes_read += len(data)
-        limits = self._limits
-        if self.produced > self._limit:
-            raise ArchiveError(f"Member '{self._name}' expands past the size its header declares (zip bomb?)")
-        if (
-            self._compressed is not None
-            and self.produced > limits.ratio_min_size
-            and self.produced > limits.max_ratio * max(self._compressed, 1)
-        ):
-            raise ArchiveError(
-                f"Member '{self._name}' has a compression ratio over {limits.max_ratio}:1 (zip bomb?)"
-            )
-        return data
-
-
-class Container(abc.ABC):
-    """The readable regular-file members of an archive, by normalized name."""
-
-    def __init__(self, limits: ArchiveLimits) -> None:
-        self.limits = limits
-        # Decompressed member bytes handed out so far: the importers' progress.
-        self.bytes_read = 0
-
-    @abc.abstractmethod
-    def names(self) -> list[str]:
-        """Member names, normalized."""
-
-    @abc.abstractmethod
-    def size(self, name: str) -> int:
-        """Uncompressed size of a member."""
-
-    @abc.abstractmethod
-    def open(self, name: str) -> BinaryIO:
-        """A binary stream of a member, decompressed on the fly."""
-
-    @abc.abstractmethod
-    def close(self) -> None:
-        """Release the underlying file."""
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._index
-
-    def read_small(self, name: str) -> bytes:
-        """Read a member that must be small (manifest, account, actor)."""
-        if self.size(name) > self.limits.max_small_member:
-            raise ArchiveError(f"Member '{name}' is {human_size(self.size(name))}, far larger than such a file can be")
-        with self.open(name) as stream:
-            chunks = []
-            total = 0
-            while chunk := stream.read(1024 * 1024):
-                total += len(chunk)
-                if total > self.limits.max_small_member:
-                    raise ArchiveError(f"Member '{name}' is far larger than such a file can be")
-                chunks.append(chunk)
-        return b"".join(chunks)
-
-
-class ZipContainer(Container):
-    def __init__(self, path: str | os.PathLike, limits: ArchiveLimits) -> None:
-        super().__init__(limits)
-        try:
-            self._zip = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, ValueError) as exc:
-            raise ArchiveError("The zip is truncated or damaged") from exc
-        try:
-            infos = self._zip.infolist()
-            if len(infos) > limits.max_members:
-                raise ArchiveError(
-                    f"The zip has {len(infos)} members, more than the {limits.max_members} an export can have"
-                )
-            self._index: dict[str, zipfile.ZipInfo] = {}
-            for info in infos:
-                name = _check_name(info.filename, limits)
-                if not info.is_dir():
-                    self._index[name] = info
-        except BaseException:
-            self._zip.close()
-            raise
-
-    def names(self) -> list[str]:
-        return list(self._index)
-
-    def size(self, name: str) -> int:
-        return self._index[name].file_size
-
-    def open(self, name: str) -> BinaryIO:
-        info = self._index[name]
-        limits = self.limits
-        if info.flag_bits & 0x1:
-            raise ArchiveError(f"Member '{name}' is encrypted; export the archive again without a password")
-        if info.compress_type not in _ZIP_METHODS:
-            raise ArchiveError(f"Member '{name}' uses an unsupported compression method ({info.compress_type})")
-        if info.file_size > limits.max_member_size:
-            limit = human_size(limits.max_member_size)
-            raise ArchiveError(f"Member '{name}' expands past the {limit} limit (zip bomb?)")
-        if info.file_size > limits.ratio_min_size and info.file_size > limits.max_ratio * max(info.compress_size, 1):
-            raise ArchiveError(f"Member '{name}' has a compression ratio over {limits.max_ratio}:1 (zip bomb?)")
-        try:
-            inner = self._zip.open(info)
-        except (zipfile.BadZipFile, EOFError, OSError, RuntimeError, NotImplementedError) as exc:
-            raise ArchiveError(f"Member '{name}' is truncated or damaged ({exc})") from exc
-        return _Guarded(inner, name, info.file_size, info.compress_size, self)  # type: ignore[return-value]
-
-    def close(self) -> None:
-        self._zip.close()
-
-
-class _GzipRatioGuard(io.RawIOBase):
-    """Seekable view of a gzip stream that refuses to inflate like a bomb."""
-
-    def __init__(self, raw: BinaryIO, limits: ArchiveLimits) -> None:
-        super().__init__()
-        self._raw = raw
-        self._gz = gzip.GzipFile(fileobj=raw, mode="rb")
-        self._limits = limits
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._gz.tell()
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        position = self._gz.seek(offset, whence)
-        self._check()
-        return position
-
-    def read(self, size: int = -1) -> bytes:
-        if size is None or size < 0:
-            size = 1024 * 1024
-        data = self._gz.read(size)
-        self._check()
-        return data
-
-    def readinto(self, buffer) -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def _check(self) -> None:
-        inflated = self._gz.tell()
-        limits = self._limits
-        if inflated > limits.max_tar_size:
-            raise ArchiveError(f"The tar.gz expands past the {human_size(limits.max_tar_size)} limit (gzip bomb?)")
-        if inflated > limits.ratio_min_size and inflated > limits.max_ratio * max(self._raw.tell(), 1):
-            raise ArchiveError(f"The tar.gz has a compression ratio over {limits.max_ratio}:1 (gzip bomb?)")
-
-    def close(self) -> None:
-        try:
-            self._gz.close()
-        finally:
-            super().close()
-
-
-class TarContainer(Container):
-    def __init__(self, path: str | os.PathLike, limits: ArchiveLimits, *, gzipped: bool) -> None:
-        super().__init__(limits)
-        self._file = open(path, "rb")
-        self._stream: BinaryIO = self._file
-        if gzipped:
-            self._stream = _GzipRatioGuard(self._file, limits)  # type: ignore[assignment]
-        self._index: dict[str, tarfile.TarInfo] = {}
-        what = "tar.gz" if gzipped else "tar"
-        try:
-            self._tar = tarfile.open(fileobj=self._stream, mode="r:")
-            count = 0
-            while (member := self._tar.next()) is not None:
-                count += 1
-                if count > limits.max_members:
-                    raise ArchiveError(
-                        f"The {what} has more than the {limits.max_members} members an export can have"
-                    )
-                name = _check_name(member.name, limits)
-                # Links and devices are never followed: only plain files are data.
-                if member.isreg():
-                    if member.size > limits.max_member_size:
-                        raise ArchiveError(
-                            f"Member '{name}' expands past the {human_size(limits.max_member_size)} limit"
-                        )
-                    self._index[name] = member
-            # Drop the list tarfile keeps of every member; our index is enough.
-            self._tar.members = []
-        except ArchiveError:
-            self.close()
-            raise
-        except (*STREAM_ERRORS, OSError) as exc:
-            self.close()
-            raise ArchiveError(f"The {what} is truncated or damaged") from exc
-
-    def names(self) -> list[str]:
-        return list(self._index)
-
-    def size(self, name: str) -> int:
-        return self._index[name].size
-
-    def open(self, name: str) -> BinaryIO:
-        member = self._index[name]
-        try:
-            inner = self._tar.extractfile(member)
-        except (*STREAM_ERRORS, OSError) as exc:
-            raise ArchiveError(f"Member '{name}' is truncated or damaged ({exc})") from exc
-        if inner is None:  # pragma: no cover - only regular files are indexed
-            raise ArchiveError(f"Member '{name}' is not a regular file")
-        return _Guarded(inner, name, member.size, None, self)  # type: ignore[arg-type,return-value]
-
-    def close(self) -> None:
-        tar = getattr(self, "_tar", None)
-        if tar is not None:
-            tar.close()
-        if self._stream is not self._file:
-            self._stream.close()
-        self._file.close()
-
 
 # ---------------------------------------------------------------------------
 # X's data/*.js members: `window.YTD.tweets.part0 = [ ... ]`.
@@ -325,7 +50,7 @@ _MAX_PREFIX = 4096
 _TRAILING = b" \t\r\n;"
 
 
-class AssignmentStream(_WrappedStream):
+class AssignmentStream(WrappedStream):
     """Binary stream of the JSON on the right of the first ``=`` of a JS file.
 
     The JavaScript is never evaluated: the left side must look like a plain
@@ -341,9 +66,6 @@ class AssignmentStream(_WrappedStream):
         self._pending = b""
         self._held = b""
         self._eof = False
-
-    def readable(self) -> bool:
-        return True
 
     def _start(self) -> None:
         head = b""
@@ -453,16 +175,13 @@ class JsonDepth:
         raise ArchiveError(f"{self.name} nests its JSON more than {self.limit} levels deep; no export does that")
 
 
-class DepthGuarded(_WrappedStream):
+class DepthGuarded(WrappedStream):
     """A JSON byte stream that stops with an ArchiveError once it nests too deep."""
 
     def __init__(self, inner: BinaryIO, name: str, limit: int) -> None:
         super().__init__()
         self._inner = inner
         self._depth = JsonDepth(name, limit)
-
-    def readable(self) -> bool:
-        return True
 
     def read(self, size: int = -1) -> bytes:
         data = self._inner.read(size)
@@ -488,8 +207,123 @@ def _value_error(exc: ValueError) -> str:
     return text[:200]
 
 
+
 class _NeedMore(Exception):
     """The buffer ends inside the element being decoded."""
+
+
+_SPACE = " \t\r\n"
+_DECODER = json.JSONDecoder()
+
+
+class _ArrayReader:
+    """The buffer of :func:`json_array_items`: decoded text, read on in chunks."""
+
+    def __init__(self, stream: BinaryIO, name: str, max_item: int, chunk_size: int) -> None:
+        self.stream = stream
+        self.name = name
+        self.max_item = max_item
+        self.chunk_size = chunk_size
+        self.text = codecs.getincrementaldecoder("utf-8-sig")()
+        self.buffer = ""
+        self.pos = 0
+        self.eof = False
+        self.offset = 0  # characters dropped from the front of the buffer
+
+    def fill(self) -> None:
+        """Read the next chunk; _NeedMore once the stream has ended."""
+        if self.eof:
+            raise _NeedMore
+        if self.pos > len(self.buffer) // 2:
+            self.offset += self.pos
+            self.buffer, self.pos = self.buffer[self.pos :], 0
+        if len(self.buffer) - self.pos > self.max_item:
+            raise ArchiveError(
+                f"{self.name} holds an entry larger than {human_size(self.max_item)} (or is not valid JSON near "
+                f"character {self.offset + self.pos:,}); no export does that"
+            )
+        data = self.stream.read(max(self.chunk_size, len(self.buffer) - self.pos))
+        try:
+            self.buffer += self.text.decode(data, final=not data)
+        except UnicodeDecodeError as exc:
+            raise ArchiveError(f"{self.name} is not valid JSON ({exc})") from None
+        self.eof = not data
+
+    def more(self) -> bool:
+        """Read the next chunk; False once the stream has ended."""
+        try:
+            self.fill()
+        except _NeedMore:
+            return False
+        return True
+
+    def next_char(self) -> str:
+        """The next character that is not white space; _NeedMore at the end."""
+        while True:
+            buffer, pos = self.buffer, self.pos
+            while pos < len(buffer) and buffer[pos] in _SPACE:
+                pos += 1
+            self.pos = pos
+            if pos < len(buffer):
+                return buffer[pos]
+            self.fill()
+
+    def refuse(self, what: str) -> ArchiveError:
+        return ArchiveError(f"{self.name} is not valid JSON ({what} at character {self.offset + self.pos:,})")
+
+    def value(self) -> object:
+        """Decode the value at the position, reading on until it is whole."""
+        while True:
+            try:
+                value, end = _DECODER.raw_decode(self.buffer, self.pos)
+            except json.JSONDecodeError as exc:
+                # Cut short by the chunk's end (an unterminated string is
+                # reported where it starts), or broken for good.
+                unterminated = exc.msg.startswith("Unterminated string")
+                if (exc.pos >= len(self.buffer) - 8 or unterminated) and self.more():
+                    continue
+                where = f"{exc.msg.removesuffix(' at')} at character {self.offset + exc.pos:,}"
+                if self.eof and (exc.pos >= len(self.buffer) or unterminated):
+                    where += "; the file ends early"
+                raise ArchiveError(f"{self.name} is not valid JSON ({where})") from None
+            except ValueError as exc:  # an integer of more digits than Python converts
+                raise ArchiveError(f"{self.name} is not valid JSON ({_value_error(exc)})") from None
+            # A number cut by the chunk's end ("-4." of "-4.5e3") decodes as a
+            # shorter one: decode it again with the next chunk.
+            if len(self.buffer) - end < 32 and self.more():
+                continue
+            self.pos = end
+            return value
+
+    def elements(self):
+        try:
+            if self.next_char() != "[":
+                raise self.refuse("expected an array")
+            self.pos += 1
+            char = self.next_char()
+            if char != "]":
+                yield self.value()
+                while (char := self.next_char()) == ",":
+                    self.pos += 1
+                    self.next_char()
+                    yield self.value()
+            if char != "]":
+                raise self.refuse("expected ',' or ']'")
+            self.pos += 1
+        except _NeedMore:
+            raise ArchiveError(f"{self.name} is not valid JSON (the file ends before its array does)") from None
+        self.expect_end()
+
+    def expect_end(self) -> None:
+        """Nothing but white space may follow the array."""
+        while True:
+            rest = self.buffer[self.pos :]
+            if rest.strip(_SPACE):
+                self.pos += len(rest) - len(rest.lstrip(_SPACE))
+                raise self.refuse("text after the end of the array")
+            self.pos = len(self.buffer)
+            if not self.more():
+                return
 
 
 def json_array_items(stream: BinaryIO, name: str, max_item: int, chunk_size: int = 1024 * 1024):
@@ -497,109 +331,13 @@ def json_array_items(stream: BinaryIO, name: str, max_item: int, chunk_size: int
 
     The array is read in chunks; each element is decoded by the standard
     library's C decoder (``raw_decode``) as soon as it is whole in the
-    buffer, which is several times faster than building it from ijson's
-    events. Only the unread rest of the current chunk and the element being
+    buffer. Only the unread rest of the current chunk and the element being
     decoded are held, and an element past ``max_item`` characters is refused.
     The stream is expected to be depth-checked (see :func:`json_stream`), so
     the recursive decoder never meets deep nesting. Anything but an array
     (or text after its end) is an ArchiveError naming the member.
     """
-    decoder = json.JSONDecoder()
-    text = codecs.getincrementaldecoder("utf-8-sig")()
-    buffer = ""
-    pos = 0
-    eof = False
-    offset = 0  # characters dropped from the front of the buffer
-
-    def fill() -> None:
-        nonlocal buffer, pos, eof, offset
-        if eof:
-            raise _NeedMore
-        if pos > len(buffer) // 2:
-            offset += pos
-            buffer, pos = buffer[pos:], 0
-        if len(buffer) - pos > max_item:
-            raise ArchiveError(
-                f"{name} holds an entry larger than {human_size(max_item)} (or is not valid JSON near "
-                f"character {offset + pos:,}); no export does that"
-            )
-        data = stream.read(max(chunk_size, len(buffer) - pos))
-        try:
-            buffer += text.decode(data, final=not data)
-        except UnicodeDecodeError as exc:
-            raise ArchiveError(f"{name} is not valid JSON ({exc})") from None
-        eof = not data
-
-    def skip_space() -> str:
-        nonlocal pos
-        while True:
-            while pos < len(buffer) and buffer[pos] in " \t\r\n":
-                pos += 1
-            if pos < len(buffer):
-                return buffer[pos]
-            fill()
-
-    def refuse(what: str) -> ArchiveError:
-        return ArchiveError(f"{name} is not valid JSON ({what} at character {offset + pos:,})")
-
-    closed = False
-    try:
-        if skip_space() != "[":
-            raise refuse("expected an array")
-        pos += 1
-        first = True
-        while True:
-            char = skip_space()
-            if char == "]":
-                pos += 1
-                closed = True
-                break
-            if not first:
-                if char != ",":
-                    raise refuse("expected ',' or ']'")
-                pos += 1
-                skip_space()
-            while True:
-                try:
-                    value, end = decoder.raw_decode(buffer, pos)
-                except json.JSONDecodeError as exc:
-                    # Cut short by the chunk's end (an unterminated string is
-                    # reported where it starts), or broken for good.
-                    if exc.pos >= len(buffer) - 8 or exc.msg.startswith("Unterminated string"):
-                        try:
-                            fill()
-                            continue
-                        except _NeedMore:
-                            pass
-                    where = f"{exc.msg.removesuffix(' at')} at character {offset + exc.pos:,}"
-                    if eof and (exc.pos >= len(buffer) or exc.msg.startswith("Unterminated string")):
-                        where += "; the file ends early"
-                    raise ArchiveError(f"{name} is not valid JSON ({where})") from None
-                except ValueError as exc:  # an integer of more digits than Python converts
-                    raise ArchiveError(f"{name} is not valid JSON ({_value_error(exc)})") from None
-                if len(buffer) - end < 32 and not eof:
-                    # A number cut by the chunk's end ("-4." of "-4.5e3") decodes
-                    # as a shorter one: decode it again with the next chunk.
-                    try:
-                        fill()
-                    except _NeedMore:  # pragma: no cover - eof is set by the fill that reads nothing
-                        pass
-                    continue
-                break
-            pos = end
-            first = False
-            yield value
-        while True:
-            if pos < len(buffer):
-                rest = buffer[pos:]
-                if rest.strip(" \t\r\n"):
-                    pos += len(rest) - len(rest.lstrip(" \t\r\n"))
-                    raise refuse("text after the end of the array")
-                pos = len(buffer)
-            fill()
-    except _NeedMore:
-        if not closed:
-            raise ArchiveError(f"{name} is not valid JSON (the file ends before its array does)") from None
+    return _ArrayReader(stream, name, max_item, chunk_size).elements()
 
 
 def loads_member(container: Container, name: str, *, assignment: bool) -> object:
