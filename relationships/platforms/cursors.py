@@ -148,27 +148,11 @@ def _read_pass(fetch: Fetch, state: PassState, start: str | None, key, item_id, 
     server_cursor = start
     while True:
         items, next_cursor = fetch(server_cursor)
-        fresh, reached = [], False
-        for item in items:
-            item_key, ident = key(item), item_id(item)
-            if floor is not None:
-                if item_key < floor.at:
-                    reached = True
-                    break
-                if item_key == floor.at and ident in floor.ids:
-                    continue
-            elif since_key is not None and item_key < since_key:
-                reached = True
-                break
-            fresh.append(item)
+        fresh, reached = _above_floor(items, floor, since_key, key, item_id)
         if new_pass:
             new_pass = False
             if fresh:
-                top_at = key(fresh[0])
-                ids = [item_id(i) for i in fresh if key(i) == top_at]
-                if floor is not None and floor.at == top_at:
-                    ids.extend(floor.ids)
-                state.top = Mark(top_at, tuple(dict.fromkeys(ids)))
+                state.top = _top_mark(fresh, floor, key, item_id)
         done = reached or not items or not next_cursor
         if done:
             if state.top is not None:
@@ -180,6 +164,31 @@ def _read_pass(fetch: Fetch, state: PassState, start: str | None, key, item_id, 
         if done:
             return
         server_cursor = next_cursor
+
+
+def _above_floor(items: list[Any], floor: Mark | None, since_key, key, item_id) -> tuple[list[Any], bool]:
+    """The items of a page above the floor, and whether the page reached it."""
+    fresh = []
+    for item in items:
+        item_key, ident = key(item), item_id(item)
+        if floor is not None:
+            if item_key < floor.at:
+                return fresh, True
+            if item_key == floor.at and ident in floor.ids:
+                continue
+        elif since_key is not None and item_key < since_key:
+            return fresh, True
+        fresh.append(item)
+    return fresh, False
+
+
+def _top_mark(fresh: list[Any], floor: Mark | None, key, item_id) -> Mark:
+    """The newest key of a new pass and every item at it (those of the floor at the same key too)."""
+    top_at = key(fresh[0])
+    ids = [item_id(i) for i in fresh if key(i) == top_at]
+    if floor is not None and floor.at == top_at:
+        ids.extend(floor.ids)
+    return Mark(top_at, tuple(dict.fromkeys(ids)))
 
 
 def past_time_ties(fetch: Fetch, *, limit: int, key: Callable[[Any], str], item_id: Callable[[Any], str]) -> Fetch:
