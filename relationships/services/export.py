@@ -23,7 +23,7 @@ from django.db.models import Prefetch
 from relationships.models import Identity, Nudge, Person, Preferences
 from relationships.platforms import records as r
 from relationships.services.scoring.rapport import local_today
-from relationships.services.scoring.sentences import explain, talk_days
+from relationships.services.scoring.sentences import rapport_sentences, talk_days
 
 FORMATS = ("json", "csv")
 # Kinds in the order the CSV columns name them.
@@ -107,7 +107,7 @@ def person_dict(person: Person, prefs: Preferences | None = None) -> dict:
             }
             for nudge in person.nudges.all()
         ],
-        "explanation": " ".join(explain(rapport, person, prefs=prefs, today=local_today(prefs))) if rapport else None,
+        "explanation": " ".join(rapport_sentences(rapport, person, prefs=prefs, today=local_today(prefs))) if rapport else None,
     }
 
 

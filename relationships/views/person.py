@@ -20,7 +20,7 @@ from relationships.services import people as people_service
 from relationships.services.charts import Series, bar_chart
 from relationships.services.scoring.community import MonthOf, month_starts
 from relationships.services.scoring.rapport import local_today
-from relationships.services.scoring.sentences import explain, explain_score
+from relationships.services.scoring.sentences import explain_score, rapport_sentences
 from relationships.views.common import (
     RECENT_FIELDS,
     attach_recent,
@@ -151,7 +151,7 @@ def person_context(request, person: Person, **extra) -> dict:
         "person": person,
         "rapport": rapport_row,
         "today": today,
-        "explanation": explain(rapport_row, person, today=today, prefs=prefs),
+        "explanation": rapport_sentences(rapport_row, person, today=today, prefs=prefs),
         "score_sentence": explain_score(rapport_row, prefs) if rapport_row and rapport_row.tier != "silent" else "",
         "chart": _monthly_chart(person, identity_ids, prefs, today),
         "page": page,

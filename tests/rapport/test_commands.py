@@ -16,6 +16,7 @@ from django.core.management import CommandError, call_command
 from relationships.models import Identity, Nudge, Person, Rapport
 from relationships.platforms import records as r
 from relationships.services.scoring import nudges, rapport
+from relationships.services.scoring.sentences import rapport_sentences
 from tests.rapport.stories import TODAY, at
 
 pytestmark = pytest.mark.django_db
@@ -112,7 +113,7 @@ def test_export_json_has_the_shape_of_the_issue(alice, ana):
         "inbound": {"reply": 3, "mention": 1, "like": 12},
         "outbound": {"reply": 2, "dm": 1},
         "nudges": [{"kind": "follow", "state": "open", "until": None}],
-        "explanation": " ".join(rapport.explain(row, ana)),
+        "explanation": " ".join(rapport_sentences(row, ana)),
     }
     bought = people[1]
     assert (bought["tier"], bought["score"], bought["first_interaction"], bought["inbound"]) == ("silent", 0.0, None, {})
@@ -151,7 +152,7 @@ def test_export_csv_has_one_row_per_person_under_the_documented_header(alice, an
         "identities": "mastodon:ana@fedi.example;x:42", "i_follow": "true", "follows_me": "true",
         "in_reply": "3", "in_mention": "1", "in_quote": "0", "in_dm": "0", "in_repost": "0", "in_like": "12",
         "out_reply": "2", "out_mention": "0", "out_quote": "0", "out_dm": "1", "out_repost": "0", "out_like": "0",
-        "open_nudges": "follow", "explanation": " ".join(rapport.explain(Rapport.objects.get(person=ana), ana)),
+        "open_nudges": "follow", "explanation": " ".join(rapport_sentences(Rapport.objects.get(person=ana), ana)),
     }
     assert bought_row[header.index("i_follow")] == "false"
     assert list(tmp_path.iterdir()) == [target]  # no temporary file left behind

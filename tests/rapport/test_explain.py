@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 def explained(user, story, name) -> list[str]:
     rapport.recompute(user, today=TODAY)
     person = story.person(name)
-    return rapport.explain(Rapport.objects.get(person=person), person, today=TODAY)
+    return sentences.rapport_sentences(Rapport.objects.get(person=person), person, today=TODAY)
 
 
 def test_ana_is_explained_in_the_words_of_the_design(alice, story):

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from relationships.models import Preferences, Rapport
 from relationships.services.scoring import rapport
-from relationships.services.scoring.sentences import talk_days
+from relationships.services.scoring.sentences import rapport_sentences, talk_days
 
 HEADER = ("name", "score", "talk_days", "tier", "explanation")
 
@@ -43,7 +43,7 @@ class Command(BaseCommand):
         )
         self.stdout.write("\t".join(HEADER))
         for row in top:
-            words = " ".join(rapport.explain(row, row.person, today=today, prefs=prefs))
+            words = " ".join(rapport_sentences(row, row.person, today=today, prefs=prefs))
             self.stdout.write(
                 "\t".join(
                     [_cell(row.person.display_name), f"{row.score:.2f}", str(talk_days(row)[0]), row.tier, _cell(words)]

@@ -106,7 +106,7 @@ def check_server(url_or_domain: str, field: str = "instance") -> str:
         raise ConnectError(f"This server cannot be found right now ({e}). Check the address and try again.", field) from None
 
 
-def explain(error: PlatformError, platform: str, secret_field: str | None = None) -> ConnectError:
+def as_connect_error(error: PlatformError, platform: str, secret_field: str | None = None) -> ConnectError:
     """A platform error as a sentence for the connect form."""
     name = PLATFORM_NAMES.get(platform, platform)
     if isinstance(error, AuthError):
@@ -179,7 +179,7 @@ def connect_mastodon_token(user, instance: str, token: str) -> Source:
         connector = connector_for(MASTODON, base_url, {"access_token": token})
         me = connector.verify()
     except PlatformError as e:
-        raise explain(e, MASTODON, "token") from None
+        raise as_connect_error(e, MASTODON, "token") from None
     return store_account(user, MASTODON, base_url, me, {"access_token": token})
 
 
@@ -200,7 +200,7 @@ def mastodon_app(base_url: str, redirect_uri: str) -> MastodonApp:
     try:
         client_id, secret = mastodon_oauth.register_app(base_url, redirect_uri, session())
     except PlatformError as e:
-        raise explain(e, MASTODON) from None
+        raise as_connect_error(e, MASTODON) from None
     fresh = MastodonApp(base_url=base_url, redirect_uri=redirect_uri, client_id=client_id)
     fresh.set_secret(secret)
     try:
@@ -233,7 +233,7 @@ def finish_mastodon_oauth(user, app_id: int, code: str, redirect_uri: str) -> So
         app.delete()
         raise ConnectError("Rapport's registration on this server cannot be read any more. Please start again.") from None
     except PlatformError as e:
-        raise explain(e, MASTODON) from None
+        raise as_connect_error(e, MASTODON) from None
     return store_account(user, MASTODON, base_url, me, {"access_token": token})
 
 
@@ -253,7 +253,7 @@ def connect_bluesky(user, handle: str, app_password: str, service: str | None = 
         connector = connector_for(BLUESKY, base_url, credentials)
         me = connector.verify()
     except PlatformError as e:
-        raise explain(e, BLUESKY, "app_password") from None
+        raise as_connect_error(e, BLUESKY, "app_password") from None
     stored = connector.updated_credentials or credentials
     return store_account(user, BLUESKY, base_url, me, stored)
 

@@ -27,7 +27,7 @@ that order for querysets and for Python; every list of people uses them.
 The heavy lifting is two GROUP BY queries with conditional aggregates over the
 interactions (the same SQL on SQLite and PostgreSQL); Python only folds their
 aggregated rows (a few per person) into one Rapport row per person. The words
-for every figure are in services/scoring/sentences.py (``explain`` below).
+for every figure are in services/scoring/sentences.py (``rapport_sentences``).
 """
 
 from __future__ import annotations
@@ -507,15 +507,3 @@ def _upsert_statements(params: list[tuple]):
             f"ON CONFLICT (person_id) DO UPDATE SET {updates}"
         )
         yield sql, [value for row in chunk for value in row]
-
-
-def explain(rapport: Rapport | None, person: Person, *, today: dt.date | None = None,
-            prefs: Preferences | None = None) -> list[str]:
-    """Sentences a person reads for every figure of ``rapport`` (see services/scoring/sentences.py).
-
-    Uses the person's name, or "they" / "them": never a guessed pronoun.
-    """
-    # Imported here: the sentences module builds on this one's rules.
-    from relationships.services.scoring.sentences import explain as _explain
-
-    return _explain(rapport, person, today=today, prefs=prefs)

@@ -153,7 +153,7 @@ def talk_days(rapport: Rapport | None) -> tuple[int, int]:
     return 0, rapport.talks
 
 
-def explain(
+def rapport_sentences(
     rapport: Rapport | None,
     person: Person,
     *,
