@@ -180,3 +180,47 @@ def test_a_post_stored_twice_for_one_person_under_two_kinds_keeps_the_first_that
         (4, "reply", "in"): ["Mastodon"],
         (4, "mention", "out"): ["Mastodon"],
     }
+
+
+BEFORE_OUTCOMES = [("relationships", "0015_source_next_sync")]
+
+
+def test_a_follow_a_sync_saw_says_following_like_one_made_here_and_the_undo_keeps_its_rows():
+    old = migrate_to(BEFORE_OUTCOMES)
+    alice = old.get_model("auth", "User").objects.create(username="alice")
+    Person, Identity = old.get_model("relationships", "Person"), old.get_model("relationships", "Identity")
+    Nudge, FollowAttempt = old.get_model("relationships", "Nudge"), old.get_model("relationships", "FollowAttempt")
+
+    def nudge(name, kind, state, outcome, made_here=False):
+        person = Person.objects.create(user=alice, name=name)
+        identity = Identity.objects.create(user=alice, person=person, platform="bluesky", external_id=f"did:plc:{name}")
+        row = Nudge.objects.create(user=alice, person=person, kind=kind, state=state, outcome=outcome,
+                                   reason=f"You've talked with {name} on 5 different days — follow them?")
+        if made_here:
+            FollowAttempt.objects.create(user=alice, person=person, identity=identity, nudge=row, platform="bluesky",
+                                         state=outcome, reason="Followed.")
+        return row.pk
+
+    outcomes = {
+        nudge("Ana", "follow", "acted", "followed"): "following",  # a sync saw it
+        nudge("Ben", "shows_up", "acted", "followed"): "following",
+        nudge("Cy", "follow", "acted", "following", made_here=True): "following",
+        nudge("Di", "follow", "acted", "requested", made_here=True): "requested",
+        nudge("Ed", "reconnect", "acted", "replied"): "replied",
+        nudge("Flo", "follow", "open", "failed"): "failed",
+        nudge("Gus", "follow", "open", ""): "",
+    }
+    before = dict(Nudge.objects.values_list("pk", "state"))
+
+    new = migrate_to_latest()
+    Nudge = new.get_model("relationships", "Nudge")
+    assert dict(Nudge.objects.values_list("pk", "state")) == before  # nothing lost, no state changed
+    assert dict(Nudge.objects.values_list("pk", "outcome")) == outcomes
+    assert {value for value, _ in Nudge._meta.get_field("outcome").choices} >= set(outcomes.values()) - {""}
+
+    Nudge = migrate_to(BEFORE_OUTCOMES).get_model("relationships", "Nudge")
+    try:
+        # Back down, only the follows no attempt made say "followed" again.
+        assert sorted(Nudge.objects.filter(outcome="followed").values_list("person__name", flat=True)) == ["Ana", "Ben"]
+    finally:
+        migrate_to_latest()

@@ -279,6 +279,19 @@ class Nudge(models.Model):
         SNOOZED = "snoozed"
         DISMISSED = "dismissed"
 
+    class Outcome(models.TextChoices):
+        """What came of the nudge, one word each, whoever saw it happen.
+
+        A follow made here and one a sync found on the platform are both
+        ``following``: whether Rapport made it (and can undo it) is its
+        FollowAttempt's to say. ``failed`` is on an open nudge: the last Follow did not work.
+        """
+
+        FOLLOWING = "following"
+        REQUESTED = "requested"
+        REPLIED = "replied"
+        FAILED = "failed"
+
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="nudges")
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="nudges")
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -287,7 +300,7 @@ class Nudge(models.Model):
     strength = models.FloatField(default=0.0)
     snoozed_until = models.DateTimeField(null=True, blank=True)
     opened_on = models.DateField(null=True, blank=True, help_text="Day it last became open; the daily budget counts these.")
-    outcome = models.CharField(max_length=32, blank=True)
+    outcome = models.CharField(max_length=32, blank=True, choices=Outcome.choices)
     outcome_reason = models.TextField(blank=True)
     # "Why I followed": the interactions that led to acting on the nudge.
     evidence = models.JSONField(default=list, blank=True)

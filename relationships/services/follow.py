@@ -274,12 +274,12 @@ def _record(
         if nudge is not None:
             if state in (FOLLOWING, REQUESTED):
                 try:
-                    nudge = nudges.act(nudge, state, reason, evidence=attempt.evidence)
+                    nudge = nudges.act(nudge, Nudge.Outcome(state), reason, evidence=attempt.evidence)
                 except nudges.NudgeStateError:
                     nudge.refresh_from_db()  # acted meanwhile (another click); the follow stands
             else:
                 # A failure leaves the nudge open, with the reason to show.
-                Nudge.objects.filter(pk=nudge.pk).update(outcome=FAILED, outcome_reason=reason, updated_at=now)
+                Nudge.objects.filter(pk=nudge.pk).update(outcome=Nudge.Outcome.FAILED, outcome_reason=reason, updated_at=now)
                 nudge.refresh_from_db()
     if state == FOLLOWING:
         # The person's other nudges that asked for a follow are done too.
@@ -332,16 +332,27 @@ def undo_follow(nudge: Nudge, user, now: dt.datetime | None = None) -> FollowRes
     return FollowResult(attempt.state, reason, person, identity, nudge, profile_link(identity), attempt)
 
 
+def undo_offered(nudge: Nudge, now: dt.datetime | None = None) -> bool:
+    """Whether the nudge's card offers Undo: ``nudges.undoable``, and for an acted nudge a follow Rapport made.
+
+    A follow a sync found on the platform is ``following`` too, but there is
+    nothing of Rapport's to take back: the platform is where to unfollow.
+    """
+    if not nudges.undoable(nudge, now):
+        return False
+    return nudge.state != Nudge.State.ACTED or _made_here(nudge).exists()
+
+
+def _made_here(nudge: Nudge):
+    """The follow attempts from ``nudge`` that stand: a follow made in Rapport, or its request still waiting."""
+    return FollowAttempt.objects.filter(nudge=nudge, state__in=(FOLLOWING, REQUESTED))
+
+
 def _undoable_attempt(nudge: Nudge, now: dt.datetime) -> FollowAttempt:
     """The follow the nudge's Undo takes back; NudgeStateError when there is none to take back now."""
     if nudge.state != Nudge.State.ACTED:
         raise nudges.NudgeStateError("This nudge was not followed.")
-    attempt = (
-        FollowAttempt.objects.filter(nudge=nudge, state__in=(FOLLOWING, REQUESTED))
-        .select_related("source", "identity")
-        .order_by("-pk")
-        .first()
-    )
+    attempt = _made_here(nudge).select_related("source", "identity").order_by("-pk").first()
     if attempt is None or nudge.outcome not in (FOLLOWING, REQUESTED):
         # Acted because a sync saw the follow, or the user replied: Rapport did not follow.
         raise nudges.NudgeStateError("Rapport did not make this follow: unfollow on the platform if you changed your mind.")

@@ -199,7 +199,7 @@ def _back(request):
 def _card_context(request, nudge: Nudge, *, result=None, error: str = "") -> dict:
     card = nudge_cards(Nudge.objects.filter(pk=nudge.pk))[0]
     return {
-        "nudge": card, "result": result, "error": error, "undo": nudges.undoable(card),
+        "nudge": card, "result": result, "error": error, "undo": follow.undo_offered(card),
         "today": local_today(Preferences.for_user(request.user)),
         # Checked as the redirect is: the card's forms carry it on, and a full page shows them (_card_page).
         "next": _back_url(request),

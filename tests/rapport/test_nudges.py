@@ -103,7 +103,7 @@ def test_following_them_marks_the_nudge_acted_with_the_talks_as_evidence(alice, 
     story.follow_state("Ana", i_follow=True).save()
     assert refresh(alice) == {"follow": 0, "shows_up": 0, "reconnect": 0}
     nudge = Nudge.objects.get()
-    assert (nudge.state, nudge.outcome) == ("acted", "followed")
+    assert (nudge.state, nudge.outcome) == ("acted", "following")
     assert [e["kind"] for e in nudge.evidence] == ["reply"] * 5
 
 
@@ -276,7 +276,7 @@ def test_actions_refuse_a_nudge_in_the_wrong_state(alice, story):
         with pytest.raises(nudges.NudgeStateError):
             action(nudge)
     with pytest.raises(nudges.NudgeStateError):
-        nudges.act(nudge, "followed")
+        nudges.act(nudge, Nudge.Outcome.FOLLOWING)
 
 
 def test_nudges_stay_with_their_owner(alice, bob, story, bob_story):

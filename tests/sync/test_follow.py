@@ -431,8 +431,8 @@ def test_unfollowing_someone_not_followed_is_a_success(alice, fake_mastodon, ana
 
 
 def test_a_follow_a_sync_saw_is_not_undone_by_rapport(alice, alice_client, x_nudge):
-    nudges.act(x_nudge, "followed", reason="Seen on the platform.")
-    assert not nudges.undoable(x_nudge)
+    nudges.act(x_nudge, Nudge.Outcome.FOLLOWING, reason="Seen on the platform.")
+    assert not follow.undo_offered(x_nudge)
 
     card = _undo(alice_client, x_nudge, **HTMX).content.decode()
 

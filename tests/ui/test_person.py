@@ -244,14 +244,14 @@ def test_a_dismissed_nudge_can_be_reset_from_the_person_page(alice_client, alice
 
 def test_why_i_followed_shows_the_evidence_of_an_acted_nudge(alice_client, alice, community):
     ana = person(alice, "Ana")
-    nudges.act(Nudge.objects.get(person=ana), "followed")
+    nudges.act(Nudge.objects.get(person=ana), Nudge.Outcome.FOLLOWING)  # as a sync records a follow it saw
     html = page(alice_client, ana)
     assert "You followed Ana" in html and "Why I followed" in html
     assert "https://fedi.example/@ana/1" in html
 
 
 def test_why_i_followed_after_a_follow_click(alice_client, alice, community):
-    # The Follow button records "following" (services/follow.py), not "followed".
+    # The Follow button records "following" with the platform's reason (services/follow.py).
     ana = person(alice, "Ana")
     nudges.act(Nudge.objects.get(person=ana), "following", reason="Followed.")
     html = page(alice_client, ana)

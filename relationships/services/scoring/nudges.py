@@ -35,7 +35,6 @@ from django.utils import timezone
 
 from relationships.models import Identity, Interaction, Nudge, Person, Preferences, Rapport
 from relationships.platforms import records as r
-from relationships.platforms.base import FOLLOWING, REQUESTED
 from relationships.services import changes
 from relationships.services.scoring.rapport import MASS_MENTION, direct_count, local_today
 from relationships.services.scoring.sentences import follow_reason, reconnect_reason, shows_up_reason
@@ -302,8 +301,8 @@ def evidence_for(person: Person, limit: int = EVIDENCE_LIMIT) -> list[dict]:
     return [{**row, "occurred_at": row["occurred_at"].isoformat()} for row in rows]
 
 
-def act(nudge: Nudge, outcome: str, reason: str = "", evidence: list | None = None) -> Nudge:
-    """The user acted on the nudge: ``outcome`` such as "followed", "requested" (a locked account) or "replied".
+def act(nudge: Nudge, outcome: Nudge.Outcome, reason: str = "", evidence: list | None = None) -> Nudge:
+    """The user acted on the nudge: ``outcome`` following, requested (a locked account) or replied.
 
     ``evidence`` defaults to the latest direct exchanges with the person.
     Raises NudgeStateError if the nudge was already acted on.
@@ -337,11 +336,11 @@ def dismiss(nudge: Nudge) -> Nudge:
 
 
 def undoable(nudge: Nudge, now: dt.datetime | None = None) -> bool:
-    """Whether the card's Undo would take the nudge back now: :func:`undo`, or for a follow made in
-    Rapport (outcome ``following`` / ``requested``) ``follow.undo_follow``."""
+    """Whether the card's Undo would take the nudge back now: :func:`undo`, or for a follow
+    (outcome ``following`` / ``requested``) ``follow.undo_follow``, if Rapport made it (``follow.undo_offered``)."""
     if nudge.state == Nudge.State.ACTED:
-        if nudge.outcome not in (FOLLOWING, REQUESTED):
-            return False  # "followed" (seen by a sync) or "replied": nothing Rapport did
+        if nudge.outcome not in (Nudge.Outcome.FOLLOWING, Nudge.Outcome.REQUESTED):
+            return False  # replied: nothing Rapport did
     elif nudge.state not in _UNDOABLE:
         return False
     return nudge.updated_at >= (now or timezone.now()) - UNDO_WINDOW
@@ -415,8 +414,8 @@ def mark_acted(user) -> int:
     pending = Nudge.objects.filter(user=user, state__in=_PENDING).select_related("person")
     done = 0
     for outcome, query in (
-        ("followed", pending.filter(kind__in=[Nudge.Kind.FOLLOW, Nudge.Kind.SHOWS_UP]).filter(_followed())),
-        ("replied", pending.filter(kind__in=[Nudge.Kind.SHOWS_UP, Nudge.Kind.RECONNECT]).filter(answered)),
+        (Nudge.Outcome.FOLLOWING, pending.filter(kind__in=[Nudge.Kind.FOLLOW, Nudge.Kind.SHOWS_UP]).filter(_followed())),
+        (Nudge.Outcome.REPLIED, pending.filter(kind__in=[Nudge.Kind.SHOWS_UP, Nudge.Kind.RECONNECT]).filter(answered)),
     ):
         for nudge in query:
             try:
