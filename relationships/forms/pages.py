@@ -124,14 +124,7 @@ def time_zone_choices() -> list[tuple[str, str]]:
     return [(name, name.replace("_", " ")) for name in names]
 
 
-WEIGHT_FIELDS = [
-    (r.REPLY, "A reply"),
-    (r.DM, "A direct message"),
-    (r.QUOTE, "A quote"),
-    (r.MENTION, "A mention"),
-    (r.REPOST, "A share (repost)"),
-    (r.LIKE, "A like"),
-]
+WEIGHT_FIELDS = [(kind, f"A {r.KIND_WORDS[kind].one}") for kind in (r.REPLY, r.DM, r.QUOTE, r.MENTION, r.REPOST, r.LIKE)]
 
 
 class TimeZoneSelect(forms.Select):

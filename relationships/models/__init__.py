@@ -19,14 +19,7 @@ from relationships.models.jobs import Heartbeat, Job, JobQuerySet
 from relationships.models.sources import PLATFORM_CHOICES, ArchiveFile, MastodonApp, Source
 from relationships.platforms import records
 
-KIND_CHOICES = [
-    (records.REPLY, "reply"),
-    (records.MENTION, "mention"),
-    (records.QUOTE, "quote"),
-    (records.DM, "direct message"),
-    (records.REPOST, "repost"),
-    (records.LIKE, "like"),
-]
+KIND_CHOICES = [(kind, records.KIND_WORDS[kind].one) for kind in records.KINDS]
 DIRECTION_CHOICES = [(records.INBOUND, "from them"), (records.OUTBOUND, "from you")]
 
 

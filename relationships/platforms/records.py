@@ -40,6 +40,32 @@ LIKE = "like"
 KINDS = (REPLY, MENTION, QUOTE, DM, REPOST, LIKE)
 DIRECT_KINDS = (DM, REPLY, QUOTE, MENTION)
 
+
+@dataclass(frozen=True)
+class KindWords:
+    """What a kind of interaction is called on screen: labels, sentences and lines all take it from here.
+
+    ``one`` / ``many`` are the noun. ``did`` is one of them done to someone,
+    ``did_many`` several: ``{who}`` is "you", "Ana" or "them", ``{whose}``
+    "your", "Ana's" or "their", ``{n}`` how many as the sentence counts them
+    ("6 times", "on 5 different days"; for likes and shares a number of posts).
+    """
+
+    one: str
+    many: str
+    did: str
+    did_many: str
+
+
+KIND_WORDS = {
+    REPLY: KindWords("reply", "replies", "replied to {who}", "replied to {who} {n}"),
+    MENTION: KindWords("mention", "mentions", "mentioned {who}", "mentioned {who} {n}"),
+    QUOTE: KindWords("quote", "quotes", "quoted {who}", "quoted {who} {n}"),
+    DM: KindWords("DM", "DMs", "sent {who} a DM", "sent {who} DMs {n}"),
+    REPOST: KindWords("share", "shares", "shared {whose} post", "shared {n} of {whose} posts"),
+    LIKE: KindWords("like", "likes", "liked {whose} post", "liked {n} of {whose} posts"),
+}
+
 INBOUND = "in"  # the other person did it to the user
 OUTBOUND = "out"  # the user did it to the other person
 DIRECTIONS = (INBOUND, OUTBOUND)

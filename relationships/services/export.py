@@ -27,7 +27,7 @@ from relationships.services.scoring.sentences import rapport_sentences, talk_day
 
 FORMATS = ("json", "csv")
 # Kinds in the order the CSV columns name them.
-KINDS = (r.REPLY, r.MENTION, r.QUOTE, r.DM, r.REPOST, r.LIKE)
+KINDS = r.KINDS
 CSV_HEADER = (
     ["id", "name", "tier", "score", "talk_days", "one_way_days", "first_interaction", "last_interaction",
      "identities", "i_follow", "follows_me"]

@@ -10,6 +10,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from relationships.platforms import records as r
+
 register = template.Library()
 
 
@@ -85,16 +87,6 @@ def signed(value: int) -> str:
     return f"+{value}" if value > 0 else str(value)
 
 
-_DID = {
-    "reply": ("replied to you", "You replied to {}"),
-    "mention": ("mentioned you", "You mentioned {}"),
-    "quote": ("quoted you", "You quoted {}"),
-    "dm": ("sent you a direct message", "You sent {} a direct message"),
-    "repost": ("shared your post", "You shared {}'s post"),
-    "like": ("liked your post", "You liked {}'s post"),
-}
-
-
 @register.simple_tag
 def describe(interaction, name: str) -> str:
     """'Ana replied to you' / 'You replied to Ana' (autoescaped by the template like any text)."""
@@ -102,10 +94,18 @@ def describe(interaction, name: str) -> str:
     # Interactions, or the dicts kept as a nudge's evidence.
     kind = interaction.get("kind") if isinstance(interaction, dict) else interaction.kind
     direction = interaction.get("direction") if isinstance(interaction, dict) else interaction.direction
-    inbound, outbound = _DID.get(kind, ("did something", "You did something with {}"))
+    words = r.KIND_WORDS.get(kind)
     if direction == "in":
-        return f"{name or 'They'} {inbound}"
-    return outbound.format(name or "them").replace("them's", "their")
+        return f"{name or 'They'} {words.did.format(who='you', whose='your') if words else 'did something'}"
+    who, whose = (name, f"{name}'s") if name else ("them", "their")
+    return f"You {words.did.format(who=who, whose=whose)}" if words else f"You did something with {who}"
+
+
+@register.filter
+def kind_word(kind: str) -> str:
+    """'reply', 'DM', 'share': what an interaction kind is called on screen."""
+    words = r.KIND_WORDS.get(kind)
+    return words.one if words else kind
 
 
 NUDGE_KINDS = {"follow": "Follow suggestion", "shows_up": "Shows up for you", "reconnect": "Reconnect"}

@@ -12,9 +12,6 @@ from relationships.models import Person, Preferences, Rapport
 from relationships.platforms import records as r
 from relationships.services.scoring.rapport import MASS_MENTION, both_ways, local_today, weights_for
 
-_NOUNS = {r.REPLY: ("reply", "replies"), r.MENTION: ("mention", "mentions"), r.QUOTE: ("quote", "quotes"),
-          r.DM: ("DM", "DMs")}
-
 
 def times(n: int) -> str:
     """'once', 'twice', '5 times'."""
@@ -22,8 +19,13 @@ def times(n: int) -> str:
 
 
 def _noun(kind: str, n: int) -> str:
-    singular, plural = _NOUNS[kind]
-    return f"{n} {singular if n == 1 else plural}"
+    words = r.KIND_WORDS[kind]
+    return f"{n} {words.one if n == 1 else words.many}"
+
+
+def _did(kind: str, n: int | str, who: str = "you", whose: str = "your") -> str:
+    """'replied to you 6 times', 'shared 4 of your posts': several of ``kind`` done to someone."""
+    return r.KIND_WORDS[kind].did_many.format(n=n, who=who, whose=whose)
 
 
 def _and(parts: list[str]) -> str:
@@ -65,13 +67,6 @@ def _posts(parts: list[tuple[str, int]]) -> str:
     return f"{sum(n for _, n in parts)} posts: " + _and([_noun(k, n) for k, n in parts])
 
 
-# How one side's posts of a single kind read as a verb; several kinds are "wrote to".
-_OUT_VERBS = {r.REPLY: "replied to {}", r.MENTION: "mentioned {}", r.QUOTE: "quoted {}",
-              r.DM: "sent direct messages to {}"}
-_IN_VERBS = {r.REPLY: "replied to you", r.MENTION: "mentioned you", r.QUOTE: "quoted you",
-             r.DM: "sent you direct messages"}
-
-
 def answers_unseen(person: Person) -> bool:
     """Whether an answer from ``person`` could not have been seen: all their accounts are on X.
 
@@ -87,8 +82,9 @@ def answers_unseen(person: Person) -> bool:
 
 def _you_wrote(obj: str, days: int, parts: list[tuple[str, int]]) -> str:
     """'You replied to Pal on 13 different days — 14 replies': the user's side alone."""
-    verb = _OUT_VERBS[parts[0][0]] if len(parts) == 1 else "wrote to {}"
-    return f"You {verb.format(obj)} {on_days(days)} — {_posts(parts)}"
+    # One kind reads as its verb; several are "wrote to".
+    did = _did(parts[0][0], on_days(days), who=obj) if len(parts) == 1 else f"wrote to {obj} {on_days(days)}"
+    return f"You {did} — {_posts(parts)}"
 
 
 def talk_sentence(person: Person, days: int, inbound: dict[str, int], outbound: dict[str, int]) -> str:
@@ -118,8 +114,8 @@ def talk_sentence(person: Person, days: int, inbound: dict[str, int], outbound: 
             return f"{_you_wrote(obj, days, from_you)}; an X archive cannot show whether {obj} answered."
         return f"{_you_wrote(obj, days, from_you)}; no answer from {obj} yet."
     if from_them:
-        verb = _IN_VERBS[from_them[0][0]] if len(from_them) == 1 else "wrote to you"
-        return f"{subject} {verb} {on_days(days)} — {_posts(from_them)}; you haven't answered yet."
+        did = _did(from_them[0][0], on_days(days)) if len(from_them) == 1 else f"wrote to you {on_days(days)}"
+        return f"{subject} {did} — {_posts(from_them)}; you haven't answered yet."
     return ""
 
 
@@ -179,13 +175,9 @@ def rapport_sentences(
         sentences.append(talk_sentence(person, rapport.talks, inbound, outbound))
 
     for counts, who, whose in ((inbound, subject, "your"), (outbound, "You", possessive)):
-        likes, shares = counts.get(r.LIKE, 0), counts.get(r.REPOST, 0)
-        if likes and shares:
-            sentences.append(f"{who} liked {likes} of {whose} posts and shared {shares}.")
-        elif likes:
-            sentences.append(f"{who} liked {likes} of {whose} posts.")
-        elif shares:
-            sentences.append(f"{who} shared {shares} of {whose} posts.")
+        done = [_did(kind, counts[kind], whose=whose) for kind in (r.LIKE, r.REPOST) if counts.get(kind)]
+        if done:
+            sentences.append(f"{who} {_and(done)}.")
 
     cut = prefs.mass_mention_cut
     if inbound.get(MASS_MENTION):
@@ -221,11 +213,10 @@ def explain_score(rapport: Rapport, prefs: Preferences) -> str:
     # included: a like each way raises it, so it is never worded as a talk
     # ("both ways" is two_way's word, and one like back is not a conversation).
     both = f"; attention from each side to the other (likes included) raises it by {boost}%" if boost else ""
-    return (
-        f"Score {rapport.score:.2f}: a reply weighs {w['reply']:g}, a DM {w['dm']:g}, a quote {w['quote']:g}, "
-        f"a mention {w['mention']:g}, a share {w['repost']:g} and a like {w['like']:g}, "
-        f"each halving every {prefs.half_life_days:g} days{both}."
-    )
+    first, *rest = (r.REPLY, r.DM, r.QUOTE, r.MENTION, r.REPOST, r.LIKE)
+    weighs = [f"a {r.KIND_WORDS[first].one} weighs {w[first]:g}"]
+    weighs += [f"a {r.KIND_WORDS[kind].one} {w[kind]:g}" for kind in rest]
+    return f"Score {rapport.score:.2f}: {_and(weighs)}, each halving every {prefs.half_life_days:g} days{both}."
 
 
 # -- Nudge reasons ---------------------------------------------------------------------
@@ -240,19 +231,10 @@ def shows_up_reason(person: Person, inbound: dict[str, int]) -> str:
 
     Counts of posts ("6 times"), never talks: the user has not answered.
     """
-    parts = []
-    replies = inbound.get(r.REPLY, 0)
-    mentions = inbound.get(r.MENTION, 0) - inbound.get(MASS_MENTION, 0)
-    quotes = inbound.get(r.QUOTE, 0)
-    shares = inbound.get(r.REPOST, 0)
-    if replies:
-        parts.append(f"replied to you {times(replies)}")
-    if mentions:
-        parts.append(f"mentioned you {times(mentions)}")
-    if quotes:
-        parts.append(f"quoted you {times(quotes)}")
-    if shares:
-        parts.append(f"shared {shares} of your posts")
+    counts = {**inbound, r.MENTION: inbound.get(r.MENTION, 0) - inbound.get(MASS_MENTION, 0)}
+    parts = [_did(kind, times(counts[kind])) for kind in (r.REPLY, r.MENTION, r.QUOTE) if counts.get(kind)]
+    if counts.get(r.REPOST):
+        parts.append(_did(r.REPOST, counts[r.REPOST]))
     return f"{names(person)[0]} {_and(parts)} — say thanks, or follow?"
 
 
@@ -265,9 +247,6 @@ def reconnect_reason(person: Person, talks: int, days_since: int) -> str:
 
 
 # -- Why a person stands where they do in a ranked list -------------------------------
-
-_ATTENTION_NOUNS = {**_NOUNS, r.REPOST: ("share", "shares"), r.LIKE: ("like", "likes")}
-
 
 def tier_meanings() -> list[tuple[str, str]]:
     """(tier, what it means), closest first, for the legend beside a ranked list."""
@@ -300,12 +279,7 @@ RANKING_RULE = (
 
 def _attention(counts: dict[str, int]) -> str:
     """'40 likes, 3 shares' of one direction's counts, or '' when there are none."""
-    parts = [
-        f"{counts[kind]} {_ATTENTION_NOUNS[kind][0 if counts[kind] == 1 else 1]}"
-        for kind in (r.REPLY, r.MENTION, r.QUOTE, r.DM, r.REPOST, r.LIKE)
-        if counts.get(kind)
-    ]
-    return ", ".join(parts)
+    return ", ".join(_noun(kind, counts[kind]) for kind in r.KINDS if counts.get(kind))
 
 
 def rank_reason(rapport: Rapport | None) -> str:
