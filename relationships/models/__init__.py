@@ -61,14 +61,6 @@ class Preferences(models.Model):
         return prefs
 
 
-class PersonQuerySet(models.QuerySet):
-    def for_user(self, user):
-        return self.filter(user=user)
-
-    def visible(self):
-        return self.filter(hidden=False)
-
-
 class Person(models.Model):
     """Someone the user knows; holds one or more platform identities."""
 
@@ -78,8 +70,6 @@ class Person(models.Model):
     tags = models.JSONField(default=list, blank=True)
     hidden = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
-
-    objects = PersonQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "people"
@@ -435,7 +425,6 @@ __all__ = [
     "Nudge",
     "PLATFORM_CHOICES",
     "Person",
-    "PersonQuerySet",
     "Preferences",
     "Rapport",
     "Source",

@@ -28,11 +28,11 @@ from relationships.forms.connect import (
 )
 from relationships.models import Nudge, Preferences, Source
 from relationships.platforms.records import BLUESKY, MASTODON
+from relationships.selectors.cards import nudge_cards
 from relationships.services import follow
 from relationships.services.intake import connect, sync
 from relationships.services.scoring import nudges
 from relationships.services.scoring.rapport import local_today
-from relationships.views.common import nudge_cards
 from relationships.web.middleware import CONTENT_SECURITY_POLICY
 
 OAUTH_SESSION_KEY = "rapport_mastodon_oauth"

@@ -14,11 +14,12 @@ from django.views.decorators.vary import vary_on_headers
 
 from relationships.forms.accounts import SignUpForm
 from relationships.forms.pages import DashboardForm, NudgeCountsForm
-from relationships.models import CommunityHeadline, CommunitySnapshot, Job, Nudge, Person, Preferences
+from relationships.models import Job, Nudge, Preferences
+from relationships.selectors import dashboard as selectors
 from relationships.services.charts import Series, bar_chart
-from relationships.services.scoring import community, nudges
+from relationships.services.scoring import nudges
 from relationships.services.scoring.rapport import local_today
-from relationships.views.common import nudge_cards, nudge_counts, render_page, wants_partial
+from relationships.views.common import render_page, wants_partial
 from relationships.web import page_cache
 
 
@@ -50,38 +51,15 @@ def signup(request):
     return render(request, "registration/signup.html", {"form": form})
 
 
-NUDGE_CARDS = 6
-
-
 @page_cache.per_user
 @vary_on_headers("HX-Request")
 def dashboard(request):
     """The community headline, its twelve months, and the open nudges: stored figures only, never a scan."""
-    user = request.user
     form = DashboardForm(request.GET or None)
     show_all = form.is_valid() and form.cleaned_data["all"]
-    prefs = Preferences.for_user(user)
-    headline = CommunityHeadline.objects.filter(user=user).first()
-    months = list(CommunitySnapshot.objects.filter(user=user).order_by("month"))
-    counts = nudge_counts(user)
-    named = community.examples(headline)
-    open_nudges = Nudge.objects.filter(user=user, state=Nudge.State.OPEN, person__hidden=False)
-    cards = nudge_cards(open_nudges, None if show_all else NUDGE_CARDS)
-    context = {
-        "today": local_today(prefs),
-        "headline": headline,
-        "named": named,
-        # The card names EXAMPLES people; the rest are counted and linked, so the figure adds up.
-        "drifting_more": max(0, headline.drifting - len(named["drifting"])) if headline else 0,
-        "chart": _community_chart(months),
-        "counts": counts,
-        "nudges": cards,
-        "more": not show_all and counts["open"] > len(cards),
-        "has_people": headline is not None or Person.objects.filter(user=user).exists(),
-        "running": Job.objects.filter(user=user).running().first(),
-    }
-    if community.x_archive_only(user):
-        context["reached_out"] = community.reached_out_most(user)
+    context = selectors.dashboard(request.user, show_all)
+    context["today"] = local_today(Preferences.for_user(request.user))
+    context["chart"] = _community_chart(context.pop("months"))
     return render_page(request, "relationships/dashboard.html", context, "nudges")
 
 
@@ -92,12 +70,7 @@ def nudge_counts_view(request):
         return redirect("dashboard")
     form = NudgeCountsForm(request.GET)
     shown = form.cleaned_data["shown"] if form.is_valid() else []
-    open_nudges = Nudge.objects.filter(user=request.user, state=Nudge.State.OPEN, person__hidden=False)
-    context = {
-        "counts": nudge_counts(request.user),
-        "more": open_nudges.exclude(pk__in=shown).exists(),
-        "oob": True,
-    }
+    context = {**selectors.nudge_summary(request.user, shown), "oob": True}
     return render(request, "relationships/dashboard.html#nudge_summary", context)
 
 

@@ -5,90 +5,40 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib import messages
-from django.db.models import Count, Exists, OuterRef, Q
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from relationships.forms.pages import HideForm, MergeForm, MergeSearchForm, PersonNotesForm, SplitForm, TimelineForm
-from relationships.models import Identity, Interaction, Nudge, Person, Preferences, Rapport
+from relationships.models import Nudge, Person, Preferences
 from relationships.platforms import records as r
+from relationships.selectors import person as selectors
+from relationships.selectors.cards import attach_recent
+from relationships.selectors.people import decorate
 from relationships.services import people as people_service
 from relationships.services.charts import Series, bar_chart
-from relationships.services.scoring.community import MonthOf, month_starts
+from relationships.services.scoring.community import month_starts
 from relationships.services.scoring.rapport import local_today
 from relationships.services.scoring.sentences import explain_score, rapport_sentences
-from relationships.views.common import (
-    RECENT_FIELDS,
-    attach_recent,
-    decorate,
-    identities_prefetch,
-    render_page,
-    wants_partial,
-)
+from relationships.views.common import render_page, wants_partial
 from relationships.web import page_cache
 
-TIMELINE_PAGE = 25
-MERGE_RESULTS = 8
 # HX-Target of the person page's htmx requests -> the partial that answers it.
 _PARTIALS = {"timeline": "timeline", "merge-candidates": "merge_candidates", "about": "about"}
 
 
 def _owned(request, pk: int) -> Person:
-    # The permission check: another user's person is a 404, never a 403 that confirms it exists.
-    return get_object_or_404(
-        Person.objects.select_related("rapport").prefetch_related(identities_prefetch()), pk=pk, user=request.user
-    )
-
-
-def _rapport(person: Person) -> Rapport | None:
-    try:
-        return person.rapport
-    except Rapport.DoesNotExist:
-        return None
-
-
-class TimelinePage:
-    """One page of a person's timeline, newest first: ``TIMELINE_PAGE`` rows and whether there are older ones.
-
-    No total: counting a long history on every view cost more than the rest
-    of the page (10 ms for 14,000 interactions), and "Newer / Older" needs
-    only to know whether one more row exists.
-    """
-
-    def __init__(self, rows: list, number: int, has_next: bool):
-        self.object_list, self.number, self.has_next = rows, number, has_next
-        self.has_previous = number > 1
-        self.next_page_number, self.previous_page_number = number + 1, number - 1
-
-    def __iter__(self):
-        return iter(self.object_list)
-
-    @classmethod
-    def of(cls, queryset, number: int) -> TimelinePage:
-        """Raises Http404 past the end, as for any page that does not exist (page 1 always exists)."""
-        start = (number - 1) * TIMELINE_PAGE
-        rows = list(queryset[start:start + TIMELINE_PAGE + 1])
-        if not rows and number > 1:
-            raise Http404(f"This timeline has no page {number}.")
-        return cls(rows[:TIMELINE_PAGE], number, len(rows) > TIMELINE_PAGE)
+    return selectors.owned(request.user, pk)
 
 
 def _monthly_chart(person: Person, identity_ids: list[int], prefs: Preferences, today: dt.date):
     starts = month_starts(today)
     since = dt.datetime.combine(starts[0], dt.time(0), tzinfo=prefs.tzinfo)
-    counts = {
-        (month, direction): n
-        # identity_ids are the owner-checked person's (see person_context): an index-only scan.
-        for month, direction, n in Interaction.objects.filter(identity_id__in=identity_ids, occurred_at__gte=since)
-        .order_by()
-        .values("direction", month=MonthOf("day"))
-        .annotate(n=Count("*"))
-        .values_list("month", "direction", "n")
-    }
+    # identity_ids are the owner-checked person's (see person_context).
+    counts = selectors.monthly_counts(identity_ids, since)
     keys = [s.strftime("%Y-%m") for s in starts]
     return bar_chart(
         f"Interactions with {person.display_name}, month by month",
@@ -101,27 +51,11 @@ def _monthly_chart(person: Person, identity_ids: list[int], prefs: Preferences, 
     )
 
 
-def _merge_candidates(person: Person, query: str):
-    query = query.strip().lstrip("@")
-    if not query:
-        return []
-    handles = Identity.objects.filter(person=OuterRef("pk")).filter(
-        Q(handle__icontains=query) | Q(display_name__icontains=query)
-    )
-    return list(
-        Person.objects.filter(user_id=person.user_id)
-        .exclude(pk=person.pk)
-        .filter(Q(name__icontains=query) | Exists(handles))
-        .prefetch_related(identities_prefetch())
-        .order_by("name", "pk")[:MERGE_RESULTS]
-    )
-
-
 def person_context(request, person: Person, **extra) -> dict:
     """Everything the person page shows; a fixed number of queries whatever the person's history."""
     prefs = Preferences.for_user(request.user)
     today = local_today(prefs)
-    rapport_row = _rapport(person)
+    rapport_row = selectors.rapport_of(person)
     decorate(person)
     identity_ids = [i.pk for i in person.identity_list]
 
@@ -129,15 +63,9 @@ def person_context(request, person: Person, **extra) -> dict:
     if not timeline_form.is_valid():
         # ?page=abc, 0 or 99999999999999999999: no such page. A huge one would overflow the database's OFFSET.
         raise Http404("No such page of this timeline.")
-    page_number = timeline_form.cleaned_data["page"] or 1
-    # The identity ids come from the person fetched for request.user (_owned): filtering on them alone lets
-    # the timeline index answer without reading each interaction's row for its user_id.
-    timeline = Interaction.objects.filter(identity_id__in=identity_ids).only(*RECENT_FIELDS).order_by(
-        "-occurred_at", "-pk"
-    )
-    page = TimelinePage.of(timeline, page_number)
+    page = selectors.timeline(identity_ids, timeline_form.cleaned_data["page"] or 1)
 
-    all_nudges = list(person.nudges.order_by("kind"))
+    all_nudges = selectors.nudges(person)
     open_nudges = [n for n in all_nudges if n.state == Nudge.State.OPEN]
     if open_nudges:
         attach_recent([person])
@@ -160,7 +88,7 @@ def person_context(request, person: Person, **extra) -> dict:
         "suggestions": people_service.suggest_merges(person),
         "merge_search": search,
         "merge_query": merge_query,
-        "merge_candidates": _merge_candidates(person, merge_query),
+        "merge_candidates": selectors.merge_candidates(person, merge_query),
         "notes_form": PersonNotesForm(initial={"notes": person.notes, "tags": ", ".join(person.tags or [])}),
         "editing": False,
         **extra,

@@ -6,7 +6,6 @@ import os
 import uuid
 
 from django.contrib import messages
-from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -14,31 +13,20 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseStopPolling
 
 from relationships.forms.accounts import ArchiveUploadForm, RemoveSourceForm
-from relationships.models import Job, Source
+from relationships.models import Source
 from relationships.platforms.archives import ArchiveError
+from relationships.selectors import sources as selectors
 from relationships.services.intake import imports
 from relationships.services.intake import sources as sources_service
 from relationships.services.scoring.community import x_archive_only
 from relationships.views.common import render_page, wants_partial
 
 
-def _sources(user) -> list[Source]:
-    rows = list(
-        Source.objects.filter(user=user)
-        .annotate(seen=Count("interactions"))
-        .prefetch_related("files")
-        .order_by("-created_at")
-    )
-    for source in rows:
-        source.seen_words = f"{source.seen:,} interaction{'s' if source.seen != 1 else ''}"
-    return rows
-
-
 def sources_context(request, form: ArchiveUploadForm | None = None) -> dict:
     """Everything the Sources page shows: the page itself and a refused upload answered as a full page."""
     return {
-        "sources": _sources(request.user),
-        "jobs": Job.objects.filter(user=request.user).select_related("source")[:20],
+        "sources": selectors.sources(request.user),
+        "jobs": selectors.recent_jobs(request.user),
         "form": form or ArchiveUploadForm(),
         "x_archive_only": x_archive_only(request.user),
     }
@@ -97,7 +85,7 @@ def _store(upload, destination) -> None:
 
 @vary_on_headers("HX-Request", "HX-History-Restore-Request")
 def job_progress(request, pk: int):
-    job = Job.objects.filter(user=request.user, pk=pk).select_related("source").first()
+    job = selectors.job(request.user, pk)
     if job is None:
         raise Http404("No such job.")
     if not wants_partial(request):

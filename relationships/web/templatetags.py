@@ -127,7 +127,7 @@ def absolute(value):
 
 @register.simple_tag
 def avatar(person, large: bool = False):
-    """The person's picture (``person.avatar``, set by views.common.decorate), or a coloured initial."""
+    """The person's picture (``person.avatar``, set by selectors.people.decorate), or a coloured initial."""
     size = 64 if large else 40
     extra = " avatar-large" if large else ""
     name = person.display_name
@@ -151,7 +151,7 @@ _FOLLOW_STATES = {
 
 @register.simple_tag
 def follow_state(person):
-    """Whether the user follows them and they follow the user, in words (from views.common.decorate)."""
+    """Whether the user follows them and they follow the user, in words (from selectors.people.decorate)."""
     state = _FOLLOW_STATES.get((bool(person.i_follow_any), bool(person.follows_me_any)))
     if state is None:
         return mark_safe('<span class="follow-state"><span class="fs fs-none">Not following each other</span></span>')
@@ -249,7 +249,7 @@ def talk_header(rapport, person, today) -> str:
 
 @register.simple_tag
 def person_row(person, today):
-    """One person of the people list (a decorated person, see views.common.decorate): avatar, name, accounts,
+    """One person of the people list (a decorated person, see selectors.people.decorate): avatar, name, accounts,
     why they stand where they do, tier, talks, when you last talked, and the follow state. The list draws
     fifty at a time; through the template engine they were 3 of the page's 8 ms."""
     from relationships.services.scoring.sentences import rank_reason
