@@ -93,15 +93,18 @@ def account_label(identity: Identity) -> str:
     return handle if identity.platform == r.BLUESKY else f"@{handle}"
 
 
+def identities_of(person: Person):
+    """The person's identities: ``identity_list`` when a selector read them already, else the (prefetched) ones."""
+    identities = person.__dict__.get("identity_list")
+    return person.identities.all() if identities is None else identities
+
+
 def person_label(person: Person) -> str:
     """The name with the accounts, "Lena Berg (@lena@social.example)": two people of one name told apart.
 
     Reads ``person.identity_list`` when the page has it, else the (prefetched) identities.
     """
-    identities = person.__dict__.get("identity_list")
-    if identities is None:
-        identities = person.identities.all()
-    accounts = ", ".join(account_label(identity) for identity in identities)
+    accounts = ", ".join(account_label(identity) for identity in identities_of(person))
     return f"{person.display_name} ({accounts})" if accounts else person.display_name
 
 
@@ -187,7 +190,7 @@ def suggest_merges(person: Person, limit: int = 5) -> list[Suggestion]:
     The same handle stem, or the same display name, on a platform ``person``
     has no identity on. The user confirms; nothing is merged automatically.
     """
-    mine = list(person.identities.all())
+    mine = list(identities_of(person))
     platforms = {ident.platform for ident in mine}
     others = [p for p in r.PLATFORMS if p not in platforms]
     if not mine or not others:
