@@ -22,8 +22,11 @@ __all__ = [
 class QuickSelect(forms.Select):
     """A <select> with its options written directly, not through a template per option.
 
-    The people list's filters are four of them on every view of the list;
-    Django's per-option templates made them 0.7 ms of it. Same markup.
+    The people list's filters are four of them on every view of the list.
+    Measured with 10,000 people (CPU): the four take 0.5 ms this way and
+    1.5-2.2 ms through Django's per-option templates, on a first view of the
+    list that already measures 3.3-3.5x the trivial page against its 3x floor.
+    The markup differs only in whitespace between the options.
     """
 
     def render(self, name, value, attrs=None, renderer=None):
@@ -130,8 +133,10 @@ WEIGHT_FIELDS = [(kind, f"A {r.KIND_WORDS[kind].one}") for kind in (r.REPLY, r.D
 class TimeZoneSelect(forms.Select):
     """The ~600 time zones as a <select>, escaped once per process.
 
-    Through Django's per-option templates (or even format_html per option)
-    rendering them cost more than the rest of the settings page together.
+    Measured (CPU): 1.6-1.7 ms this way, 24.5-26.5 ms through Django's
+    per-option templates, where the whole trivial page (a job's) takes 5 ms:
+    the select alone would take five times the trivial page, past the pages'
+    3x floor.
     """
 
     def render(self, name, value, attrs=None, renderer=None):
