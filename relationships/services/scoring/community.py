@@ -32,14 +32,13 @@ from relationships.models import (
     Source,
 )
 from relationships.platforms import records as r
-from relationships.services import changes
+from relationships.services import changes, writes
 from relationships.services.scoring.rapport import RANK_ORDER, direct_count, local_today, regular, talk_filter
 
 MONTHS = 12
 DRIFT_AFTER_DAYS = 60
 DRIFT_UNTIL_DAYS = 365
 EXAMPLES = 5
-IN_CHUNK = 900
 _REGULAR_TIERS = (Rapport.Tier.REGULAR, Rapport.Tier.CLOSE)
 
 
@@ -117,11 +116,9 @@ def _regular_before(user, prefs, person_ids: list[int], before: dt.date) -> set[
     from each side is rapport's "both ways".
     """
     found = set()
-    for i in range(0, len(person_ids), IN_CHUNK):
+    for chunk in writes.chunks(person_ids):
         rows = (
-            Interaction.objects.filter(
-                talk_filter(prefs), user=user, day__lt=before, identity__person_id__in=person_ids[i : i + IN_CHUNK]
-            )
+            Interaction.objects.filter(talk_filter(prefs), user=user, day__lt=before, identity__person_id__in=chunk)
             .order_by()
             .values(person=F("identity__person_id"))
             .annotate(
@@ -147,8 +144,8 @@ def _months(user, prefs, owner, starts: list[dt.date]) -> list[dict]:
     tz = prefs.tzinfo
     first_month = {}
     ids = sorted(everyone)
-    for i in range(0, len(ids), IN_CHUNK):
-        for person, first_at in Rapport.objects.filter(user=user, person_id__in=ids[i : i + IN_CHUNK]).values_list(
+    for chunk in writes.chunks(ids):
+        for person, first_at in Rapport.objects.filter(user=user, person_id__in=chunk).values_list(
             "person_id", "first_interaction_at"
         ):
             if first_at is not None:

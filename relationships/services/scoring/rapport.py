@@ -37,14 +37,14 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Case, CharField, Count, F, FloatField, Func, IntegerField, Max, Min, Q, Sum, Value, When
 from django.db.models.functions import Cast, Greatest, Power
 from django.utils import timezone
 
 from relationships.models import Identity, Interaction, Person, Preferences, Rapport
 from relationships.platforms import records as r
-from relationships.services import changes
+from relationships.services import changes, writes
 
 # Tier thresholds. The names of the tiers are the contract; these numbers are
 # the settings DESIGN.md speaks of, kept here until the settings page needs them.
@@ -65,12 +65,8 @@ RANK_ORDER = ("-two_way", "-score")
 MASS_MENTION = "mass_mention"
 
 # Past this many people an incremental recompute aggregates the whole user in
-# one scan and keeps the wanted rows: cheaper than many IN (...) lookups, and
-# it keeps each statement under SQLite's bound-parameter cap.
+# one scan and keeps the wanted rows: cheaper than many IN (...) lookups.
 WHOLE_USER_ABOVE = 2000
-IN_CHUNK = 900
-# Rows past which PostgreSQL gets them by COPY rather than multi-row VALUES.
-COPY_ABOVE = 500
 
 _EPOCH = dt.date(1970, 1, 1)
 
@@ -103,8 +99,8 @@ def local_today(prefs: Preferences) -> dt.date:
 
 
 def weights_for(prefs: Preferences) -> dict[str, float]:
-    """The user's weights, with DESIGN.md's defaults for any kind not set."""
-    weights = {"dm": 3.0, "reply": 3.0, "quote": 2.0, "mention": 2.0, "repost": 1.0, "like": 0.5}
+    """The user's weights, with DESIGN.md's defaults (the field's, in models) for any kind not set."""
+    weights = Preferences._meta.get_field("weights").get_default()
     for kind, value in (prefs.weights or {}).items():
         if kind in weights:
             try:
@@ -158,6 +154,23 @@ class Figures:
     last_talk_on: dt.date | None = None
     first_at: dt.datetime | None = None
     last_at: dt.datetime | None = None
+
+    def add(self, direction: str, values: list) -> None:
+        """Fold in one aggregated row: a count per kind (r.KINDS), mass mentions, weighted sum, first, last."""
+        counts = self.inbound if direction == r.INBOUND else self.outbound
+        for kind, n in zip(r.KINDS, values):
+            if n:
+                counts[kind] = counts.get(kind, 0) + n
+        n_mass, weighted, first_at, last_at = values[len(r.KINDS) :]
+        if n_mass:
+            counts[MASS_MENTION] = counts.get(MASS_MENTION, 0) + n_mass
+        if direction == r.INBOUND:
+            self.in_weighted += weighted or 0.0
+        else:
+            self.out_weighted += weighted or 0.0
+        first_at, last_at = _moment(first_at), _moment(last_at)
+        self.first_at = first_at if self.first_at is None else min(self.first_at, first_at)
+        self.last_at = last_at if self.last_at is None else max(self.last_at, last_at)
 
     @property
     def reciprocity(self) -> float:
@@ -264,10 +277,10 @@ def _identity_scopes(user, person_ids: list[int] | None) -> tuple[dict[int, int]
         owner = {i: p for i, p in identities.values_list("pk", "person_id") if keep is None or p in keep}
         return owner, [Q(user=user)]
     owner = {}
-    for i in range(0, len(person_ids), IN_CHUNK):
-        owner.update(identities.filter(person_id__in=person_ids[i : i + IN_CHUNK]).values_list("pk", "person_id"))
+    for chunk in writes.chunks(person_ids):
+        owner.update(identities.filter(person_id__in=chunk).values_list("pk", "person_id"))
     ids = sorted(owner)
-    return owner, [Q(identity_id__in=ids[i : i + IN_CHUNK]) for i in range(0, len(ids), IN_CHUNK)]
+    return owner, [Q(identity_id__in=chunk) for chunk in writes.chunks(ids)]
 
 
 def _aggregate(user, prefs: Preferences, today: dt.date, person_ids: list[int] | None) -> dict[int, Figures]:
@@ -305,26 +318,12 @@ def _aggregate(user, prefs: Preferences, today: dt.date, person_ids: list[int] |
         )
         for ident, direction, *values in rows:
             person = owner.get(ident)
-            if person is None:
-                continue
-            fig = figures.setdefault(person, Figures())
-            counts = fig.inbound if direction == r.INBOUND else fig.outbound
-            for kind, n in zip(r.KINDS, values):
-                if n:
-                    counts[kind] = counts.get(kind, 0) + n
-            n_mass, weighted, first_at, last_at = values[len(r.KINDS) :]
-            if n_mass:
-                counts[MASS_MENTION] = counts.get(MASS_MENTION, 0) + n_mass
-            if direction == r.INBOUND:
-                fig.in_weighted += weighted or 0.0
-            else:
-                fig.out_weighted += weighted or 0.0
-            first_at, last_at = _moment(first_at), _moment(last_at)
-            fig.first_at = first_at if fig.first_at is None else min(fig.first_at, first_at)
-            fig.last_at = last_at if fig.last_at is None else max(fig.last_at, last_at)
+            if person is not None:
+                figures.setdefault(person, Figures()).add(direction, values)
 
         # Talks: distinct days, per identity here (its own query: on PostgreSQL
-        # a DISTINCT aggregate would force the query above onto one slow sort)...
+        # a DISTINCT aggregate would force the query above onto one slow sort),
+        # per person in _settle_talks.
         for ident, n_talks, last_talk in (
             base.filter(talk)
             .values(ident=_ScanGroup("identity_id"))
@@ -333,8 +332,17 @@ def _aggregate(user, prefs: Preferences, today: dt.date, person_ids: list[int] |
         ):
             talks_by_identity[ident] = (n_talks, last_talk)
 
-    # ...which is the person's figure unless two of their identities talked:
-    # then the same day on two platforms must count once, grouped by person.
+    _settle_talks(user, talk, owner, talks_by_identity, figures)
+    return figures
+
+
+def _settle_talks(user, talk: Q, owner: dict[int, int], talks_by_identity: dict[int, tuple[int, dt.date]],
+                  figures: dict[int, Figures]) -> None:
+    """Each person's talks and last talk: those of their one identity that talked.
+
+    When two of a person's identities talked, the same day on two platforms
+    must count once: their talks are counted again, grouped by person.
+    """
     talking: dict[int, list[int]] = {}
     for ident in talks_by_identity:
         if ident in owner:
@@ -343,16 +351,15 @@ def _aggregate(user, prefs: Preferences, today: dt.date, person_ids: list[int] |
     for person, idents in talking.items():
         if len(idents) == 1:
             figures[person].talks, figures[person].last_talk_on = talks_by_identity[idents[0]]
-    for i in range(0, len(merged), IN_CHUNK):
+    for chunk in writes.chunks(merged):
         for person, n_talks, last_talk in (
-            Interaction.objects.filter(talk, user=user, identity__person_id__in=merged[i : i + IN_CHUNK])
+            Interaction.objects.filter(talk, user=user, identity__person_id__in=chunk)
             .order_by()
             .values(person=F("identity__person_id"))
             .annotate(talks=Count("day", distinct=True), last_talk=Max("day"))
             .values_list("person", "talks", "last_talk")
         ):
             figures[person].talks, figures[person].last_talk_on = n_talks, last_talk
-    return figures
 
 
 def recompute(user, person_ids: Iterable[int] | None = None, today: dt.date | None = None) -> int:
@@ -390,9 +397,13 @@ def recompute(user, person_ids: Iterable[int] | None = None, today: dt.date | No
         if not people:
             return 0
         figures = _aggregate(user, prefs, today, wanted)
-        tz, now = prefs.tzinfo, connection.ops.adapt_datetimefield_value(timezone.now())
-        rows = [_row(user.pk, pk, figures.get(pk) or Figures(), today, tz, now) for pk in people]
-        return _upsert(user, rows)
+        adapt = writes.adapters()
+        now = adapt[0](timezone.now())
+        rows = [_row(user.pk, pk, figures.get(pk) or Figures(), today, prefs.tzinfo, now, adapt) for pk in people]
+        # Short of the whole account, a person goes only by a merge, which
+        # queues on the lock taken above: every person in ``rows`` is there.
+        writes.insert(Rapport._meta.db_table, _COLUMNS, rows, unique=("person_id",), update=_COLUMNS[2:])
+        return len(rows)
 
 
 def _people_in_scope(user, wanted: list[int] | None) -> list[int]:
@@ -403,8 +414,8 @@ def _people_in_scope(user, wanted: list[int] | None) -> list[int]:
         keep = set(wanted)
         return [pk for pk in qs.values_list("pk", flat=True) if pk in keep]
     found: list[int] = []
-    for i in range(0, len(wanted), IN_CHUNK):
-        found.extend(qs.filter(pk__in=wanted[i : i + IN_CHUNK]).values_list("pk", flat=True))
+    for chunk in writes.chunks(wanted):
+        found.extend(qs.filter(pk__in=chunk).values_list("pk", flat=True))
     return sorted(found)
 
 
@@ -417,9 +428,9 @@ _COLUMNS = ["person_id", "user_id", "score", "two_way", "talks", "reciprocity", 
             "first_interaction_at", "last_interaction_at", "last_talk_on", "tier", "computed_at"]
 
 
-def _row(user_id: int, person_id: int, fig: Figures, today: dt.date, tz: dt.tzinfo, now) -> tuple:
-    """One Rapport row as database values in _COLUMNS order (see _upsert)."""
-    ops = connection.ops
+def _row(user_id: int, person_id: int, fig: Figures, today: dt.date, tz: dt.tzinfo, now, adapt) -> tuple:
+    """One Rapport row as database values in _COLUMNS order; ``adapt`` is ``writes.adapters()``."""
+    adapt_dt, adapt_day = adapt
     first_day = fig.first_at.astimezone(tz).date() if fig.first_at else None
     last_day = fig.last_at.astimezone(tz).date() if fig.last_at else None
     tier = tier_for(
@@ -438,72 +449,9 @@ def _row(user_id: int, person_id: int, fig: Figures, today: dt.date, tz: dt.tzin
         _steady(fig.reciprocity),
         json.dumps(dict(sorted(fig.inbound.items()))),
         json.dumps(dict(sorted(fig.outbound.items()))),
-        ops.adapt_datetimefield_value(fig.first_at),
-        ops.adapt_datetimefield_value(fig.last_at),
-        ops.adapt_datefield_value(fig.last_talk_on),
+        adapt_dt(fig.first_at),
+        adapt_dt(fig.last_at),
+        adapt_day(fig.last_talk_on),
         tier,
         now,
     )
-
-
-def _upsert(user, params: list[tuple]) -> int:
-    """Insert or update Rapport rows, many per statement; return how many.
-
-    INSERT ... ON CONFLICT (person_id) DO UPDATE, on SQLite (3.24+) and
-    PostgreSQL alike: preparing 10,000 model instances through bulk_create
-    cost more than the whole aggregation. On SQLite the rows go in as
-    multi-row VALUES; on PostgreSQL binding 120,000 parameters still took
-    0.6 s for 10,000 rows, so many rows are COPYed into a temporary table
-    and upserted from there in one statement (0.16 s); a few (after an
-    ingest) skip the temporary table's catalog work. Values go through the
-    backend's own field adapters. A person deleted meanwhile (a merge) is
-    dropped and the write retried, never an error.
-    """
-    for attempt in range(3):
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                if connection.vendor == "postgresql" and len(params) > COPY_ABOVE:
-                    _copy_upsert(cursor, params)
-                else:
-                    for sql, values in _upsert_statements(params):
-                        cursor.execute(sql, values)
-            return len(params)
-        except IntegrityError:
-            # The only foreign key that can vanish under us is the person's.
-            if attempt == 2:
-                raise
-            alive = set(Person.objects.filter(user=user).values_list("pk", flat=True))
-            params = [p for p in params if p[0] in alive]
-    return 0
-
-
-def _copy_upsert(cursor, params: list[tuple]) -> None:
-    table = connection.ops.quote_name(Rapport._meta.db_table)
-    columns = ", ".join(_COLUMNS)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c not in ("person_id", "user_id"))
-    # Dropped explicitly: ON COMMIT DROP would outlive this call when the
-    # caller's transaction goes on (a second recompute in it would collide).
-    cursor.execute(f"CREATE TEMPORARY TABLE rapport_incoming (LIKE {table})")
-    with cursor.cursor.copy(f"COPY rapport_incoming ({columns}) FROM STDIN") as copy:
-        for row in params:
-            copy.write_row(row)
-    cursor.execute(
-        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM rapport_incoming "
-        f"ON CONFLICT (person_id) DO UPDATE SET {updates}"
-    )
-    cursor.execute("DROP TABLE rapport_incoming")
-
-
-def _upsert_statements(params: list[tuple]):
-    table = connection.ops.quote_name(Rapport._meta.db_table)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c not in ("person_id", "user_id"))
-    one = f"({', '.join(['%s'] * len(_COLUMNS))})"
-    # SQLite binds at most 999 parameters per statement in Django's view of it.
-    per_statement = min(1000, (connection.features.max_query_params or 65535) // len(_COLUMNS))
-    for i in range(0, len(params), per_statement):
-        chunk = params[i : i + per_statement]
-        sql = (
-            f"INSERT INTO {table} ({', '.join(_COLUMNS)}) VALUES {', '.join([one] * len(chunk))} "
-            f"ON CONFLICT (person_id) DO UPDATE SET {updates}"
-        )
-        yield sql, [value for row in chunk for value in row]
