@@ -22,6 +22,7 @@ Conventions
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 MASTODON = "mastodon"
@@ -30,7 +31,7 @@ X = "x"
 PLATFORMS = (MASTODON, BLUESKY, X)
 
 # Interaction kinds. One post gives one *direct* interaction per person, the
-# first that applies in this order: dm > reply > quote > mention.
+# first that applies in this order: dm > reply > quote > mention (see Post).
 DM = "dm"
 REPLY = "reply"
 QUOTE = "quote"
@@ -174,3 +175,66 @@ class CheckpointRecord:
 
 
 Record = IdentityRecord | InteractionRecord | FollowRecord | CountRecord | SkipRecord | CheckpointRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """What one post did, as its platform saw it: the accounts it concerns, and how.
+
+    A platform only says what it saw, with the account ids its records use:
+    whom the post replies to (``reply_to``), whose posts it quotes
+    (``quotes``), whom it mentions (``mentions``), and whether it is a direct
+    message (``dm``) sent to ``recipients``. This class alone turns that into
+    kinds: one direct interaction per account, the first that applies, ``dm``
+    > ``reply`` > ``quote`` > ``mention``.
+    """
+
+    reply_to: str = ""
+    quotes: tuple[str, ...] = ()
+    mentions: tuple[str, ...] = ()
+    dm: bool = False
+    recipients: tuple[str, ...] = ()
+
+    def kind_towards(self, account: str) -> str | None:
+        """How the post addresses ``account``, or None when it does not.
+
+        A direct message is a ``dm`` to everyone it concerns, whichever way it names them.
+        """
+        if self.dm:
+            return DM
+        if account and account == self.reply_to:
+            return REPLY
+        if account in self.quotes:
+            return QUOTE
+        if account in self.mentions:
+            return MENTION
+        return None
+
+    def kinds(self, author: str) -> dict[str, str]:
+        """Each account the post concerns but its author, with its kind.
+
+        A direct message concerns its recipients; any other post the account
+        it replies to, those it quotes, then those it mentions, in that order.
+        """
+        concerned = self.recipients if self.dm else (self.reply_to, *self.quotes, *self.mentions)
+        return {
+            account: self.kind_towards(account) for account in dict.fromkeys(concerned) if account and account != author
+        }
+
+    def named_count(self, author: str) -> int:
+        """How many people the post names besides its author: the mentions and the reply target."""
+        return max(1, len({*self.mentions, self.reply_to} - {author, ""}))
+
+
+def post_records(post: Post, author: str, identity: Callable[[str], list[Record]], **fields) -> list[Record]:
+    """The records of one post: for each account it concerns, ``identity(account)``, then its interaction.
+
+    ``fields`` are the post's :class:`InteractionRecord` fields other than
+    ``identity_id``, ``kind`` and ``named_count`` (the same for every account).
+    """
+    named = post.named_count(author)
+    records: list[Record] = []
+    for account, kind in post.kinds(author).items():
+        records += identity(account)
+        records.append(InteractionRecord(identity_id=account, kind=kind, named_count=named, **fields))
+    return records

@@ -17,11 +17,12 @@ MST entry in key order (``<collection>/<rkey>``; the record's URI is
 ``at://<did>/<key>``). Progress is counted in MST entries (``unit =
 "records"``).
 
-* ``app.bsky.feed.post``: a ``reply`` to the author of ``reply.parent.uri``
+* ``app.bsky.feed.post``: read as the live sync reads a post record
+  (``classify.post_seen``): a ``reply`` to the author of ``reply.parent.uri``
   (the DID is the URI's host) unless it is the user; a ``quote`` of the author
-  of an ``app.bsky.embed.record`` / ``recordWithMedia`` embed of a post; a
-  ``mention`` of every ``app.bsky.richtext.facet#mention`` DID. One
-  interaction per person: reply > quote > mention.
+  of an ``app.bsky.embed.record`` / ``recordWithMedia`` embed of a post (here
+  of a post only); a ``mention`` of every ``app.bsky.richtext.facet#mention``
+  DID. One interaction per person: reply > quote > mention (``records.Post``).
 * ``app.bsky.feed.like`` / ``app.bsky.feed.repost``: a ``like`` / ``repost``
   of the subject's author (the author is known here, unlike in X/Mastodon).
 * ``app.bsky.graph.follow``: ``FollowRecord(i_follow=True, since=createdAt)``.
@@ -46,43 +47,26 @@ from relationships.platforms.archives.base import (
     human_size,
     parse_iso,
 )
+from relationships.platforms.bluesky.classify import did_of, post_seen, record_path, root_uri
 from relationships.platforms.records import (
     BLUESKY,
     LIKE,
-    MENTION,
     OUTBOUND,
-    QUOTE,
-    REPLY,
     REPOST,
     FollowRecord,
     IdentityRecord,
     InteractionRecord,
     Record,
     SkipRecord,
+    post_records,
 )
 
 POST = "app.bsky.feed.post"
-_MENTION_FEATURE = "app.bsky.richtext.facet#mention"
-_QUOTE_EMBED = "app.bsky.embed.record"
-_QUOTE_WITH_MEDIA = "app.bsky.embed.recordWithMedia"
-
-
-def did_of(at_uri: object) -> str:
-    """The DID an ``at://did/collection/rkey`` URI lives under ("" if none)."""
-    if not isinstance(at_uri, str) or not at_uri.startswith("at://"):
-        return ""
-    host = at_uri[5:].split("/", 1)[0]
-    return host if host.startswith("did:") else ""
-
-
-def _collection(at_uri: str) -> tuple[str, str]:
-    parts = at_uri[5:].split("/")
-    return (parts[1], parts[2]) if len(parts) >= 3 else ("", "")
 
 
 def _web_url(at_uri: str) -> str:
     did = did_of(at_uri)
-    collection, rkey = _collection(at_uri)
+    collection, rkey = record_path(at_uri)
     if collection == POST:
         return f"https://bsky.app/profile/{did}/post/{rkey}"
     if collection == "app.bsky.feed.generator":
@@ -402,60 +386,16 @@ class BlueskyCarImporter(ArchiveImporter):
         when = self._when(uri, record)
         if isinstance(when, SkipRecord):
             return [when]
-        me = self.did
-        targets: dict[str, str] = {}
-        reply = record.get("reply") if isinstance(record.get("reply"), dict) else {}
-        parent_uri = (reply.get("parent") or {}).get("uri") if reply else None
-        root_uri = (reply.get("root") or {}).get("uri") if reply else None
-        reply_to = did_of(parent_uri)
-        if reply_to and reply_to != me:
-            targets[reply_to] = REPLY
-        quoted = self._quoted(record.get("embed"))
-        if quoted and did_of(quoted) != me and _collection(quoted)[0] == POST:
-            targets.setdefault(did_of(quoted), QUOTE)
-        mentioned = []
-        for facet in record.get("facets") or []:
-            for feature in (facet.get("features") or []) if isinstance(facet, dict) else []:
-                if isinstance(feature, dict) and feature.get("$type") == _MENTION_FEATURE:
-                    if isinstance(feature.get("did"), str) and feature["did"].startswith("did:"):
-                        mentioned.append(feature["did"])
-        for did in mentioned:
-            if did != me:
-                targets.setdefault(did, MENTION)
-        named = {d for d in mentioned if d != me}
-        if reply_to and reply_to != me:
-            named.add(reply_to)
-        records: list[Record] = []
-        for did, kind in targets.items():
-            records += self._identity(did)
-            records.append(
-                InteractionRecord(
-                    platform=BLUESKY,
-                    external_id=uri,
-                    identity_id=did,
-                    kind=kind,
-                    direction=OUTBOUND,
-                    occurred_at=when,
-                    permalink=f"https://bsky.app/profile/{me}/post/{rkey}",
-                    excerpt=excerpt(record.get("text") if isinstance(record.get("text"), str) else ""),
-                    thread_id=root_uri if isinstance(root_uri, str) and root_uri else uri,
-                    named_count=max(len(named), 1),
-                )
-            )
-        return records
-
-    @staticmethod
-    def _quoted(embed: object) -> str:
-        if not isinstance(embed, dict):
-            return ""
-        kind = embed.get("$type")
-        record = embed.get("record")
-        if kind == _QUOTE_WITH_MEDIA and isinstance(record, dict):
-            record = record.get("record")
-        elif kind != _QUOTE_EMBED:
-            return ""
-        uri = record.get("uri") if isinstance(record, dict) else None
-        return uri if isinstance(uri, str) else ""
+        fields = dict(
+            platform=BLUESKY,
+            external_id=uri,
+            direction=OUTBOUND,
+            occurred_at=when,
+            permalink=f"https://bsky.app/profile/{self.did}/post/{rkey}",
+            excerpt=excerpt(record.get("text") if isinstance(record.get("text"), str) else ""),
+            thread_id=root_uri(record) or uri,
+        )
+        return post_records(post_seen(record, quoting=POST), self.did, self._identity, **fields)
 
     def _subject(self, uri: str, kind: str, record: dict) -> list[Record]:
         when = self._when(uri, record)

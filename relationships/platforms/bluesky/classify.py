@@ -20,16 +20,15 @@ from relationships.platforms.records import (
     DM,
     INBOUND,
     LIKE,
-    MENTION,
     OUTBOUND,
-    QUOTE,
-    REPLY,
     REPOST,
     FollowRecord,
     IdentityRecord,
     InteractionRecord,
+    Post,
     Record,
     SkipRecord,
+    post_records,
 )
 
 EXCERPT_LENGTH = 200
@@ -39,12 +38,18 @@ CHAT_NOT_ALLOWED = "Bluesky chat is not allowed for this app password"
 CHAT_UNREACHABLE = "Bluesky chat did not answer"
 
 
-def did_of(uri: str | None) -> str | None:
-    """The repository DID of an AT-URI (``at://did:plc:x/collection/rkey``)."""
-    if not uri or not uri.startswith("at://"):
-        return None
+def did_of(uri: object) -> str:
+    """The repository DID of an AT-URI (``at://did:plc:x/collection/rkey``); "" when it names none."""
+    if not isinstance(uri, str) or not uri.startswith("at://"):
+        return ""
     authority = uri[5:].split("/", 1)[0]
-    return authority or None
+    return authority if authority.startswith("did:") else ""
+
+
+def record_path(uri: str) -> tuple[str, str]:
+    """The collection and record key of an AT-URI ``at://<did>/<collection>/<rkey>``; ("", "") without them."""
+    parts = uri[5:].split("/")
+    return (parts[1], parts[2]) if len(parts) >= 3 else ("", "")
 
 
 def rkey_of(uri: str) -> str:
@@ -125,52 +130,57 @@ def occurred(record: dict, indexed_at: str | None) -> dt.datetime:
 # ---------------------------------------------------------------- post records
 
 
+def _object(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
 def mentioned(record: dict) -> list[str]:
     """DIDs a post's facets mention, in order, without repeats."""
     dids = []
-    for facet in record.get("facets") or ():
-        for feature in facet.get("features") or ():
-            if feature.get("$type") == "app.bsky.richtext.facet#mention" and feature.get("did"):
-                dids.append(str(feature["did"]))
+    for facet in record.get("facets") or []:
+        for feature in _object(facet).get("features") or []:
+            feature = _object(feature)
+            did = _text(feature.get("did"))
+            if feature.get("$type") == "app.bsky.richtext.facet#mention" and did.startswith("did:"):
+                dids.append(did)
     return list(dict.fromkeys(dids))
 
 
-def parent_uri(record: dict) -> str | None:
-    return ((record.get("reply") or {}).get("parent") or {}).get("uri")
+def parent_uri(record: dict) -> str:
+    return _text(_object(_object(record.get("reply")).get("parent")).get("uri"))
 
 
-def root_uri(record: dict) -> str | None:
-    return ((record.get("reply") or {}).get("root") or {}).get("uri")
+def root_uri(record: dict) -> str:
+    return _text(_object(_object(record.get("reply")).get("root")).get("uri"))
 
 
-def quoted_uri(record: dict) -> str | None:
-    embed = record.get("embed") or {}
-    kind = embed.get("$type")
-    if kind == "app.bsky.embed.record":
-        return (embed.get("record") or {}).get("uri")
-    if kind == "app.bsky.embed.recordWithMedia":
-        return ((embed.get("record") or {}).get("record") or {}).get("uri")
-    return None
+def quoted_uri(record: dict) -> str:
+    """The AT-URI of the record an ``app.bsky.embed.record`` (or ``recordWithMedia``) embed quotes."""
+    embed = _object(record.get("embed"))
+    quoted = _object(embed.get("record"))
+    if embed.get("$type") == "app.bsky.embed.recordWithMedia":
+        quoted = _object(quoted.get("record"))
+    elif embed.get("$type") != "app.bsky.embed.record":
+        return ""
+    return _text(quoted.get("uri"))
 
 
-def kind_towards(record: dict, other: str) -> str | None:
-    """How a post addresses ``other``: reply > quote > mention, or None."""
-    if did_of(parent_uri(record)) == other:
-        return REPLY
-    if did_of(quoted_uri(record)) == other:
-        return QUOTE
-    if other in mentioned(record):
-        return MENTION
-    return None
+def post_seen(record: dict, *, quoting: str | None = None) -> Post:
+    """What a post record did: whom it replies to, whose record it quotes, whom it mentions.
 
-
-def named_count(record: dict, author: str) -> int:
-    named = set(mentioned(record))
-    parent = did_of(parent_uri(record))
-    if parent:
-        named.add(parent)
-    named.discard(author)
-    return max(1, len(named))
+    ``quoting`` narrows the quotes to records of that collection (the
+    repository importer counts quoted posts only; the AppView's views also
+    count a quoted feed or list).
+    """
+    quoted = quoted_uri(record)
+    if quoting is not None and record_path(quoted)[0] != quoting:
+        quoted = ""
+    quotes = (did_of(quoted),) if did_of(quoted) else ()
+    return Post(reply_to=did_of(parent_uri(record)), quotes=quotes, mentions=tuple(mentioned(record)))
 
 
 def _interaction(uri: str, other: str, kind: str, direction: str, when: dt.datetime, **extra: Any) -> InteractionRecord:
@@ -201,7 +211,8 @@ def notification(note: dict, me: str) -> tuple[list[Record], dict[str, dict]]:
     if reason == "follow":
         return [FollowRecord(platform=BLUESKY, identity_id=did, follows_me=True, since=when)], views
     if reason in ("reply", "mention", "quote"):
-        kind = kind_towards(record, me)
+        seen = post_seen(record)
+        kind = seen.kind_towards(me)
         if kind is None:
             if reason == "reply":
                 return [SkipRecord(ANCESTOR_ONLY, uri)], {}
@@ -212,7 +223,7 @@ def notification(note: dict, me: str) -> tuple[list[Record], dict[str, dict]]:
                 permalink=post_url(uri, _handle(author)),
                 excerpt=excerpt(record.get("text")),
                 thread_id=root_uri(record) or uri,
-                named_count=named_count(record, did),
+                named_count=seen.named_count(did),
             )
         ], views
     return [SkipRecord(f"Bluesky notification of type {reason or 'unknown'!r} is not an interaction", uri)], {}
@@ -222,39 +233,49 @@ def own_feed_item(item: dict, me: str) -> tuple[list[Record], dict[str, dict]]:
     """Outbound interactions of one item of the user's author feed (a post or a repost)."""
     post = item.get("post") or {}
     author = post.get("author") or {}
-    reason = item.get("reason") or {}
     uri = str(post.get("uri") or "")
-    if reason.get("$type") == "app.bsky.feed.defs#reasonRepost":
-        did = str(author.get("did") or "")
-        if did == me:
-            return [SkipRecord("repost of your own post", uri)], {}
-        when = parse_time(reason.get("indexedAt")) or occurred(post.get("record") or {}, post.get("indexedAt"))
-        return [
-            _interaction(str(reason.get("uri") or uri), did, REPOST, OUTBOUND, when,
-                         permalink=post_url(uri, _handle(author)), excerpt=excerpt((post.get("record") or {}).get("text")))
-        ], {did: author}
+    if (item.get("reason") or {}).get("$type") == "app.bsky.feed.defs#reasonRepost":
+        return _own_repost(item, me)
     if author.get("did") != me:
         return [SkipRecord("post by someone else in your feed", uri)], {}
     record = post.get("record") or {}
+    fields = dict(
+        platform=BLUESKY,
+        external_id=uri,
+        direction=OUTBOUND,
+        occurred_at=occurred(record, post.get("indexedAt")),
+        permalink=post_url(uri, _handle(author)),
+        excerpt=excerpt(record.get("text")),
+        thread_id=root_uri(record) or uri,
+    )
+    return post_records(post_seen(record), me, lambda _did: [], **fields), _named_views(item)
+
+
+def _own_repost(item: dict, me: str) -> tuple[list[Record], dict[str, dict]]:
+    post = item.get("post") or {}
+    author = post.get("author") or {}
+    reason = item.get("reason") or {}
+    uri = str(post.get("uri") or "")
+    did = str(author.get("did") or "")
+    if did == me:
+        return [SkipRecord("repost of your own post", uri)], {}
+    when = parse_time(reason.get("indexedAt")) or occurred(post.get("record") or {}, post.get("indexedAt"))
+    return [
+        _interaction(str(reason.get("uri") or uri), did, REPOST, OUTBOUND, when,
+                     permalink=post_url(uri, _handle(author)), excerpt=excerpt((post.get("record") or {}).get("text")))
+    ], {did: author}
+
+
+def _named_views(item: dict) -> dict[str, dict]:
+    """The profile views an own post's item carries of its parent's and its quoted post's authors."""
     views: dict[str, dict] = {}
     parent_view = ((item.get("reply") or {}).get("parent") or {}).get("author")
     if isinstance(parent_view, dict) and parent_view.get("did"):
         views[str(parent_view["did"])] = parent_view
-    quoted_view = _quoted_view(post.get("embed") or {})
+    quoted_view = _quoted_view((item.get("post") or {}).get("embed") or {})
     if quoted_view and isinstance(quoted_view.get("author"), dict):
         views[str(quoted_view["author"].get("did"))] = quoted_view["author"]
-    others = [did_of(parent_uri(record)), did_of(quoted_uri(record)), *mentioned(record)]
-    when = occurred(record, post.get("indexedAt"))
-    out: list[Record] = []
-    for other in dict.fromkeys(o for o in others if o and o != me):
-        kind = kind_towards(record, other)
-        if kind:
-            out.append(
-                _interaction(uri, other, kind, OUTBOUND, when, permalink=post_url(uri, _handle(author)),
-                             excerpt=excerpt(record.get("text")), thread_id=root_uri(record) or uri,
-                             named_count=named_count(record, me))
-            )
-    return out, views
+    return views
 
 
 def _quoted_view(embed: dict) -> dict | None:

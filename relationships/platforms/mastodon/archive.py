@@ -46,6 +46,7 @@ the account's domain can differ from its server's host.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -59,18 +60,16 @@ from relationships.platforms.archives.reading import (
     translate_error,
 )
 from relationships.platforms.records import (
-    DM,
     MASTODON,
-    MENTION,
     OUTBOUND,
-    QUOTE,
-    REPLY,
     REPOST,
     CountRecord,
     IdentityRecord,
     InteractionRecord,
+    Post,
     Record,
     SkipRecord,
+    post_records,
 )
 
 PUBLIC = frozenset({"https://www.w3.org/ns/activitystreams#Public", "as:Public", "Public"})
@@ -228,6 +227,9 @@ class MastodonArchiveImporter(ArchiveImporter):
             platform=MASTODON, external_id=actor, handle=self._mentioned.get(actor) or handle_from_actor(actor)
         )
 
+    def _identity_once(self, actor: str) -> list[IdentityRecord]:
+        return self._announce(self._identity(actor))
+
     def _activity(self, activity: object) -> list[Record]:
         if not isinstance(activity, dict):
             return [SkipRecord("outbox item that is not an activity")]
@@ -263,11 +265,15 @@ class MastodonArchiveImporter(ArchiveImporter):
         when = parse_iso(note.get("published")) or parse_iso(activity.get("published"))
         if not status or when is None:
             return [SkipRecord("post without an id or a date", detail=status)]
-        me = self.self_uri
         addressed = _list(note.get("to")) + _list(note.get("cc"))
         if not addressed:
             addressed = _list(activity.get("to")) + _list(activity.get("cc"))
-        actors = [a for a in addressed if a not in PUBLIC and a not in self._followers and a != me]
+        records, seen = self._post_seen(note, addressed, self._mentions(note))
+        fields = self._note_fields(note, status, when)
+        return records + post_records(seen, self.self_uri, self._identity_once, **fields)
+
+    def _mentions(self, note: dict) -> dict[str, str | None]:
+        """The actors a note's Mention tags name, with their handles (remembered for the run)."""
         mentions: dict[str, str | None] = {}
         for tag in _list_of_dicts(note.get("tag")):
             href = tag.get("href")
@@ -275,44 +281,45 @@ class MastodonArchiveImporter(ArchiveImporter):
                 mentions.setdefault(href, self._handle(tag.get("name")))
                 if mentions[href]:
                     self._mentioned[href] = mentions[href]
-        is_dm = bool(addressed) and not any(a in PUBLIC or a in self._followers for a in addressed)
+        return mentions
 
-        records: list[Record] = []
-        targets: dict[str, str] = {}
+    def _post_seen(
+        self, note: dict, addressed: list[str], mentions: dict[str, str | None]
+    ) -> tuple[list[Record], Post]:
+        """What an own note did (see the module docstring), and a skip for each author it leaves unknown."""
+        public = [a for a in addressed if a in PUBLIC or a in self._followers]
+        actors = [a for a in addressed if a not in public and a != self.self_uri]
+        if addressed and not public:
+            recipients = tuple(a for a in [*mentions, *actors] if not a.endswith("/followers"))
+            return [], Post(mentions=tuple(mentions), dm=True, recipients=recipients)
+        skips: list[Record] = []
         reply_to = ""
         parent = _uri(note.get("inReplyTo"))
-        if is_dm:
-            for actor in [*mentions, *actors]:
-                if actor != me and not actor.endswith("/followers"):
-                    targets.setdefault(actor, DM)
-        else:
-            if parent:
-                reply_to = self._author_of(parent, mentions, actors) or ""
-                if not reply_to:
-                    records.append(SkipRecord("reply to a post whose author the archive does not name", detail=parent))
-                elif reply_to != me:
-                    targets[reply_to] = REPLY
-            quoted = next((_uri(note.get(f)) for f in _QUOTE_FIELDS if _uri(note.get(f))), "")
-            if quoted and not _under(quoted, me):
-                author = self._author_of(quoted, mentions, actors)
-                if author is None:
-                    records.append(SkipRecord("quote of a post whose author the archive does not name", detail=quoted))
-                elif author != me:
-                    targets.setdefault(author, QUOTE)
-            for actor in mentions:
-                if actor != me:
-                    targets.setdefault(actor, MENTION)
-        named = {a for a in mentions if a != me}
-        if reply_to and reply_to != me:
-            named.add(reply_to)
+        if parent:
+            reply_to = self._author_of(parent, mentions, actors) or ""
+            if not reply_to:
+                skips.append(SkipRecord("reply to a post whose author the archive does not name", detail=parent))
+        quotes: tuple[str, ...] = ()
+        quoted = next((_uri(note.get(f)) for f in _QUOTE_FIELDS if _uri(note.get(f))), "")
+        if quoted and not _under(quoted, self.self_uri):
+            author = self._author_of(quoted, mentions, actors)
+            if author is None:
+                skips.append(SkipRecord("quote of a post whose author the archive does not name", detail=quoted))
+            else:
+                quotes = (author,)
+        return skips, Post(reply_to=reply_to, quotes=quotes, mentions=tuple(mentions))
 
+    @staticmethod
+    def _note_fields(note: dict, status: str, when: dt.datetime) -> dict:
+        """The interaction fields a note gives every account it concerns."""
         url = note.get("url")
         content = note.get("content")
         if not isinstance(content, str):
             content_map = note.get("contentMap")
             content = next(iter(content_map.values()), "") if isinstance(content_map, dict) and content_map else ""
         conversation = note.get("conversation")
-        base = dict(
+        parent = _uri(note.get("inReplyTo"))
+        return dict(
             platform=MASTODON,
             external_id=status,
             direction=OUTBOUND,
@@ -320,12 +327,7 @@ class MastodonArchiveImporter(ArchiveImporter):
             permalink=url if isinstance(url, str) and url else status,
             excerpt=excerpt(html_to_text(content)),
             thread_id=conversation if isinstance(conversation, str) and conversation else (parent or status),
-            named_count=max(len(named), 1),
         )
-        for actor, kind in targets.items():
-            records += self._announce(self._identity(actor))
-            records.append(InteractionRecord(identity_id=actor, kind=kind, **base))
-        return records
 
     def _boost(self, activity: dict) -> list[Record]:
         boost_id = _uri(activity.get("id"))
@@ -347,7 +349,7 @@ class MastodonArchiveImporter(ArchiveImporter):
         if author == self.self_uri or _under(original_uri, self.self_uri):
             return []
         return [
-            *self._announce(self._identity(author)),
+            *self._identity_once(author),
             InteractionRecord(
                 platform=MASTODON,
                 external_id=boost_id,

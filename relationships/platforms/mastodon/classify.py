@@ -1,9 +1,9 @@
 """Mastodon API entities (statuses, notifications, conversations) to records.
 
 Pure functions over the JSON the API returns (Mastodon.py's dict subclasses
-work too). One post gives one direct interaction per person, the first that
-applies: ``dm`` (direct visibility) > ``reply`` (its parent was written by
-the other side) > ``quote`` > ``mention``.
+work too). :func:`post_seen` says what a status did (direct visibility, its
+parent's and its quoted status' authors, its mentions); the kinds come from
+:class:`~relationships.platforms.records.Post`.
 
 ``in_reply_to_account_id`` is not the parent's author in a self-reply chain
 (Mastodon carries the thread starter's id down the chain), so the parent's
@@ -26,14 +26,12 @@ from relationships.platforms.records import (
     INBOUND,
     LIKE,
     MASTODON,
-    MENTION,
     OUTBOUND,
-    QUOTE,
-    REPLY,
     REPOST,
     FollowRecord,
     IdentityRecord,
     InteractionRecord,
+    Post,
     Record,
     SkipRecord,
 )
@@ -198,25 +196,16 @@ def accounts_to_look_up(status: dict, ctx: MastodonContext) -> set[str]:
     return {i for i in wanted if i not in ctx.accounts and i != ctx.me_id}
 
 
-def _kind(status: dict, other_id: str, ctx: MastodonContext) -> str | None:
-    if status.get("visibility") == "direct":
-        return DM
-    if parent_author(status, ctx) == other_id:
-        return REPLY
-    if quoted_author(status, ctx) == other_id:
-        return QUOTE
-    if any(str(m.get("id")) == other_id for m in status.get("mentions") or ()):
-        return MENTION
-    return None
-
-
-def _named(status: dict, author_id: str, ctx: MastodonContext) -> int:
-    named = {str(m.get("id")) for m in status.get("mentions") or ()}
-    parent = parent_author(status, ctx)
-    if parent:
-        named.add(parent)
-    named.discard(author_id)
-    return max(1, len(named))
+def post_seen(status: dict, ctx: MastodonContext) -> Post:
+    """What a status did, by local account id: a direct message to everyone it names, else
+    a reply to its parent's author, a quote of the quoted status' author, mentions."""
+    parent, quoted = parent_author(status, ctx), quoted_author(status, ctx)
+    return Post(
+        reply_to=parent or "",
+        quotes=(quoted,) if quoted else (),
+        mentions=tuple(str(m.get("id")) for m in status.get("mentions") or ()),
+        dm=status.get("visibility") == "direct",
+    )
 
 
 def _interaction(status: dict, other: dict, kind: str, direction: str, ctx: MastodonContext, **extra: Any):
@@ -255,9 +244,10 @@ def own_status(status: dict, ctx: MastodonContext) -> list[Record]:
                 others[other_id] = account
     others.pop(ctx.me_id, None)
     out: list[Record] = []
-    named = _named(status, ctx.me_id, ctx)
+    seen = post_seen(status, ctx)
+    named = seen.named_count(ctx.me_id)
     for other_id, account in others.items():
-        kind = _kind(status, other_id, ctx)
+        kind = seen.kind_towards(other_id)
         if kind is None:
             continue
         out.append(identity(account, ctx.local_domain))
@@ -270,10 +260,11 @@ def inbound_status(status: dict, ctx: MastodonContext) -> list[Record]:
     author = status.get("account") or {}
     if str(author.get("id")) == ctx.me_id:
         return []
-    kind = _kind(status, ctx.me_id, ctx)
+    seen = post_seen(status, ctx)
+    kind = seen.kind_towards(ctx.me_id)
     if kind is None:
         return [SkipRecord("post does not address you", str(status.get("uri", "")))]
-    named = _named(status, str(author.get("id")), ctx)
+    named = seen.named_count(str(author.get("id")))
     return [identity(author, ctx.local_domain), _interaction(status, author, kind, INBOUND, ctx, named_count=named)]
 
 

@@ -249,6 +249,19 @@ class XArchiveImporter(TweetReader, ArchiveImporter):
 
     def _items(self):
         yield self._account_records, None, "account"
+        yield from self._tweet_items()
+        yield from self._message_items()
+        likes = sum(1 for name in self._files["like"] for _ in self._stream(name))
+        yield self._likes, likes, "likes"
+        for name in self._files["follower"]:
+            for raw in self._stream(name):
+                yield self._follow, (raw, "follower"), "follower"
+        for name in self._files["following"]:
+            for raw in self._stream(name):
+                yield self._follow, (raw, "following"), "followed account"
+
+    def _tweet_items(self):
+        """Every tweet, those set aside last, then the names learned late; a damaged tweets file after them."""
         damage: ArchiveError | None = None
         with tempfile.TemporaryFile() as later:
             deferred = 0
@@ -274,6 +287,9 @@ class XArchiveImporter(TweetReader, ArchiveImporter):
         yield self._late_identities, None, "people"
         if damage is not None:
             raise damage
+
+    def _message_items(self):
+        """Every direct message, then every group message once each conversation's participants are known."""
         for name in self._files["direct-messages"]:
             for conversation, _index, message in self._conversations(name):
                 yield self._direct_message, (conversation, message), "direct message"
@@ -283,14 +299,6 @@ class XArchiveImporter(TweetReader, ArchiveImporter):
         for name in self._files["direct-messages-group"]:
             for conversation, index, message in self._conversations(name):
                 yield self._group_message, (conversation, (name, index), message), "group message"
-        likes = sum(1 for name in self._files["like"] for _ in self._stream(name))
-        yield self._likes, likes, "likes"
-        for name in self._files["follower"]:
-            for raw in self._stream(name):
-                yield self._follow, (raw, "follower"), "follower"
-        for name in self._files["following"]:
-            for raw in self._stream(name):
-                yield self._follow, (raw, "following"), "followed account"
 
     # -- direct messages ------------------------------------------------------------
     def _conversations(self, name: str) -> Iterator[tuple[str, int, object]]:

@@ -23,16 +23,15 @@ from typing import NamedTuple
 
 from relationships.platforms.archives.base import excerpt
 from relationships.platforms.records import (
-    MENTION,
     OUTBOUND,
-    QUOTE,
-    REPLY,
     REPOST,
     IdentityRecord,
     InteractionRecord,
+    Post,
     Record,
     SkipRecord,
     X,
+    post_records,
 )
 
 STATUS_URL = re.compile(
@@ -298,8 +297,6 @@ class TweetReader:
         if when is None:
             return [SkipRecord("tweet without a readable date", detail=tweet_id)]
         text = html.unescape(tweet.get("full_text") or tweet.get("text") or "")
-        me = self.self_id
-        reply_to = str_id(tweet.get("in_reply_to_user_id_str") or tweet.get("in_reply_to_user_id"))
         base = dict(
             platform=X,
             external_id=tweet_id,
@@ -310,16 +307,24 @@ class TweetReader:
             thread_id=str_id(tweet.get("in_reply_to_status_id_str") or tweet.get("in_reply_to_status_id")) or tweet_id,
         )
         records: list[Record] = list(dropped)
-        mentioned = [user_id for user_id, _screen, _name in trusted]
         if text.startswith("RT @") or original[0]:
             return records + self._retweet(text, retweet_author(tweet, reading), base)
-        targets: dict[str, str] = {}
+        reply_to = str_id(tweet.get("in_reply_to_user_id_str") or tweet.get("in_reply_to_user_id"))
         if reply_to.startswith("-"):
             records.append(SkipRecord(REPLY_TO_NO_ACCOUNT, detail=tweet_id))
-        elif reply_to and reply_to != me:
-            # Also where a dropped mention named the reply's target: the
-            # target's id was stored with the tweet, so it is the right one.
-            targets[reply_to] = REPLY
+            reply_to = ""
+        # A reply's target counts also where a dropped mention named it: the
+        # target's id was stored with the tweet, so it is the right one.
+        seen = Post(
+            reply_to=reply_to,
+            quotes=tuple(self._quoted(tweet, when, records)),
+            mentions=tuple(user_id for user_id, _screen, _name in trusted),
+        )
+        return records + post_records(seen, self.self_id, self._identity, **base)
+
+    def _quoted(self, tweet: dict, when: dt.datetime, skips: list[Record]) -> list[str]:
+        """Whose tweets the tweet's status links quote, by who had the screen name then; a skip for each unknown."""
+        quoted = []
         for url in urls_of(tweet):
             match = STATUS_URL.match(url)
             if not match:
@@ -327,23 +332,14 @@ class TweetReader:
             screen = match["screen"].lower()
             if self.self_handle and screen == self.self_handle.lower():
                 continue
-            quoted = self._owner(screen, when)
-            if quoted is None:
-                records.append(SkipRecord("quote of an account the archive never names", detail=url))
-            elif not quoted:
-                records.append(SkipRecord(SCREEN_NAME_OF_LATER_ACCOUNT, detail=url))
-            elif quoted != me:
-                targets.setdefault(quoted, QUOTE)
-        for user_id in mentioned:
-            if user_id and user_id != me:
-                targets.setdefault(user_id, MENTION)
-        named = {u for u in mentioned if u and u != me}
-        if REPLY in targets.values():
-            named.add(reply_to)
-        for user_id, kind in targets.items():
-            records += self._identity(user_id)
-            records.append(InteractionRecord(identity_id=user_id, kind=kind, named_count=max(len(named), 1), **base))
-        return records
+            owner = self._owner(screen, when)
+            if owner is None:
+                skips.append(SkipRecord("quote of an account the archive never names", detail=url))
+            elif not owner:
+                skips.append(SkipRecord(SCREEN_NAME_OF_LATER_ACCOUNT, detail=url))
+            else:
+                quoted.append(owner)
+        return quoted
 
     def _retweet(self, text: str, author: str, base: dict) -> list[Record]:
         # A 2019+ archive keeps no retweeted_status: the original author is
