@@ -6,20 +6,21 @@ of :mod:`relationships.platforms.records`. It never touches the database: the
 sync service stores what it yields, the cursors it checkpoints and the
 credentials it refreshed.
 
-Adding a platform is one module and one line in ``_REGISTRY``.
+A platform's package declares its connector (``CONNECTOR``, see
+:mod:`relationships.platforms`); the platforms without one have archives only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from relationships.platforms import connectors, load
 from relationships.platforms.http import PER_ADDRESS, SafeSession, make_session
-from relationships.platforms.records import BLUESKY, MASTODON, IdentityRecord, Record
+from relationships.platforms.records import IdentityRecord, Record
 
 FOLLOWING = "following"
 REQUESTED = "requested"
@@ -135,22 +136,15 @@ class Connector(ABC):
         return None
 
 
-_REGISTRY: dict[str, str] = {
-    MASTODON: "relationships.platforms.mastodon.connector:MastodonConnector",
-    BLUESKY: "relationships.platforms.bluesky.connector:BlueskyConnector",
-}
-
-
 def get_connector(platform: str) -> type[Connector]:
     """The connector class of ``platform``; ``KeyError`` if the platform has no live connector."""
     try:
-        path = _REGISTRY[platform]
+        path = connectors()[platform]
     except KeyError:
         raise KeyError(f"no live connector for platform {platform!r}") from None
-    module_name, _, class_name = path.partition(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    return load(platform, path)
 
 
 def live_platforms() -> tuple[str, ...]:
     """Platforms that can be synced live (X has archives only)."""
-    return tuple(_REGISTRY)
+    return tuple(connectors())

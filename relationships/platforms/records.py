@@ -7,7 +7,7 @@ ever sees these values and never parses a platform format.
 
 Conventions
 -----------
-* ``platform`` is one of :data:`PLATFORMS`.
+* ``platform`` is one of :data:`PLATFORMS` (the packages of ``relationships/platforms/``).
 * ``external_id`` of an identity is the platform's stable account id: the
   Mastodon account's ActivityPub actor URI, the Bluesky DID, the X numeric user
   id (as a string: X ids exceed 2**53).
@@ -25,10 +25,11 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from relationships.platforms import PLATFORMS
+
 MASTODON = "mastodon"
 BLUESKY = "bluesky"
 X = "x"
-PLATFORMS = (MASTODON, BLUESKY, X)
 
 # Interaction kinds. One post gives one *direct* interaction per person, the
 # first that applies in this order: dm > reply > quote > mention (see Post).

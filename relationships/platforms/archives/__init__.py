@@ -24,6 +24,10 @@ Public API
 ``ArchiveLimits``
     The safety limits (member size, compression ratio, member count, name
     length, CAR size); pass your own to tighten or relax them.
+
+The kinds, how each is recognised and which importer reads it are what the
+platforms' packages declare (:class:`relationships.platforms.ArchiveKind`);
+this module knows only the forms: zip, tar(.gz), CSV and CAR.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import os
 import tarfile
 import zlib
 
+from relationships.platforms import CAR, CONTAINER, CSV, ArchiveKind, archive_kinds, load
 from relationships.platforms.archives.base import ArchiveError, ArchiveImporter, ArchiveLimits
 from relationships.platforms.archives.containers import Container, TarContainer, ZipContainer
 
@@ -45,23 +50,15 @@ __all__ = [
     "open_archive",
 ]
 
+# The kinds the import service treats apart.
 X = "x"
 MASTODON = "mastodon"
 MASTODON_FOLLOWING = "mastodon-following"
 BLUESKY = "bluesky"
-KINDS = (X, MASTODON, MASTODON_FOLLOWING, BLUESKY)
 
-_KIND_NAMES = {
-    X: "an X archive",
-    MASTODON: "a Mastodon archive",
-    MASTODON_FOLLOWING: "a Mastodon following list (CSV)",
-    BLUESKY: "a Bluesky repository (CAR)",
-}
-
-FOLLOWING_HEADER = ["account address", "show boosts", "notify on new posts", "languages"]
-_OTHER_MASTODON_CSV = {
-    "account address,hide notifications": "muted accounts",
-}
+#: Every kind of export, declared by the platforms' packages (see ``relationships.platforms``).
+ARCHIVE_KINDS: dict[str, ArchiveKind] = {kind.kind: kind for kind in archive_kinds()}
+KINDS = tuple(ARCHIVE_KINDS)
 
 _NOT_AN_ARCHIVE = "This is not a zip, tar.gz, CSV or CAR file"
 
@@ -70,7 +67,7 @@ _NOT_AN_ARCHIVE = "This is not a zip, tar.gz, CSV or CAR file"
 # Byte-level sniffing.
 
 def _sniff(path: str | os.PathLike) -> str:
-    """'zip', 'gzip', 'tar', 'car' or 'csv' from the first bytes."""
+    """'zip', 'gzip', 'tar', CAR or CSV from the first bytes."""
     try:
         size = os.path.getsize(path)
         with open(path, "rb") as handle:
@@ -86,9 +83,9 @@ def _sniff(path: str | os.PathLike) -> str:
     if head[257:262] == b"ustar":
         return "tar"
     if _looks_like_car(head):
-        return "car"
+        return CAR
     if _csv_header(head) is not None:
-        return "csv"
+        return CSV
     raise ArchiveError(_NOT_AN_ARCHIVE)
 
 
@@ -137,7 +134,7 @@ def _csv_header(head: bytes) -> list[str] | None:
 
 
 # ---------------------------------------------------------------------------
-# Container-level detection.
+# Kind-level detection, by what the platforms' packages declare.
 
 def _open_container(path: str | os.PathLike, sniffed: str, limits: ArchiveLimits) -> Container:
     if sniffed == "zip":
@@ -145,41 +142,49 @@ def _open_container(path: str | os.PathLike, sniffed: str, limits: ArchiveLimits
     return TarContainer(path, limits, gzipped=sniffed == "gzip")
 
 
-def _container_kind(container: Container) -> str:
-    from relationships.platforms.mastodon import archive as mastodon_archive
-    from relationships.platforms.x import archive as x_archive
+def _neither(refusals: list[str]) -> str:
+    """The refusals joined: not A; neither A nor B; neither A, B nor C."""
+    if len(refusals) == 1:
+        return f"not {refusals[0]}"
+    return f"neither {', '.join(refusals[:-1])} nor {refusals[-1]}"
 
+
+def _recognised(form: str, evidence: object) -> list[ArchiveKind]:
+    kinds = [kind for kind in ARCHIVE_KINDS.values() if kind.form == form]
+    return [kind for kind in kinds if not kind.recognises or load(kind.platform, kind.recognises)(evidence)]
+
+
+def _refused(form: str, what: str) -> ArchiveError:
+    refusals = [kind.refusal for kind in ARCHIVE_KINDS.values() if kind.form == form]
+    if not refusals:
+        return ArchiveError(_NOT_AN_ARCHIVE)
+    return ArchiveError(f"This {what} is {_neither(refusals)}")
+
+
+def _container_kind(container: Container) -> ArchiveKind:
     names = container.names()
     if not names:
         raise ArchiveError("The archive is empty")
-    is_x = x_archive.find_root(names) is not None
-    is_mastodon = mastodon_archive.find_root(names) is not None
-    if is_x and is_mastodon:
-        raise ArchiveError("This archive holds both an X and a Mastodon export; upload them one at a time")
-    if is_x:
-        return X
-    if is_mastodon:
-        return MASTODON
-    raise ArchiveError(
-        "This archive is neither an X archive (no data/tweets.js, data/account.js or data/js/tweets/) "
-        "nor a Mastodon archive (no outbox.json)"
-    )
-
-
-def _following_or_error(path: str | os.PathLike) -> str:
-    with open(path, "rb") as handle:
-        header = _csv_header(handle.read(64 * 1024)) or []
-    if header[: len(FOLLOWING_HEADER)] == FOLLOWING_HEADER:
-        return MASTODON_FOLLOWING
-    other = _OTHER_MASTODON_CSV.get(",".join(header))
-    if other:
+    found = _recognised(CONTAINER, names)
+    if len(found) > 1:
         raise ArchiveError(
-            f"This is Mastodon's {other} CSV, not the list of accounts you follow (following_accounts.csv)"
+            f"This archive holds both {' and '.join(kind.name for kind in found)}; upload them one at a time"
         )
-    raise ArchiveError(
-        "This CSV is not a Mastodon following list: its first row should be "
-        "'Account address,Show boosts,Notify on new posts,Languages'"
-    )
+    if not found:
+        raise _refused(CONTAINER, "archive")
+    return found[0]
+
+
+def _file_kind(path: str | os.PathLike, sniffed: str) -> ArchiveKind:
+    """The kind of a file that is no container: a CAR, or a CSV told apart by its header row."""
+    if sniffed == CAR:
+        found = _recognised(CAR, None)
+    else:
+        with open(path, "rb") as handle:
+            found = _recognised(CSV, _csv_header(handle.read(64 * 1024)) or [])
+    if not found:
+        raise _refused(sniffed, "CSV" if sniffed == CSV else "CAR file")
+    return found[0]
 
 
 def _check_tar_head(path: str | os.PathLike, sniffed: str) -> None:
@@ -207,24 +212,22 @@ def detect_kind(path: str | os.PathLike, *, limits: ArchiveLimits | None = None,
     """
     limits = limits or ArchiveLimits()
     sniffed = _sniff(path)
-    if sniffed == "car":
-        return BLUESKY
-    if sniffed == "csv":
-        return _following_or_error(path)
+    if sniffed in (CAR, CSV):
+        return _file_kind(path, sniffed).kind
     if quick and sniffed in ("gzip", "tar"):
         _check_tar_head(path, sniffed)
         return None
     container = _open_container(path, sniffed, limits)
     try:
-        return _container_kind(container)
+        return _container_kind(container).kind
     finally:
         container.close()
 
 
-def _check_forced(kind: str | None, found: str) -> None:
-    if kind is None or kind == found:
+def _check_forced(kind: str | None, found: ArchiveKind) -> None:
+    if kind is None or kind == found.kind:
         return
-    raise ArchiveError(f"This looks like {_KIND_NAMES[found]}, not {_KIND_NAMES[kind]}")
+    raise ArchiveError(f"This looks like {found.name}, not {ARCHIVE_KINDS[kind].name}")
 
 
 def open_archive(
@@ -242,27 +245,19 @@ def open_archive(
     if max_car_size is not None:
         limits = ArchiveLimits(**{**limits.__dict__, "max_car_size": max_car_size})
     sniffed = _sniff(path)
-    if sniffed == "car":
-        _check_forced(kind, BLUESKY)
-        from relationships.platforms.bluesky.archive import BlueskyCarImporter
-
-        return BlueskyCarImporter(path, skip=skip, limits=limits)
-    if sniffed == "csv":
-        _check_forced(kind, _following_or_error(path))
-        from relationships.platforms.mastodon.following import MastodonFollowingImporter
-
-        return MastodonFollowingImporter(path, skip=skip)
+    if sniffed == CAR:
+        found = _file_kind(path, sniffed)
+        _check_forced(kind, found)
+        return load(found.platform, found.importer)(path, skip=skip, limits=limits)
+    if sniffed == CSV:
+        found = _file_kind(path, sniffed)
+        _check_forced(kind, found)
+        return load(found.platform, found.importer)(path, skip=skip)
     container = _open_container(path, sniffed, limits)
     try:
         found = _container_kind(container)
         _check_forced(kind, found)
-        if found == X:
-            from relationships.platforms.x.archive import XArchiveImporter
-
-            return XArchiveImporter(container, skip=skip)
-        from relationships.platforms.mastodon.archive import MastodonArchiveImporter
-
-        return MastodonArchiveImporter(container, skip=skip)
+        return load(found.platform, found.importer)(container, skip=skip)
     except BaseException:
         container.close()
         raise

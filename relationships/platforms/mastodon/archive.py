@@ -87,6 +87,11 @@ def find_root(names: list[str]) -> str | None:
     return min(roots, key=len) if roots else None
 
 
+def recognises(names: list[str]) -> bool:
+    """Whether a zip's or tar's member names are a Mastodon archive's."""
+    return find_root(names) is not None
+
+
 def _list(value: object) -> list[str]:
     if isinstance(value, str):
         return [value]

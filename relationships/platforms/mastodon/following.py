@@ -25,7 +25,24 @@ from collections.abc import Iterator
 from relationships.platforms.archives.base import ArchiveError, ArchiveImporter
 from relationships.platforms.records import MASTODON, CountRecord, FollowRecord, IdentityRecord, Record, SkipRecord
 
+FOLLOWING_HEADER = ["account address", "show boosts", "notify on new posts", "languages"]
+# Mastodon's other account CSVs, by their whole (lower-cased) header row.
+_OTHER_MASTODON_CSV = {
+    "account address,hide notifications": "muted accounts",
+}
 _ADDRESS = re.compile(r"^@?(?P<user>[\w.-]+)@(?P<host>[\w-]+(?:\.[\w-]+)+)$")
+
+
+def recognises(header: list[str]) -> bool:
+    """Whether a CSV's lower-cased header cells are a following list's; another Mastodon CSV is refused by name."""
+    if header[: len(FOLLOWING_HEADER)] == FOLLOWING_HEADER:
+        return True
+    other = _OTHER_MASTODON_CSV.get(",".join(header))
+    if other:
+        raise ArchiveError(
+            f"This is Mastodon's {other} CSV, not the list of accounts you follow (following_accounts.csv)"
+        )
+    return False
 
 
 class MastodonFollowingImporter(ArchiveImporter):

@@ -111,6 +111,11 @@ def find_root(names: list[str]) -> str | None:
     return min(roots, key=len) if roots else None
 
 
+def recognises(names: list[str]) -> bool:
+    """Whether a zip's or tar's member names are an X archive's (either layout)."""
+    return find_root(names) is not None
+
+
 class XArchiveImporter(TweetReader, ArchiveImporter):
     """Records of an X archive; owns (and closes) the container it is given."""
 
