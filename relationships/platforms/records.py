@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from relationships.platforms import PLATFORMS
 
@@ -178,8 +179,7 @@ class CheckpointRecord:
 Record = IdentityRecord | InteractionRecord | FollowRecord | CountRecord | SkipRecord | CheckpointRecord
 
 
-@dataclass(frozen=True, slots=True)
-class Post:
+class Post(NamedTuple):
     """What one post did, as its platform saw it: the accounts it concerns, and how.
 
     A platform only says what it saw, with the account ids its records use:
@@ -187,7 +187,8 @@ class Post:
     (``quotes``), whom it mentions (``mentions``), and whether it is a direct
     message (``dm``) sent to ``recipients``. This class alone turns that into
     kinds: one direct interaction per account, the first that applies, ``dm``
-    > ``reply`` > ``quote`` > ``mention``.
+    > ``reply`` > ``quote`` > ``mention``. (A named tuple, not a dataclass:
+    an import makes one per post, and a frozen dataclass is slower to build.)
     """
 
     reply_to: str = ""
@@ -196,31 +197,27 @@ class Post:
     dm: bool = False
     recipients: tuple[str, ...] = ()
 
-    def kind_towards(self, account: str) -> str | None:
-        """How the post addresses ``account``, or None when it does not.
-
-        A direct message is a ``dm`` to everyone it concerns, whichever way it names them.
-        """
-        if self.dm:
-            return DM
-        if account and account == self.reply_to:
-            return REPLY
-        if account in self.quotes:
-            return QUOTE
-        if account in self.mentions:
-            return MENTION
-        return None
-
     def kinds(self, author: str) -> dict[str, str]:
         """Each account the post concerns but its author, with its kind.
 
         A direct message concerns its recipients; any other post the account
         it replies to, those it quotes, then those it mentions, in that order.
         """
-        concerned = self.recipients if self.dm else (self.reply_to, *self.quotes, *self.mentions)
-        return {
-            account: self.kind_towards(account) for account in dict.fromkeys(concerned) if account and account != author
-        }
+        if self.dm:
+            return {account: DM for account in self.recipients if account and account != author}
+        kinds: dict[str, str] = {}
+        for kind, accounts in ((REPLY, (self.reply_to,)), (QUOTE, self.quotes), (MENTION, self.mentions)):
+            for account in accounts:
+                if account and account != author:
+                    kinds.setdefault(account, kind)
+        return kinds
+
+    def kind_towards(self, account: str) -> str | None:
+        """How the post addresses ``account``, or None when it does not.
+
+        A direct message is a ``dm`` to everyone it concerns, whichever way it names them.
+        """
+        return DM if self.dm else self.kinds("").get(account)
 
     def named_count(self, author: str) -> int:
         """How many people the post names besides its author: the mentions and the reply target."""
@@ -233,9 +230,10 @@ def post_records(post: Post, author: str, identity: Callable[[str], list[Record]
     ``fields`` are the post's :class:`InteractionRecord` fields other than
     ``identity_id``, ``kind`` and ``named_count`` (the same for every account).
     """
+    kinds = post.kinds(author)
     named = post.named_count(author)
     records: list[Record] = []
-    for account, kind in post.kinds(author).items():
-        records += identity(account)
+    for account, kind in kinds.items():
+        records.extend(identity(account))
         records.append(InteractionRecord(identity_id=account, kind=kind, named_count=named, **fields))
     return records

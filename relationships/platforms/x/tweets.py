@@ -318,7 +318,7 @@ class TweetReader:
         seen = Post(
             reply_to=reply_to,
             quotes=tuple(self._quoted(tweet, when, records)),
-            mentions=tuple(user_id for user_id, _screen, _name in trusted),
+            mentions=tuple([mention[0] for mention in trusted]),
         )
         return records + post_records(seen, self.self_id, self._identity, **base)
 
