@@ -26,6 +26,7 @@ FOLLOWING = "following"
 REQUESTED = "requested"
 FAILED = "failed"
 FOLLOW_STATES = (FOLLOWING, REQUESTED, FAILED)
+LISTED = "listed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,37 @@ class FollowOutcome:
     state: str
     reason: str = ""
     record_uri: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformList:
+    """One of the user's lists on the platform.
+
+    ``id`` is what :meth:`Connector.add_to_list` takes: a Mastodon list id,
+    a Bluesky list record's AT-URI. ``exclusive`` (Mastodon 4.2+): the
+    members' posts stay out of the home feed.
+    """
+
+    id: str
+    name: str
+    exclusive: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ListOutcome:
+    """What adding an account to a list achieved.
+
+    ``state`` is ``listed``, ``requested`` (Mastodon: listed, and the follow
+    a list needs waits for the account's approval) or ``failed``;
+    ``record_uri`` is the Bluesky list item record (to take it back);
+    ``followed`` says Rapport followed the account first because the
+    platform's lists hold only followed accounts.
+    """
+
+    state: str
+    reason: str = ""
+    record_uri: str | None = None
+    followed: bool = False
 
 
 class Connector(ABC):
@@ -60,6 +92,12 @@ class Connector(ABC):
     #: Whom the platform's rate limits count: the client address (a Bluesky
     #: PDS: every account an install syncs there shares one budget) or each token.
     rate_limit_scope: ClassVar[str] = PER_ADDRESS
+    #: Whether the platform keeps a private note on an account that the user's other apps show.
+    supports_notes: ClassVar[bool] = False
+    #: Whether the user can keep following an account without its boosts.
+    supports_quieter: ClassVar[bool] = False
+    #: Whether a list holds only followed accounts, so listing someone follows them first.
+    lists_need_follow: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -125,6 +163,36 @@ class Connector(ABC):
     #: for a stored account: another process may have renewed a session
     #: since this connector read it (Bluesky refresh tokens work once).
     stored_credentials: Callable[[], dict[str, Any] | None] | None = None
+
+    def lists(self) -> list[PlatformList]:
+        """The user's own lists that accounts can be added to."""
+        raise NotImplementedError(f"{self.platform} has no lists")
+
+    def create_list(self, name: str, *, exclusive: bool = False) -> PlatformList:
+        """A new list named ``name`` (the existing one, when the user already has a list of that name)."""
+        raise NotImplementedError(f"{self.platform} has no lists")
+
+    def add_to_list(self, list_id: str, external_id: str, handle: str | None) -> ListOutcome:
+        """Put the account in the list :attr:`PlatformList.id`; safe to repeat.
+
+        Where :attr:`lists_need_follow`, the account is followed first. A
+        refusal the user can act on (list full, account gone) comes back as
+        ``state == "failed"`` with a sentence; the rest raises a
+        :class:`~relationships.platforms.errors.PlatformError`.
+        """
+        raise NotImplementedError(f"{self.platform} has no lists")
+
+    def follow_quietly(self, external_id: str, handle: str | None) -> FollowOutcome:
+        """Follow (or keep following) the account without its boosts; only where :attr:`supports_quieter`."""
+        raise NotImplementedError(f"{self.platform} cannot hide an account's boosts")
+
+    def set_note(self, external_id: str, handle: str | None, text: str) -> None:
+        """Write the user's private note on the account; only where :attr:`supports_notes`."""
+        raise NotImplementedError(f"{self.platform} has no private notes")
+
+    def known_followers(self, external_id: str, handle: str | None) -> list[IdentityRecord]:
+        """Accounts the user follows that follow this account: who they are, never how many."""
+        raise NotImplementedError(f"{self.platform} cannot say who follows an account")
 
     @property
     def updated_credentials(self) -> dict[str, Any] | None:

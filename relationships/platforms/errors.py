@@ -70,3 +70,19 @@ class NotFound(PlatformError):
     """The requested object does not exist (404)."""
 
     permanent = True
+
+
+class MissingScope(PlatformError):
+    """The token works but was not granted the permission this action needs.
+
+    Mastodon answers 403 ``This action is outside the authorized scopes`` to
+    a token from before Rapport asked for lists and notes. Not an
+    :class:`AuthError`: syncing goes on with the token; only the feature
+    that needs ``scope`` asks the user to re-authorize.
+    """
+
+    permanent = True
+
+    def __init__(self, message: str = "", *, scope: str = "", status: int | None = 403):
+        super().__init__(message, status=status)
+        self.scope = scope

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from tests.fakes.base import EPOCH, FakeServer, Reply, Seen
+from tests.fakes.mastodon_curation import MastodonCuration
 
 ME = "alice"
 
@@ -30,9 +31,10 @@ def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-class FakeMastodon(FakeServer):
+class FakeMastodon(MastodonCuration, FakeServer):
     def __init__(self, clock=None):
         super().__init__(clock)
+        self._init_curation()
         self.accounts: dict[str, dict] = {}
         self.statuses: dict[str, dict] = {}
         self.notifications: list[dict] = []
@@ -307,23 +309,8 @@ class FakeMastodon(FakeServer):
 
     def _api(self, seen: Seen, parts: list[str], method: str) -> Reply:
         me = self.me["id"]
-        if parts == ["api", "v1", "accounts", "verify_credentials"]:
-            return Reply(200, {**self.me, "source": {"privacy": "public", "note": "", "fields": []}})
-        if parts == ["api", "v1", "accounts", "relationships"]:
-            ids = [i for i in seen.query.get("id[]", []) if i in self.accounts]
-            return Reply(200, [self._rel_json(i) for i in ids])
-        if parts == ["api", "v1", "accounts"]:
-            return Reply(200, [self.accounts[i] for i in seen.query.get("id[]", []) if i in self.accounts])
-        if parts[:3] == ["api", "v1", "accounts"] and len(parts) == 4:
-            account = self.accounts.get(parts[3])
-            return Reply(200, account) if account else Reply(404, {"error": "Record not found"})
-        if parts[:3] == ["api", "v1", "accounts"] and parts[4:] == ["statuses"]:
-            own = [s for s in self.statuses.values() if s["account"]["id"] == parts[3]]
-            return self._paginate(seen, own, lambda s: int(s["id"]), 20, 40)
-        if parts[:3] == ["api", "v1", "accounts"] and parts[4:] == ["follow"] and method == "POST":
-            return self._follow(parts[3])
-        if parts[:3] == ["api", "v1", "accounts"] and parts[4:] == ["unfollow"] and method == "POST":
-            return self._unfollow(parts[3])
+        if parts[:3] == ["api", "v1", "accounts"]:
+            return self._accounts_api(seen, parts, method)
         if parts == ["api", "v1", "notifications"]:
             include_filtered = _truthy(seen.param("include_filtered"))
             notes = [n for n in self.notifications if include_filtered or not n["_filtered"]]
@@ -342,7 +329,29 @@ class FakeMastodon(FakeServer):
             return Reply(200, status) if status else Reply(404, {"error": "Record not found"})
         if parts == ["api", "v2", "search"]:
             return self._search(seen)
-        return Reply(404, {"error": "Not found"})
+        return self._curation_api(seen, parts, method)
+
+    def _accounts_api(self, seen: Seen, parts: list[str], method: str) -> Reply:
+        """/api/v1/accounts/...: named routes first, as Mastodon's router, then ``:id``."""
+        rest = parts[3:]
+        if rest == ["verify_credentials"]:
+            return Reply(200, {**self.me, "source": {"privacy": "public", "note": "", "fields": []}})
+        if rest == ["relationships"]:
+            ids = [i for i in seen.query.get("id[]", []) if i in self.accounts]
+            return Reply(200, [self._rel_json(i) for i in ids])
+        if not rest:
+            return Reply(200, [self.accounts[i] for i in seen.query.get("id[]", []) if i in self.accounts])
+        if len(rest) == 1 and rest[0].isdigit():
+            account = self.accounts.get(rest[0])
+            return Reply(200, account) if account else Reply(404, {"error": "Record not found"})
+        if rest[1:] == ["statuses"]:
+            own = [s for s in self.statuses.values() if s["account"]["id"] == rest[0]]
+            return self._paginate(seen, own, lambda s: int(s["id"]), 20, 40)
+        if rest[1:] == ["follow"] and method == "POST":
+            return self._follow(rest[0], seen.form)
+        if rest[1:] == ["unfollow"] and method == "POST":
+            return self._unfollow(rest[0])
+        return self._curation_api(seen, parts, method)
 
     def _conversations(self, me: str) -> list[dict]:
         threads: dict[str, list[dict]] = {}
@@ -365,7 +374,7 @@ class FakeMastodon(FakeServer):
                                   "accounts": [self.accounts[p] for p in sorted(people)]})
         return conversations
 
-    def _follow(self, account_id: str) -> Reply:
+    def _follow(self, account_id: str, form: dict[str, str]) -> Reply:
         self.follow_calls.append(account_id)
         account = self.accounts.get(account_id)
         if account is None:
@@ -377,6 +386,8 @@ class FakeMastodon(FakeServer):
             rel["requested"] = True
         else:
             rel["following"] = True
+        # A follow also sets its options, when it is repeated too (PLATFORMS.md 1.8).
+        rel["showing_reblogs"] = _truthy(form.get("reblogs", "true"))
         return Reply(200, self._rel_json(account_id))
 
     def _unfollow(self, account_id: str) -> Reply:
@@ -436,5 +447,6 @@ class FakeMastodon(FakeServer):
             return Reply(400, {"error": "invalid_grant", "error_description": "The provided authorization grant is invalid"})
         token = secrets.token_urlsafe(24)
         self.tokens.add(token)
+        self.grant(token, " ".join(grant["scopes"]))
         return Reply(200, {"access_token": token, "token_type": "Bearer", "scope": " ".join(grant["scopes"]),
                            "created_at": int(self.clock.time())})

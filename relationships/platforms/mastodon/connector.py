@@ -42,7 +42,15 @@ from mastodon.errors import (
     MastodonUnauthorizedError,
 )
 
-from relationships.platforms.base import FAILED, FOLLOWING, REQUESTED, Connector, FollowOutcome
+from relationships.platforms.base import (
+    FAILED,
+    FOLLOWING,
+    REQUESTED,
+    Connector,
+    FollowOutcome,
+    ListOutcome,
+    PlatformList,
+)
 from relationships.platforms.errors import (
     AuthError,
     MalformedResponse,
@@ -53,6 +61,7 @@ from relationships.platforms.errors import (
 )
 from relationships.platforms.http import PER_TOKEN, USER_AGENT, json_body, raise_for_status
 from relationships.platforms.mastodon import classify as mc
+from relationships.platforms.mastodon import curation
 from relationships.platforms.mastodon.oauth import SCOPES, authorize_url, exchange_code, origin, register_app
 from relationships.platforms.records import MASTODON, CheckpointRecord, FollowRecord, IdentityRecord, Record
 
@@ -386,10 +395,14 @@ class MastodonConnector(Connector):
             return FollowOutcome(FAILED, "This account could not be found from your Mastodon server.")
         if str(account.get("id")) == self.ctx.me_id:
             return FollowOutcome(FAILED, "This is your own account.")
+        return self._follow_account(account)
+
+    def _follow_account(self, account: dict, **options: Any) -> FollowOutcome:
+        """Follow an account found on the user's instance; ``options`` such as ``reblogs=False``."""
 
         def call():
             with _translated():
-                return self.api.account_follow(account["id"])
+                return self.api.account_follow(account["id"], **options)
 
         try:
             rel = self.http.retry(call)
@@ -417,6 +430,28 @@ class MastodonConnector(Connector):
         rel = self.http.retry(call)
         if rel.get("following") or rel.get("requested"):
             raise PlatformError("The server did not confirm the unfollow.", permanent=False)
+
+    # -------------------------------------------------------- lists, quieter, notes, familiar followers
+
+    supports_notes = supports_quieter = lists_need_follow = True
+
+    def lists(self) -> list[PlatformList]:
+        return curation.lists(self)
+
+    def create_list(self, name: str, *, exclusive: bool = False) -> PlatformList:
+        return curation.create_list(self, name, exclusive)
+
+    def add_to_list(self, list_id: str, external_id: str, handle: str | None) -> ListOutcome:
+        return curation.add_to_list(self, list_id, external_id, handle)
+
+    def follow_quietly(self, external_id: str, handle: str | None) -> FollowOutcome:
+        return curation.follow_quietly(self, external_id, handle)
+
+    def set_note(self, external_id: str, handle: str | None, text: str) -> None:
+        curation.set_note(self, external_id, handle, text)
+
+    def known_followers(self, external_id: str, handle: str | None) -> list[IdentityRecord]:
+        return curation.known_followers(self, external_id, handle)
 
     def _resolve(self, external_id: str, handle: str | None) -> dict | None:
         """Find the account on the user's own instance, resolving it there if unknown."""

@@ -13,9 +13,14 @@ from urllib.parse import urlencode, urlsplit
 from relationships.platforms.errors import AuthError, MalformedResponse
 from relationships.platforms.http import SafeSession, json_body, raise_for_status
 
-#: PLATFORMS.md 1.2: the least the connector needs. Sent identically to
-#: /api/v1/apps, /oauth/authorize and /oauth/token.
-SCOPES = "read:accounts read:notifications read:statuses read:favourites read:follows read:search write:follows"
+#: PLATFORMS.md 1.2: the least the connector needs, plus lists and private
+#: notes (mastodon/curation.py). Sent identically to /api/v1/apps,
+#: /oauth/authorize and /oauth/token; an app registered with another set is
+#: registered again (services/intake/connect.py).
+SCOPES = (
+    "read:accounts read:notifications read:statuses read:favourites read:follows read:search write:follows"
+    " read:lists write:lists write:accounts"
+)
 CLIENT_NAME = "Rapport"
 _SCOPE_SETS = {"read": "read:", "write": "write:"}
 _FOLLOW_SCOPE = {"read:blocks", "read:follows", "read:mutes", "write:blocks", "write:follows", "write:mutes"}
