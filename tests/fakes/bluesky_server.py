@@ -389,6 +389,14 @@ class FakeBluesky(FakeServer):
         body = {"records": [{"uri": r["uri"], "cid": r["cid"], "value": r["value"]} for r in page]}
         return Reply(200, {**body, "cursor": cursor} if cursor else body)
 
+    def _app_bsky_graph_getKnownFollowers(self, seen: Seen) -> Reply:
+        """Followers of ``actor`` whom alice follows (the AppView's view, without lag here)."""
+        did = self._resolve(seen.param("actor"))
+        if did is None:
+            return Reply(400, {"error": "InvalidRequest", "message": "Profile not found"})
+        known = sorted(a for (a, subject) in self.follows if subject == did and (self.me, a) in self.follows)
+        return Reply(200, {"subject": self.profile(did), "followers": [self.profile(a) for a in known]})
+
     def _chat(self, seen: Seen, method: str) -> Reply:
         if self.chat_error is not None:
             return Reply(*self.chat_error)

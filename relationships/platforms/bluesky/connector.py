@@ -33,8 +33,9 @@ from atproto_client.client.session import Session
 from atproto_core.exceptions import AtProtocolError
 from atproto_server.exceptions import InvalidTokenError
 
-from relationships.platforms.base import FAILED, FOLLOWING, Connector, FollowOutcome
+from relationships.platforms.base import FAILED, FOLLOWING, Connector, FollowOutcome, ListOutcome, PlatformList
 from relationships.platforms.bluesky import classify as bc
+from relationships.platforms.bluesky import curation
 from relationships.platforms.bluesky.atproto_bridge import SessionRequest
 from relationships.platforms.cursors import Page, newest_first, past_time_ties, time_key
 from relationships.platforms.errors import AuthError, MalformedResponse, NotFound, PlatformError, TransientError
@@ -443,6 +444,22 @@ class BlueskyConnector(Connector):
             if (item.get("value") or {}).get("subject") == subject:
                 return str(item["uri"])
         return None
+
+
+    # -------------------------------------------------------- lists, known followers
+
+    def lists(self) -> list[PlatformList]:
+        return curation.lists(self)
+
+    def create_list(self, name: str, *, exclusive: bool = False) -> PlatformList:
+        # Bluesky lists are feeds of their own: nothing is hidden from the home feed either way.
+        return curation.create_list(self, name)
+
+    def add_to_list(self, list_id: str, external_id: str, handle: str | None) -> ListOutcome:
+        return curation.add_to_list(self, list_id, external_id)
+
+    def known_followers(self, external_id: str, handle: str | None) -> list[IdentityRecord]:
+        return curation.known_followers(self, external_id)
 
 
 def _follow_uri(uri: str, me: str) -> AtUri:
