@@ -272,6 +272,8 @@ class Nudge(models.Model):
 
         FOLLOWING = "following"
         REQUESTED = "requested"
+        # Added to a list instead of followed (services/lists.py).
+        LISTED = "listed"
         REPLIED = "replied"
         FAILED = "failed"
 
@@ -357,16 +359,25 @@ class CommunityHeadline(models.Model):
 
 
 class FollowAttempt(models.Model):
-    """One Follow click and what came of it: "why I followed" stays with it.
+    """One Follow (or Add to a list, or Quieter) click and what came of it: "why I followed" stays with it.
 
     ``evidence`` holds the interactions that led to it (ids, kinds, dates,
     permalinks), copied at the time, so it survives a re-import or a merge.
     """
 
+    class Action(models.TextChoices):
+        FOLLOW = "follow"
+        # Added to a list (services/lists.py): on Bluesky without following,
+        # on Mastodon followed into it. "Why you listed them" is the evidence.
+        LIST = "list"
+        # Kept following without their boosts (Mastodon).
+        QUIETER = "quieter"
+
     class State(models.TextChoices):
         PENDING = "pending"
         FOLLOWING = "following"
         REQUESTED = "requested"
+        LISTED = "listed"
         FAILED = "failed"
         # Taken back with the card's Undo: unfollowed on the platform (or, for a
         # follow by hand, no longer claimed), so "why I followed" shows nothing.
@@ -382,9 +393,13 @@ class FollowAttempt(models.Model):
     source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_attempts")
     # True when the user followed by hand (X) and confirmed it here.
     manual = models.BooleanField(default=False)
+    action = models.CharField(max_length=16, choices=Action.choices, default=Action.FOLLOW)
+    # The list of a LIST action: its platform id (Mastodon) or record AT-URI (Bluesky), and its name then.
+    list_id = models.CharField(max_length=512, blank=True)
+    list_name = models.CharField(max_length=200, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     reason = models.TextField(blank=True)
-    # The platform record holding the follow (the Bluesky follow record), for unfollowing.
+    # The platform record holding the follow or the list item (Bluesky), for taking it back.
     record_uri = models.CharField(max_length=512, blank=True)
     evidence = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -132,6 +132,9 @@ class MastodonApp(models.Model):
     base_url = models.URLField()
     redirect_uri = models.URLField(max_length=1024)
     client_id = models.CharField(max_length=255)
+    # The scopes it was registered with: an authorization may only ask for these, so
+    # an app registered before Rapport asked for more is registered again.
+    scopes = models.CharField(max_length=500, blank=True)
     # MultiFernet ciphertext of {"client_secret": ...}; see relationships.crypto.
     secret_ciphertext = models.BinaryField(editable=False)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -32,8 +32,8 @@ from django.utils import timezone
 from relationships.crypto import CredentialsUnreadable
 from relationships.models import FollowAttempt, Identity, Nudge, Person, Source
 from relationships.platforms import records as r
-from relationships.platforms.base import FAILED, FOLLOWING, REQUESTED, Connector, live_platforms
-from relationships.platforms.errors import AuthError, PlatformError, RateLimited, TransientError
+from relationships.platforms.base import FAILED, FOLLOWING, LISTED, REQUESTED, Connector, live_platforms
+from relationships.platforms.errors import AuthError, MissingScope, PlatformError, RateLimited, TransientError
 from relationships.services.intake import connect
 from relationships.services.scoring import nudges
 
@@ -65,7 +65,7 @@ class FollowResult:
 
     @property
     def succeeded(self) -> bool:
-        return self.state in (FOLLOWING, REQUESTED)
+        return self.state in (FOLLOWING, REQUESTED, LISTED)
 
 
 # ---------------------------------------------------------------- choosing whom to follow
@@ -207,8 +207,11 @@ def _check_budget(user) -> None:
         )
 
 
-def _start(user, person: Person, identity: Identity, nudge: Nudge | None, source: Source) -> FollowAttempt:
-    """Record the attempt as pending; the partial unique constraint refuses a second one in flight."""
+def _start(user, person: Person, identity: Identity, nudge: Nudge | None, source: Source, **fields) -> FollowAttempt:
+    """Record the attempt as pending; the partial unique constraint refuses a second one in flight.
+
+    ``fields``: more of the attempt, such as the ``action`` and list of an Add to a list.
+    """
     FollowAttempt.objects.filter(
         identity=identity, state=FollowAttempt.State.PENDING, created_at__lt=timezone.now() - PENDING_TIMEOUT
     ).update(state=FollowAttempt.State.FAILED, reason="Interrupted.", finished_at=timezone.now())
@@ -216,7 +219,7 @@ def _start(user, person: Person, identity: Identity, nudge: Nudge | None, source
         with transaction.atomic():
             return FollowAttempt.objects.create(
                 user=user, person=person, identity=identity, nudge=nudge, platform=identity.platform, source=source,
-                evidence=nudges.evidence_for(person),
+                evidence=nudges.evidence_for(person), **fields,
             )
     except IntegrityError:
         raise FollowRefused("A follow of this account is already on its way.") from None
@@ -245,13 +248,16 @@ def _through(source: Source, action: str, work: Callable[[Connector], Any]) -> t
         reason = f"{name} no longer accepts Rapport's access ({e}). Please reconnect {source}."
         Source.objects.filter(pk=source.pk).update(state=Source.State.NEEDS_REAUTH, state_reason=reason)
         return None, f"Your {name} account needs reconnecting before Rapport can {action} anyone."
+    except MissingScope as e:
+        # The token still syncs: only this feature waits for the user to re-authorize.
+        return None, str(e)
     except RateLimited as e:
         when = timezone.localtime(e.reset_at).strftime("%H:%M")
         return None, f"{name} asks Rapport to slow down; try again after {when}."
     except TransientError as e:
         return None, f"{name} could not be reached ({e}); try again in a moment."
     except PlatformError as e:
-        return None, f"{name} refused the {action}: {e}."
+        return None, f"{name} refused the {action}: {str(e).rstrip('.')}."
     finally:
         # Also after a failure: a refreshed Bluesky session must not be lost.
         fresh = connector.updated_credentials if connector is not None else None
@@ -272,7 +278,7 @@ def _record(
         if state == FOLLOWING:
             Identity.objects.filter(pk=attempt.identity_id).update(i_follow=True, followed_since=now)
         if nudge is not None:
-            if state in (FOLLOWING, REQUESTED):
+            if state in (FOLLOWING, REQUESTED, LISTED):
                 try:
                     nudge = nudges.act(nudge, Nudge.Outcome(state), reason, evidence=attempt.evidence)
                 except nudges.NudgeStateError:

@@ -188,20 +188,24 @@ def mastodon_app(base_url: str, redirect_uri: str) -> MastodonApp:
     """Rapport's app on this instance for this redirect URI, registered on first use.
 
     Registration happens once per (instance, redirect URI): a stored app whose
-    secret cannot be decrypted any more (keys replaced) is registered again.
+    secret cannot be decrypted any more (keys replaced), or that was
+    registered with other scopes than Rapport asks for now (an authorization
+    may only ask for the app's own), is registered again.
     """
     app = MastodonApp.objects.filter(base_url=base_url, redirect_uri=redirect_uri).first()
     if app is not None:
         try:
             app.get_secret()
-            return app
+            if app.scopes == mastodon_oauth.SCOPES:
+                return app
         except CredentialsUnreadable:
-            app.delete()
+            pass
+        app.delete()
     try:
         client_id, secret = mastodon_oauth.register_app(base_url, redirect_uri, session())
     except PlatformError as e:
         raise as_connect_error(e, MASTODON) from None
-    fresh = MastodonApp(base_url=base_url, redirect_uri=redirect_uri, client_id=client_id)
+    fresh = MastodonApp(base_url=base_url, redirect_uri=redirect_uri, client_id=client_id, scopes=mastodon_oauth.SCOPES)
     fresh.set_secret(secret)
     try:
         with transaction.atomic():
