@@ -147,7 +147,10 @@ def test_a_list_gone_and_an_account_gone_are_failures_with_sentences(server, con
     gone_list = connect().add_to_list("999", server.bob["uri"], None)
     gone_account = connect().add_to_list(friends["id"], "https://gone.example/users/nobody", "nobody@gone.example")
 
+    own = connect().add_to_list(friends["id"], server.me["uri"], None)
+
     assert (gone_list.state, gone_list.reason) == (FAILED, "This list is not on your Mastodon server any more.")
+    assert (own.state, own.reason) == (FAILED, "This is your own account.")
     assert (gone_account.state, gone_account.reason) == (
         FAILED, "This account could not be found from your Mastodon server.")
 
@@ -201,6 +204,14 @@ def test_a_private_note_is_written_and_read_back(server, connect):
     connect().set_note(server.bob["uri"], None, "You talked on 6 days since March: replies and DMs")
 
     assert server.notes[server.bob["id"]] == "You talked on 6 days since March: replies and DMs"
+
+
+def test_quieter_on_an_account_gone_or_ones_own_is_a_failure_with_a_sentence(server, connect):
+    gone = connect().follow_quietly("https://gone.example/users/nobody", "nobody@gone.example")
+    own = connect().follow_quietly(server.me["uri"], None)
+
+    assert (gone.state, own.state) == (FAILED, FAILED) and own.reason == "This is your own account."
+    assert server.follow_calls == []
 
 
 def test_a_note_too_long_or_on_an_account_gone_is_refused(server, connect):

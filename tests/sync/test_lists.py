@@ -109,6 +109,17 @@ def test_the_list_limit_and_a_list_gone_are_sentences_on_the_nudge(alice, fake_m
     assert ana_nudge.state == Nudge.State.OPEN
 
 
+def test_a_rate_limit_is_a_sentence_with_the_time_to_try_again(alice, fake_mastodon, ana, ana_nudge):
+    fake_mastodon.fail_next(429, times=5, path="/api/v1/lists", reset_in=3600)
+
+    result = lists.list_person(ana_nudge, alice, new_list="Friends")
+
+    assert result.state == "failed" and "asks Rapport to slow down; try again after" in result.reason
+    assert fake_mastodon.lists == {}
+    ana_nudge.refresh_from_db()
+    assert ana_nudge.state == Nudge.State.OPEN
+
+
 def test_listing_asks_for_exactly_one_list_and_a_connected_account(alice, ana_nudge, x_person):
     for kwargs in ({}, {"list_id": "1", "new_list": "Two"}, {"new_list": "   "}):
         with pytest.raises(follow.FollowRefused, match="Pick one of your lists"):

@@ -88,10 +88,14 @@ def _call(c: MastodonConnector, method: str, path: str, scope: str, **kwargs: An
     return c.http.retry(send) if method == "POST" else send()
 
 
+OWN = "This is your own account."
+
+
 def _resolved(c: MastodonConnector, external_id: str, handle: str | None) -> dict | None:
+    """The account on the user's instance; PlatformError for their own (nothing here applies to it)."""
     account = c._resolve(external_id, handle)
     if account is not None and str(account.get("id")) == c.ctx.me_id:
-        raise PlatformError("This is your own account.", permanent=True)
+        raise PlatformError(OWN, permanent=True)
     return account
 
 
@@ -141,9 +145,9 @@ def create_list(c: MastodonConnector, name: str, exclusive: bool) -> PlatformLis
 
 
 def add_to_list(c: MastodonConnector, list_id: str, external_id: str, handle: str | None) -> ListOutcome:
-    account = _resolved(c, external_id, handle)
-    if account is None:
-        return ListOutcome(FAILED, NOT_FOUND)
+    account = c._resolve(external_id, handle)
+    if account is None or str(account.get("id")) == c.ctx.me_id:
+        return ListOutcome(FAILED, OWN if account else NOT_FOUND)
     account_id = str(account["id"])
     relationship = _relationship(c, account_id)
     followed = False
@@ -175,9 +179,9 @@ def add_to_list(c: MastodonConnector, list_id: str, external_id: str, handle: st
 
 
 def follow_quietly(c: MastodonConnector, external_id: str, handle: str | None) -> FollowOutcome:
-    account = _resolved(c, external_id, handle)
-    if account is None:
-        return FollowOutcome(FAILED, NOT_FOUND)
+    account = c._resolve(external_id, handle)
+    if account is None or str(account.get("id")) == c.ctx.me_id:
+        return FollowOutcome(FAILED, OWN if account else NOT_FOUND)
     outcome = c._follow_account(account, reblogs=False)
     if outcome.state == FOLLOWING:
         return FollowOutcome(FOLLOWING, "Following, without their boosts.")
