@@ -14,7 +14,8 @@ source marked when its access is gone.
   on the nudge (outcome ``listed``, or ``requested`` when the follow a
   Mastodon list needs waits for approval).
 * :func:`follow_quietly` keeps following without their boosts (Mastodon),
-  recorded as ``action = quieter``.
+  recorded as ``action = quieter``; :func:`move_to_list` is Quieter where
+  lists need no follow (Bluesky): into a list, then unfollowed.
 * :func:`push_note` writes a note into the Mastodon private note on the
   account, which every Mastodon app shows. Bluesky has no private notes:
   the note stays in Rapport, and the answer says so.
@@ -36,7 +37,7 @@ from django.utils import timezone
 
 from relationships.models import FollowAttempt, Identity, Nudge, Person, Source
 from relationships.platforms.base import FAILED, LISTED, Connector, PlatformList, get_connector
-from relationships.platforms.errors import PlatformError
+from relationships.platforms.errors import AuthError, PlatformError
 from relationships.platforms.records import IdentityRecord
 from relationships.services import follow
 from relationships.services.follow import FollowRefused, FollowResult
@@ -113,9 +114,7 @@ def list_person(
     nudge, person = follow._unpack(target, user)
     if nudge is not None and nudge.state == Nudge.State.ACTED:
         return FollowResult(nudge.outcome or LISTED, nudge.outcome_reason, person, nudge=nudge)
-    new_list = " ".join((new_list or "").split())
-    if bool(list_id) == bool(new_list):
-        raise FollowRefused("Pick one of your lists, or name a new one.")
+    new_list = _one_list(list_id, new_list)
     reachable = _reachable(follow.targets(person), user, identity_id, lambda cls: True)
     if not reachable:
         raise FollowRefused(
@@ -125,12 +124,7 @@ def list_person(
 
     def work():
         def on_platform(connector: Connector):
-            if new_list:
-                chosen = connector.create_list(new_list, exclusive=exclusive)
-            else:
-                chosen = next((pl for pl in connector.lists() if pl.id == list_id), None)
-                if chosen is None:
-                    raise PlatformError("That list is not in your account any more.", permanent=True)
+            chosen = _chosen_list(connector, list_id, new_list, exclusive)
             return chosen, connector.add_to_list(chosen.id, identity.external_id, identity.handle), connector
         return follow._through(source, "list", on_platform)
 
@@ -143,13 +137,34 @@ def list_person(
     reason = outcome.reason
     if exclusive and new_list and connector.lists_need_follow and not chosen.exclusive:
         reason += " Your server has no exclusive lists: their posts still show in your home feed."
-    FollowAttempt.objects.filter(pk=attempt.pk).update(list_id=chosen.id[:512], list_name=chosen.name[:200])
-    attempt.list_id, attempt.list_name = chosen.id, chosen.name
+    _keep_list(attempt, chosen)
     result = follow._record(attempt, nudge, outcome.state, reason, outcome.record_uri or "")
     if outcome.state == LISTED and connector.lists_need_follow:
         # A Mastodon list holds only followed accounts: listed there is followed.
         Identity.objects.filter(pk=identity.pk, i_follow=False).update(i_follow=True, followed_since=timezone.now())
     return result
+
+
+def _one_list(list_id: str, new_list: str) -> str:
+    """The new list's name, tidied; FollowRefused unless exactly one list is named."""
+    new_list = " ".join((new_list or "").split())
+    if bool(list_id) == bool(new_list):
+        raise FollowRefused("Pick one of your lists, or name a new one.")
+    return new_list
+
+
+def _chosen_list(connector: Connector, list_id: str, new_list: str, exclusive: bool) -> PlatformList:
+    if new_list:
+        return connector.create_list(new_list, exclusive=exclusive)
+    chosen = next((pl for pl in connector.lists() if pl.id == list_id), None)
+    if chosen is None:
+        raise PlatformError("That list is not in your account any more.", permanent=True)
+    return chosen
+
+
+def _keep_list(attempt: FollowAttempt, chosen: PlatformList) -> None:
+    FollowAttempt.objects.filter(pk=attempt.pk).update(list_id=chosen.id[:512], list_name=chosen.name[:200])
+    attempt.list_id, attempt.list_name = chosen.id, chosen.name
 
 
 # ---------------------------------------------------------------- quieter
@@ -175,6 +190,49 @@ def follow_quietly(person: Person, user, *, identity_id: int | None = None) -> F
     if error:
         return follow._record(attempt, None, FAILED, error, "")
     return follow._record(attempt, None, outcome.state, outcome.reason, outcome.record_uri or "")
+
+
+def move_to_list(person: Person, user, *, list_id: str = "", new_list: str = "", identity_id: int | None = None) -> FollowResult:
+    """Quieter where a list needs no follow (Bluesky): put ``person`` in a list, then unfollow them.
+
+    Their posts leave the home feed and stay in the list's. The unfollow
+    runs only once the list holds them; an unfollow the platform refused
+    leaves them listed and still followed, and the reason says so.
+    Recorded as ``action = quieter`` with the list.
+    """
+    if person.user_id != user.pk:
+        raise FollowRefused("This person is not in your list.")
+    new_list = _one_list(list_id, new_list)
+    reachable = _reachable(person.identities.order_by("pk"), user, identity_id, lambda cls: not cls.lists_need_follow)
+    if not reachable:
+        raise FollowRefused("Only Bluesky lists hold people you do not follow: on Mastodon, use Quieter instead.")
+    identity, source = reachable[0]
+
+    def on_platform(connector: Connector):
+        chosen = _chosen_list(connector, list_id, new_list, False)
+        outcome = connector.add_to_list(chosen.id, identity.external_id, identity.handle)
+        if outcome.state != LISTED:
+            return chosen, outcome, outcome.reason, False
+        try:
+            connector.unfollow(identity.external_id, identity.handle)
+        except PlatformError as e:
+            if isinstance(e, AuthError):
+                raise
+            return chosen, outcome, f"Listed, but {identity.get_platform_display()} refused the unfollow: {e}", False
+        return chosen, outcome, "In the list, and no longer followed.", True
+
+    attempt, (done, error) = _attempt(
+        user, person, identity, None, source, lambda: follow._through(source, "list", on_platform),
+        action=FollowAttempt.Action.QUIETER, list_id=list_id[:512],
+    )
+    if error:
+        return follow._record(attempt, None, FAILED, error, "")
+    chosen, outcome, reason, unfollowed = done
+    _keep_list(attempt, chosen)
+    result = follow._record(attempt, None, outcome.state, reason, outcome.record_uri or "")
+    if unfollowed:
+        Identity.objects.filter(pk=identity.pk).update(i_follow=False, followed_since=None)
+    return result
 
 
 # ---------------------------------------------------------------- notes

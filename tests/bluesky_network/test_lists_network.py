@@ -3,7 +3,8 @@
 People (their own, so the story of test_real_network.py stays as it is):
 erin.test connects her account to Rapport; finn.test is whom she lists;
 gus.test is whom she follows, unfollows and follows again; hana.test and
-finn.test follow gus, and erin follows hana only.
+finn.test follow gus, and erin follows hana only; ivy.test is whom she
+hears less of (Quieter: into a list, then unfollowed).
 
 Every check reads the network's own answers: the repository
 (``com.atproto.repo.listRecords``) and the AppView (``app.bsky.graph.getList``,
@@ -36,13 +37,14 @@ class People:
     finn: Account
     gus: Account
     hana: Account
+    ivy: Account
     app_password: str
 
 
 @pytest.fixture(scope="module")
 def people(pds: Pds) -> People:
-    erin, finn, gus, hana = (pds.create_account(h) for h in ("erin.test", "finn.test", "gus.test", "hana.test"))
-    return People(erin, finn, gus, hana, pds.create_app_password(erin, "Rapport"))
+    erin, finn, gus, hana, ivy = (pds.create_account(f"{h}.test") for h in ("erin", "finn", "gus", "hana", "ivy"))
+    return People(erin, finn, gus, hana, ivy, pds.create_app_password(erin, "Rapport"))
 
 
 def connect_erin(user, bluesky_network, people: People) -> Source:
@@ -56,6 +58,16 @@ def person_for(user, source: Source, account: Account) -> Person:
 
 def appview(pds: Pds, people: People, nsid: str, **params):
     return pds.call(nsid, token=people.erin.access_jwt, params=params)
+
+
+def list_once_indexed(pds: Pds, people: People, uri: str) -> dict:
+    """The AppView's ``getList`` of ``uri``, once it holds an item."""
+
+    def page():
+        found = appview(pds, people, "app.bsky.graph.getList", list=uri)
+        return found if found["items"] else None
+
+    return pds.wait_until(page, message=f"the AppView to index the items of {uri}")
 
 
 def follows_of(pds: Pds, actor: Account, subject: Account) -> list[str]:
@@ -82,10 +94,7 @@ def test_a_curated_list_is_made_and_finn_added_without_a_follow(alice, bluesky_n
     assert follows_of(pds, people.erin, people.finn) == []  # a curated list needs no follow
 
     # The AppView's own view of the list: a curated list holding finn.
-    view = pds.wait_until(
-        lambda: (lambda page: page if page["items"] else None)(
-            appview(pds, people, "app.bsky.graph.getList", list=made[0]["uri"])),
-        message="the AppView to index erin's list item")
+    view = list_once_indexed(pds, people, made[0]["uri"])
     assert view["list"]["purpose"] == CURATELIST and view["list"]["name"] == "People I learn from"
     assert [item["subject"]["did"] for item in view["items"]] == [people.finn.did]
     own = appview(pds, people, "app.bsky.graph.getLists", actor=people.erin.did)["lists"]
@@ -140,3 +149,23 @@ def test_known_followers_are_who_the_network_says_follows_gus_among_erins_follow
     Rapport.objects.update_or_create(person=hana, defaults={"user": alice, "two_way": True, "talks": 3})
     known = lists.known_followers(gus, alice)
     assert known.people == [hana] and known.problems == []
+
+
+def test_quieter_puts_ivy_in_a_list_and_unfollows_her(alice, bluesky_network, pds, people):
+    pds.follow(people.erin, people.ivy)
+    pds.wait_until(lambda: people.ivy.did in followed_by_erin(pds, people), message="the AppView to index the follow")
+    source = connect_erin(alice, bluesky_network, people)
+    ivy = person_for(alice, source, people.ivy)
+
+    result = lists.move_to_list(ivy, alice, new_list="Now and then")
+
+    assert (result.state, result.reason) == ("listed", "In the list, and no longer followed.")
+    assert follows_of(pds, people.erin, people.ivy) == []
+    quiet = [x for x in pds.list_records(people.erin.did, LIST) if x["value"]["name"] == "Now and then"]
+    assert len(quiet) == 1
+    items = [x["value"]["subject"] for x in pds.list_records(people.erin.did, LISTITEM)
+             if x["value"]["list"] == quiet[0]["uri"]]
+    assert items == [people.ivy.did]
+    pds.wait_until(lambda: people.ivy.did not in followed_by_erin(pds, people), message="the AppView to index the unfollow")
+    view = list_once_indexed(pds, people, quiet[0]["uri"])
+    assert [item["subject"]["did"] for item in view["items"]] == [people.ivy.did]

@@ -224,3 +224,29 @@ def test_an_app_registered_before_lists_is_registered_again_and_its_token_can_li
     Identity.objects.create(user=alice, person=ana_person, platform="mastodon", external_id=ana["uri"],
                             handle="ana@remote.example")
     assert lists.list_person(ana_person, alice, new_list="Friends").state == "listed"
+
+
+def test_quieter_on_bluesky_lists_ben_then_unfollows_him(alice, fake_bluesky, ben, ben_person):
+    fake_bluesky.add_follow(fake_bluesky.me, ben)
+    Identity.objects.filter(external_id=ben).update(i_follow=True)
+
+    result = lists.move_to_list(ben_person, alice, new_list="Quiet ones")
+
+    assert (result.state, result.reason) == ("listed", "In the list, and no longer followed.")
+    items = [x for x in fake_bluesky.records.values() if x["value"]["$type"] == "app.bsky.graph.listitem"]
+    assert [x["value"]["subject"] for x in items] == [ben] and fake_bluesky.follow_records(fake_bluesky.me) == []
+    attempt = FollowAttempt.objects.get()
+    assert (attempt.action, attempt.state, attempt.list_name, attempt.record_uri) == (
+        "quieter", "listed", "Quiet ones", items[0]["uri"])
+    assert Identity.objects.get(external_id=ben).i_follow is False
+
+
+def test_quieter_on_bluesky_keeps_the_follow_when_the_list_refused(alice, fake_bluesky, ben, ben_person, ana_nudge):
+    fake_bluesky.add_follow(fake_bluesky.me, ben)
+
+    result = lists.move_to_list(ben_person, alice, list_id=f"at://{fake_bluesky.me}/app.bsky.graph.list/3kgone")
+
+    assert result.state == "failed" and "not in your account any more" in result.reason
+    assert fake_bluesky.follow_records(fake_bluesky.me) != []
+    with pytest.raises(follow.FollowRefused, match="on Mastodon, use Quieter instead"):
+        lists.move_to_list(ana_nudge.person, alice, new_list="Quiet ones")
