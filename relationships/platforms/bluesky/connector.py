@@ -445,7 +445,6 @@ class BlueskyConnector(Connector):
                 return str(item["uri"])
         return None
 
-
     # -------------------------------------------------------- lists, known followers
 
     def lists(self) -> list[PlatformList]:
