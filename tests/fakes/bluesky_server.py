@@ -196,20 +196,7 @@ class FakeBluesky(FakeServer):
                 continue
             reason, subject = None, None
             if kind == "app.bsky.feed.post":
-                mentions = [f["did"] for facet in value.get("facets", []) for f in facet["features"]]
-                quoted = (value.get("embed") or {}).get("record", {}).get("uri")
-                if self.me in mentions:
-                    reason = "mention"
-                elif quoted and quoted.startswith(f"at://{self.me}/"):
-                    reason, subject = "quote", quoted
-                else:
-                    ancestor, depth = (value.get("reply") or {}).get("parent", {}).get("uri"), 0
-                    while ancestor and ancestor in self.records and depth < 5:
-                        if self.records[ancestor]["author"] == self.me:
-                            reason, subject = "reply", ancestor
-                            break
-                        ancestor = (self.records[ancestor]["value"].get("reply") or {}).get("parent", {}).get("uri")
-                        depth += 1
+                reason, subject = self._post_reason(value)
             elif kind in ("app.bsky.feed.like", "app.bsky.feed.repost"):
                 if value["subject"]["uri"].startswith(f"at://{self.me}/"):
                     reason, subject = kind.rsplit(".", 1)[1], value["subject"]["uri"]
@@ -222,6 +209,22 @@ class FakeBluesky(FakeServer):
                     note["reasonSubject"] = subject
                 notes.append(note)
         return sorted(notes, key=lambda n: (n["indexedAt"], n["uri"]), reverse=True)
+
+    def _post_reason(self, value: dict) -> tuple[str | None, str | None]:
+        """Why a post notifies alice, one reason per post (mention > quote > reply to five levels up)."""
+        mentions = [f["did"] for facet in value.get("facets", []) for f in facet["features"]]
+        quoted = (value.get("embed") or {}).get("record", {}).get("uri")
+        if self.me in mentions:
+            return "mention", None
+        if quoted and quoted.startswith(f"at://{self.me}/"):
+            return "quote", quoted
+        ancestor, depth = (value.get("reply") or {}).get("parent", {}).get("uri"), 0
+        while ancestor and ancestor in self.records and depth < 5:
+            if self.records[ancestor]["author"] == self.me:
+                return "reply", ancestor
+            ancestor = (self.records[ancestor]["value"].get("reply") or {}).get("parent", {}).get("uri")
+            depth += 1
+        return None, None
 
     # -------------------------------------------------------- paging, limits
 
