@@ -451,7 +451,6 @@ class BlueskyConnector(Connector):
         return curation.lists(self)
 
     def create_list(self, name: str, *, exclusive: bool = False) -> PlatformList:
-        # Bluesky lists are feeds of their own: nothing is hidden from the home feed either way.
         return curation.create_list(self, name)
 
     def add_to_list(self, list_id: str, external_id: str, handle: str | None) -> ListOutcome:

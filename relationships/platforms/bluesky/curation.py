@@ -67,7 +67,11 @@ def lists(c: BlueskyConnector) -> list[PlatformList]:
 
 
 def create_list(c: BlueskyConnector, name: str) -> PlatformList:
-    """The curated list ``name``; an existing curated list of that name (any case) is reused."""
+    """The curated list ``name``; an existing curated list of that name (any case) is reused.
+
+    There is no ``exclusive``: a Bluesky list is a feed of its own and hides
+    nothing from the home feed, so :attr:`PlatformList.exclusive` is False.
+    """
     name = " ".join(name.split())
     if not name:
         raise PlatformError("A list needs a name.", permanent=True)
