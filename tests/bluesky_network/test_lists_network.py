@@ -24,7 +24,7 @@ from relationships.platforms.bluesky.curation import CURATELIST, LIST, LISTITEM
 from relationships.services import follow, lists
 from relationships.services.intake import connect
 from relationships.services.intake.ingest import ingest
-from tests.bluesky_network.network import Account, Pds
+from tests.bluesky_network.network import Account, Pds, XrpcError
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services, pytest.mark.postgres_only]
 
@@ -61,10 +61,19 @@ def appview(pds: Pds, people: People, nsid: str, **params):
 
 
 def list_once_indexed(pds: Pds, people: People, uri: str) -> dict:
-    """The AppView's ``getList`` of ``uri``, once it holds an item."""
+    """The AppView's ``getList`` of ``uri``, once it holds an item.
+
+    Until the AppView has indexed the list record itself it answers 400
+    ``List not found``: not yet, like an empty list.
+    """
 
     def page():
-        found = appview(pds, people, "app.bsky.graph.getList", list=uri)
+        try:
+            found = appview(pds, people, "app.bsky.graph.getList", list=uri)
+        except XrpcError as e:
+            if e.status == 400 and "List not found" in str(e.body):
+                return None
+            raise
         return found if found["items"] else None
 
     return pds.wait_until(page, message=f"the AppView to index the items of {uri}")
