@@ -8,7 +8,7 @@ KEYFILE := $(VAR)/encryption.key
 DEVENV := $(VAR)/dev.env
 PYTEST_ARGS ?=
 
-.PHONY: run test bench install screenshots loadtest clean
+.PHONY: run test bench install screenshots loadtest scaletest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ bench: install
 # an import and a sync run (needs redis-server and a local PostgreSQL; ~8 min).
 loadtest: install
 	$(BIN)/python -m bench.loadtest $(LOADTEST_ARGS)
+
+# Scheduling and pacing across 3 worker "machines" (network namespaces), 2,000 accounts on
+# fake platform hosts with their real limits, then faults. Needs root; not in CI (~25 min).
+scaletest: install
+	$(BIN)/python -m bench.scaletest $(SCALETEST_ARGS)
 
 # The browser tests save screenshots of the main pages into tests/screenshots/.
 screenshots:

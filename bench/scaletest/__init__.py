@@ -1,0 +1,1 @@
+"""`make scaletest`: real processes on network namespaces (see __main__.py)."""

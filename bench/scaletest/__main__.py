@@ -1,0 +1,409 @@
+"""`make scaletest`: Rapport's scheduling and pacing, proven with real processes on separate network hosts.
+
+Needs root (network namespaces), PostgreSQL's server binaries and
+redis-server; not part of CI. What it builds, on one machine
+(bench/scaletest/net.py):
+
+    rs-db    10.77.0.2    PostgreSQL and Redis of their own (data under var/scaletest/)
+    rs-web   10.77.0.3    gunicorn and the one Celery beat
+    rs-w1..3 10.77.0.11-13  one Celery worker "machine" each
+    rs-plat  10.77.0.21-23  three Mastodon instances; 10.77.0.30 one Bluesky PDS
+                          (bench/scaletest/farm.py: real limits, real time)
+
+Then, with every account due at the start of each phase:
+
+1. throughput with 1, 2 and 3 worker machines (syncs finished per minute);
+2. the limits each platform host saw (most requests attempted in one window, 429s);
+3. faults with 3 machines: SIGKILL of every process of rs-w1, rs-w2's link cut
+   for 60 s, Redis restarted; then, once the farms are quiet and every
+   account has synced again, each account's interactions are compared with
+   what a fresh sync of the farm gives (the audit, from rs-plat's own
+   addresses, which the farms neither limit nor count).
+
+It prints the figures as a table and exits non-zero if any is off. It removes
+every namespace and process it made, however it ends.
+
+    python -m bench.scaletest [--accounts 2000] [--phase-seconds 180] [--latency 0.1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import concurrent.futures
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from bench.scaletest import net
+from bench.scaletest.farm import APP_PASSWORD, BLUESKY, MASTODON, bluesky_handle, mastodon_token
+
+ROOT = Path(__file__).resolve().parents[2]
+VAR = ROOT / "var" / "scaletest"
+PYTHON = sys.executable
+DB_HOST, REDIS_PORT, PG_PORT = net.HOSTS["rs-db"][0], 6379, 5432
+MASTODON_HOSTS = net.HOSTS["rs-plat"][:3]
+PDS_HOST = net.HOSTS["rs-plat"][3]
+FARM_PORT = 8000
+WORKERS = ["rs-w1", "rs-w2", "rs-w3"]
+
+
+def log(message: str) -> None:
+    print(f"[{dt.datetime.now():%H:%M:%S}] {message}", flush=True)
+
+
+def pg_bin() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
+    if not found:
+        raise SystemExit("scaletest: PostgreSQL's server binaries are not installed (/usr/lib/postgresql/*/bin)")
+    return found[-1].parent
+
+
+def app_env(args) -> dict:
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "HOME")}
+    env.update(
+        DATABASE_URL=f"postgres://postgres@{DB_HOST}:{PG_PORT}/rapport",
+        REDIS_URL=f"redis://{DB_HOST}:{REDIS_PORT}/0",
+        SECRET_KEY="scaletest-secret-key",
+        RAPPORT_ENCRYPTION_KEYS="uXGhBz3wq2m4SJN3Zt1V1mY3HQ2Hn3n1o0xGq4H1u2E=",
+        RAPPORT_ALLOW_PRIVATE_HOSTS="1",
+        RAPPORT_VAR_DIR=str(VAR / "var"),
+        ALLOWED_HOSTS=f"{net.HOSTS['rs-web'][0]},localhost",
+        SECURE_SSL_REDIRECT="0",
+        DEBUG="0",
+        LOG_LEVEL="WARNING",
+        PYTHONPATH=str(ROOT),
+        # Bounds the admin sets: how often an account is synced, and when a silent job counts as dead.
+        RAPPORT_SYNC_INTERVAL_MINUTES=str(args.interval_minutes),
+        RAPPORT_STALE_JOB_MINUTES=str(args.stale_minutes),
+        RAPPORT_JOB_HEARTBEAT_SECONDS="10",
+        RAPPORT_VISIBILITY_TIMEOUT=str(args.stale_minutes * 60),
+        RAPPORT_REDIS_UNACKED_RESTORE_SECONDS="30",
+        CELERY_TASK_SOFT_TIME_LIMIT=str(args.stale_minutes * 60 - 20),
+        CELERY_TASK_TIME_LIMIT=str(args.stale_minutes * 60 - 10),
+    )
+    return env
+
+
+class Run:
+    def __init__(self, args):
+        self.args = args
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.env = app_env(args)
+
+    # ------------------------------------------------------------ set up
+
+    def start_services(self) -> None:
+        bin_dir = pg_bin()
+        data = VAR / "pg"
+        shutil.rmtree(VAR, ignore_errors=True)
+        (VAR / "logs").mkdir(parents=True)
+        (VAR / "var").mkdir()
+        data.mkdir()
+        shutil.chown(data, "postgres", "postgres")
+        net.sh("runuser", "-u", "postgres", "--", str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U",
+               "postgres", "--no-sync")
+        with open(data / "pg_hba.conf", "a") as hba:
+            hba.write(f"host all all {net.SUBNET}.0/24 trust\n")
+        self.procs["postgres"] = net.spawn("rs-db", [
+            "runuser", "-u", "postgres", "--", str(bin_dir / "postgres"), "-D", str(data),
+            "-c", f"listen_addresses={DB_HOST}", "-c", f"port={PG_PORT}", "-c", f"unix_socket_directories={data}",
+            "-c", "max_connections=300"], self.env, str(VAR / "logs" / "postgres.log"), str(ROOT))
+        self.start_redis()
+        net.wait_port("rs-db", DB_HOST, PG_PORT)
+        net.sh("ip", "netns", "exec", "rs-db", "runuser", "-u", "postgres", "--", str(bin_dir / "createdb"), "-h",
+               DB_HOST, "rapport")
+
+    def start_redis(self) -> None:
+        self.procs["redis"] = net.spawn("rs-db", [
+            shutil.which("redis-server") or "redis-server", "--bind", DB_HOST, "--port", str(REDIS_PORT),
+            "--save", "", "--appendonly", "no", "--protected-mode", "no"],
+            self.env, str(VAR / "logs" / "redis.log"), str(ROOT))
+        net.wait_port("rs-db", DB_HOST, REDIS_PORT)
+
+    def start_farms(self) -> None:
+        n = self.args.accounts
+        m = int(n * self.args.mastodon_share)
+        per = m // len(MASTODON_HOSTS)
+        self.layout = []  # (platform, index, base_url)
+        for k, host in enumerate(MASTODON_HOSTS):
+            first, end = k * per, (k + 1) * per if k < len(MASTODON_HOSTS) - 1 else m
+            self._farm(f"mastodon-{k + 1}", MASTODON, host, first, end)
+            self.layout += [(MASTODON, i, f"http://{host}:{FARM_PORT}") for i in range(first, end)]
+        self._farm("pds", BLUESKY, PDS_HOST, m, n)
+        self.layout += [(BLUESKY, i, f"http://{PDS_HOST}:{FARM_PORT}") for i in range(m, n)]
+        for host in [*MASTODON_HOSTS, PDS_HOST]:
+            net.wait_port("rs-plat", host, FARM_PORT, timeout=180)
+
+    def _farm(self, name: str, platform: str, host: str, first: int, end: int) -> None:
+        self.procs[name] = net.spawn("rs-plat", [
+            PYTHON, "-m", "bench.scaletest.farm", "--platform", platform, "--listen", host, "--port", str(FARM_PORT),
+            "--accounts", f"{first}:{end}", "--seed", str(self.args.seed), "--latency", str(self.args.latency),
+            "--activity-every", str(self.args.activity_every)], self.env, str(VAR / "logs" / f"{name}.log"), str(ROOT))
+
+    def django(self) -> None:
+        os.environ.update(self.env)
+        os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+
+    def connect_accounts(self) -> None:
+        """Every account connected through the same service the Connect pages use."""
+        from django.contrib.auth import get_user_model
+        from django.db import close_old_connections
+
+        from relationships.services.intake import connect
+
+        User = get_user_model()
+
+        def one(entry):
+            platform, index, base_url = entry
+            try:
+                user = User(username=f"scale{index:06d}")
+                user.set_unusable_password()
+                user.save()
+                if platform == MASTODON:
+                    connect.connect_mastodon_token(user, base_url, mastodon_token(index))
+                else:
+                    connect.connect_bluesky(user, bluesky_handle(index), APP_PASSWORD, base_url)
+            finally:
+                close_old_connections()
+
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            list(pool.map(one, self.layout))
+
+    def start_web_and_beat(self) -> None:
+        web = net.HOSTS["rs-web"][0]
+        self.procs["web"] = net.spawn("rs-web", [
+            PYTHON, "-m", "gunicorn", "config.wsgi", "--bind", f"{web}:8000", "--workers", "2"],
+            self.env, str(VAR / "logs" / "web.log"), str(ROOT))
+        self.procs["beat"] = net.spawn("rs-web", [
+            PYTHON, "-m", "celery", "-A", "config", "beat", "--loglevel", "WARNING",
+            "--schedule", str(VAR / "var" / "celerybeat-schedule")], self.env, str(VAR / "logs" / "beat.log"), str(ROOT))
+        net.wait_port("rs-web", web, 8000)
+
+    def start_worker(self, ns: str) -> None:
+        self.procs[ns] = net.spawn(ns, [
+            PYTHON, "-m", "celery", "-A", "config", "worker", "--loglevel", "WARNING", "--concurrency",
+            str(self.args.concurrency), "--hostname", f"worker@{ns}"], self.env, str(VAR / "logs" / f"{ns}.log"), str(ROOT))
+
+    # ------------------------------------------------------------ measuring
+
+    def all_due(self) -> dt.datetime:
+        """Make every account due now (as after a long pause), and return the moment."""
+        from django.utils import timezone
+
+        from relationships.models import Source
+
+        now = timezone.now()
+        fields = {f.name for f in Source._meta.get_fields()}
+        update = {"last_synced_at": None}
+        if "next_sync_at" in fields:
+            update["next_sync_at"] = now
+        Source.objects.filter(kind=Source.Kind.ACCOUNT).update(**update)
+        return now
+
+    def syncs_between(self, start: dt.datetime, end: dt.datetime) -> int:
+        from relationships.models import Job
+
+        return Job.objects.filter(kind="sync", state=Job.State.DONE, finished_at__gte=start, finished_at__lt=end).count()
+
+    def farm_stats(self) -> dict:
+        out = {}
+        for name, host in [("mastodon-1", MASTODON_HOSTS[0]), ("mastodon-2", MASTODON_HOSTS[1]),
+                           ("mastodon-3", MASTODON_HOSTS[2]), ("pds", PDS_HOST)]:
+            with urllib.request.urlopen(f"http://{host}:{FARM_PORT}/__farm/stats", timeout=10) as answer:
+                out[name] = json.load(answer)
+        return out
+
+    def throughput(self, machines: int) -> dict:
+        start = self.all_due()
+        time.sleep(self.args.warmup_seconds)
+        t0 = dt.datetime.now(dt.UTC)
+        time.sleep(self.args.phase_seconds)
+        t1 = dt.datetime.now(dt.UTC)
+        done = self.syncs_between(t0, t1)
+        per_minute = done / ((t1 - t0).total_seconds() / 60)
+        log(f"{machines} machine(s): {done} syncs in {(t1 - t0).total_seconds():.0f}s = {per_minute:.1f}/min")
+        return {"machines": machines, "syncs": done, "per_minute": per_minute, "due_at": start}
+
+    # ------------------------------------------------------------ faults and audit
+
+    def faults(self) -> dict:
+        from relationships.models import Job, Source
+
+        fault_start = self.all_due()
+        time.sleep(20)
+        killed = net.kill_all("rs-w1")
+        log(f"SIGKILL: {killed} processes of rs-w1")
+        time.sleep(20)
+        net.link("rs-w2", "down")
+        log("rs-w2's link is down")
+        time.sleep(60)
+        net.link("rs-w2", "up")
+        log("rs-w2's link is up again")
+        self.procs["redis"].send_signal(signal.SIGTERM)
+        self.procs["redis"].wait(30)
+        self.start_redis()
+        log("Redis restarted (empty: it keeps nothing on disk)")
+        self.start_worker("rs-w1")
+        log("rs-w1 started again")
+        recovered_by = self.wait_quiet(fault_start, self.args.recovery_seconds)
+        late = Source.objects.filter(kind=Source.Kind.ACCOUNT).exclude(last_synced_at__gte=fault_start).count()
+        bound = fault_start + dt.timedelta(minutes=self.args.interval_minutes, seconds=self.args.recovery_seconds)
+        first_after = {}
+        for source_id, finished in (Job.objects.filter(kind="sync", state=Job.State.DONE, finished_at__gte=fault_start)
+                                    .values_list("source_id", "finished_at")):
+            if source_id not in first_after or finished < first_after[source_id]:
+                first_after[source_id] = finished
+        over_bound = sum(1 for f in first_after.values() if f > bound) + late
+        return {"late": late, "over_bound": over_bound, "recovered_in": recovered_by}
+
+    def wait_quiet(self, since: dt.datetime, timeout: float) -> float | None:
+        """Seconds until every account synced after ``since`` and no job is queued or running; None on timeout."""
+        from django.utils import timezone
+
+        from relationships.models import Job, Source
+
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            behind = Source.objects.filter(kind=Source.Kind.ACCOUNT).exclude(last_synced_at__gte=since).count()
+            busy = Job.objects.filter(state__in=[Job.State.QUEUED, Job.State.RUNNING]).count()
+            if behind == 0 and busy == 0:
+                return time.monotonic() - started
+            time.sleep(5)
+        log(f"not quiet after {timeout:.0f}s")
+        return None
+
+    def audit(self) -> dict:
+        """Quiet farms, one more round, then each account's interactions against a fresh sync of the farm."""
+        for host in [*MASTODON_HOSTS, PDS_HOST]:
+            urllib.request.urlopen(urllib.request.Request(f"http://{host}:{FARM_PORT}/__farm/quiet", method="POST"),
+                                   timeout=10).read()
+        since = self.all_due()
+        self.wait_quiet(since, self.args.recovery_seconds)
+        out = net.sh("ip", "netns", "exec", "rs-plat", PYTHON, "-m", "bench.scaletest.audit", check=False)
+        if out.returncode != 0:
+            raise RuntimeError(f"audit failed: {out.stderr[-2000:]}")
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    def claimed(self) -> int:
+        from django.utils import timezone
+
+        from relationships.models import Job, Source
+
+        return (Source.objects.filter(sync_claimed_until__gt=timezone.now()).count()
+                + Job.objects.filter(state__in=[Job.State.QUEUED, Job.State.RUNNING]).count())
+
+    # ------------------------------------------------------------ tear down
+
+    def stop(self) -> None:
+        for ns in net.HOSTS:
+            net.kill_all(ns, signal.SIGTERM)
+        time.sleep(2)
+        net.clean()
+
+
+def table(rows: list[tuple]) -> str:
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--accounts", type=int, default=2000)
+    parser.add_argument("--mastodon-share", type=float, default=0.6)
+    parser.add_argument("--phase-seconds", type=int, default=180)
+    parser.add_argument("--warmup-seconds", type=int, default=75, help="longer than one beat period (60 s)")
+    parser.add_argument("--latency", type=float, default=0.1, help="seconds each platform request takes")
+    parser.add_argument("--concurrency", type=int, default=2, help="worker processes per machine")
+    parser.add_argument("--interval-minutes", type=int, default=15)
+    parser.add_argument("--stale-minutes", type=int, default=3)
+    parser.add_argument("--recovery-seconds", type=int, default=900)
+    parser.add_argument("--activity-every", type=float, default=0.5)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("scaletest: needs root (it makes network namespaces)")
+
+    run = Run(args)
+    atexit.register(run.stop)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGHUP, lambda *_: sys.exit(129))
+    log("hosts")
+    net.up()
+    log("PostgreSQL and Redis on rs-db")
+    run.start_services()
+    log(f"platform farms on rs-plat ({args.accounts} accounts)")
+    run.start_farms()
+    run.django()
+    log("connecting every account")
+    started = time.monotonic()
+    run.connect_accounts()
+    log(f"connected in {time.monotonic() - started:.0f}s; web and beat on rs-web")
+    run.start_web_and_beat()
+
+    phases = []
+    for k, ns in enumerate(WORKERS, start=1):
+        run.start_worker(ns)
+        phases.append(run.throughput(k))
+    limits_before_faults = run.farm_stats()
+    log("faults")
+    faults = run.faults()
+    audit = run.audit()
+    claimed = run.claimed()
+    stats = run.farm_stats()
+
+    base = phases[0]["per_minute"]
+    rows = [("measure", "value", "aim", "ok")]
+    failures = []
+    bound_by_limit = any(lim["throttled"] for s in stats.values() for lim in s["limits"].values())
+    for p in phases:
+        ratio = p["per_minute"] / base if base else 0.0
+        aim = {1: 1.0, 2: 1.6, 3: 2.2}[p["machines"]]
+        ok = p["per_minute"] > 0 and (p["machines"] == 1 or ratio >= aim or bound_by_limit)
+        rows.append((f"throughput, {p['machines']} worker machine(s)", f"{p['per_minute']:.1f} syncs/min ({ratio:.2f}x)",
+                     f">= {aim:.1f}x" if p["machines"] > 1 else "> 0", "yes" if ok else "NO"))
+        failures += [] if ok else [f"throughput with {p['machines']} machines"]
+    for host, s in stats.items():
+        for name, limit in s["limits"].items():
+            ok = limit["most_attempted_in_a_window"] <= limit["limit"] and limit["throttled"] <= 1
+            rows.append((f"{host}: {name} limit, most requests in one window; 429s",
+                         f"{limit['most_attempted_in_a_window']:,}; {limit['throttled']}",
+                         f"<= {limit['limit']:,} per {limit['window']:.0f}s; <= 1", "yes" if ok else "NO"))
+            failures += [] if ok else [f"{host} {name}"]
+    rows.append(("accounts whose first sync after the faults came late", f"{faults['over_bound']}", "0",
+                 "yes" if faults["over_bound"] == 0 else "NO"))
+    rows.append(("recovery after the faults", f"{faults['recovered_in']:.0f}s" if faults["recovered_in"] else "never",
+                 f"<= {args.recovery_seconds}s", "yes" if faults["recovered_in"] is not None else "NO"))
+    rows.append(("interactions lost (audit)", f"{audit['lost']}", "0", "yes" if audit["lost"] == 0 else "NO"))
+    rows.append(("interactions duplicated or extra (audit)", f"{audit['extra']}", "0", "yes" if audit["extra"] == 0 else "NO"))
+    rows.append(("interactions checked", f"{audit['checked']:,} in {audit['accounts']:,} accounts", "", ""))
+    rows.append(("jobs or sources left claimed", f"{claimed}", "0", "yes" if claimed == 0 else "NO"))
+    failures += [r[0] for r in rows[-6:] if r[3] == "NO"]
+    print()
+    print(table(rows))
+    (VAR / "result.json").write_text(json.dumps({"phases": phases, "faults": faults, "audit": audit, "farms": stats,
+                                                 "farms_before_faults": limits_before_faults, "claimed": claimed},
+                                                default=str, indent=2))
+    if failures:
+        print("\nOff: " + "; ".join(failures))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
