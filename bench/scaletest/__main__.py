@@ -270,15 +270,16 @@ class Run:
         over_bound = sum(1 for f in first_after.values() if f > bound) + late
         return {"late": late, "over_bound": over_bound, "recovered_in": recovered_by}
 
-    def wait_quiet(self, since: dt.datetime, timeout: float) -> float | None:
-        """Seconds until every account synced after ``since`` and no job is queued or running; None on timeout."""
-        from django.utils import timezone
-
+    def wait_quiet(self, since: dt.datetime, timeout: float, only: list[int] | None = None) -> float | None:
+        """Seconds until every account (of ``only``) synced after ``since`` and no job is queued or running."""
         from relationships.models import Job, Source
 
         started = time.monotonic()
+        accounts = Source.objects.filter(kind=Source.Kind.ACCOUNT)
+        if only is not None:
+            accounts = accounts.filter(pk__in=only)
         while time.monotonic() - started < timeout:
-            behind = Source.objects.filter(kind=Source.Kind.ACCOUNT).exclude(last_synced_at__gte=since).count()
+            behind = accounts.exclude(last_synced_at__gte=since).count()
             busy = Job.objects.filter(state__in=[Job.State.QUEUED, Job.State.RUNNING]).count()
             if behind == 0 and busy == 0:
                 return time.monotonic() - started
@@ -287,15 +288,32 @@ class Run:
         return None
 
     def audit(self) -> dict:
-        """Quiet farms, one more round, then each account's interactions against a fresh sync of the farm."""
+        """Quiet the farms; sync again the accounts with news since their last sync; then the audit."""
+        from django.utils import timezone
+
+        from relationships.models import Source
+
+        news: dict[int, float] = {}
         for host in [*MASTODON_HOSTS, PDS_HOST]:
             urllib.request.urlopen(urllib.request.Request(f"http://{host}:{FARM_PORT}/__farm/quiet", method="POST"),
                                    timeout=10).read()
-        since = self.all_due()
-        self.wait_quiet(since, self.args.recovery_seconds)
+            with urllib.request.urlopen(f"http://{host}:{FARM_PORT}/__farm/activity", timeout=10) as answer:
+                news.update({int(i): at for i, at in json.load(answer).items()})
+        since = timezone.now()
+        stale = []
+        for source in Source.objects.filter(kind=Source.Kind.ACCOUNT).select_related("user"):
+            index = int(source.user.username.removeprefix("scale"))
+            synced = source.last_synced_at.timestamp() if source.last_synced_at else 0.0
+            if index in news and news[index] >= synced - 5:
+                stale.append(source.pk)
+        fields = {f.name for f in Source._meta.get_fields()}
+        update = {"last_synced_at": None, **({"next_sync_at": since} if "next_sync_at" in fields else {})}
+        Source.objects.filter(pk__in=stale).update(**update)
+        log(f"audit: {len(stale)} accounts had news after their last sync; syncing them once more")
+        self.wait_quiet(since, self.args.recovery_seconds, only=stale)
         out = net.sh("ip", "netns", "exec", "rs-plat", PYTHON, "-m", "bench.scaletest.audit", check=False)
         if out.returncode != 0:
-            raise RuntimeError(f"audit failed: {out.stderr[-2000:]}")
+            raise RuntimeError(f"audit failed: {out.stderr[-2000:]} {out.stdout[-2000:]}")
         return json.loads(out.stdout.strip().splitlines()[-1])
 
     def claimed(self) -> int:

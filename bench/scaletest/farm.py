@@ -223,6 +223,7 @@ class Farm:
                 self.by_handle[t.me] = i
         self.activity = 0
         self.quiet = False
+        self.last_activity: dict[int, float] = {}
         self.token_lock = threading.Lock()
 
     # -------------------------------------------------------- limits
@@ -270,6 +271,8 @@ class Farm:
     def answer(self, seen: Seen, client: str) -> Reply:
         if seen.path == "/__farm/stats":
             return Reply(200, {**self.ledger.stats(), "activity": self.activity, "tenants": len(self.tenants)})
+        if seen.path == "/__farm/activity":
+            return Reply(200, {str(i): at for i, at in self.last_activity.items()})
         if seen.path == "/__farm/quiet" and seen.method == "POST":
             self.quiet = True
             return Reply(200, {"activity": self.activity})
@@ -309,6 +312,7 @@ class Farm:
             index = rng.choice(indices)
             with self.locks[index]:
                 add_activity(self.platform, self.tenants[index], rng)
+                self.last_activity[index] = time.time()
             self.activity += 1
 
 
