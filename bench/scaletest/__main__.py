@@ -173,15 +173,27 @@ class Run:
                 user = User(username=f"scale{index:06d}")
                 user.set_unusable_password()
                 user.save()
-                if platform == MASTODON:
-                    connect.connect_mastodon_token(user, base_url, mastodon_token(index))
-                else:
-                    connect.connect_bluesky(user, bluesky_handle(index), APP_PASSWORD, base_url)
+                for _ in range(60):
+                    try:
+                        if platform == MASTODON:
+                            connect.connect_mastodon_token(user, base_url, mastodon_token(index))
+                        else:
+                            connect.connect_bluesky(user, bluesky_handle(index), APP_PASSWORD, base_url)
+                        break
+                    except connect.ConnectError as e:
+                        # A person told "slow down" tries again later; so does the set-up, 2,000 times over.
+                        if "slow down" not in str(e):
+                            raise
+                        self.connect_waits += 1
+                        time.sleep(15)
             finally:
                 close_old_connections()
 
+        self.connect_waits = 0
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             list(pool.map(one, self.layout))
+        if self.connect_waits:
+            log(f"connecting was told to slow down {self.connect_waits} times (the PDS's per-address limit)")
 
     def start_web_and_beat(self) -> None:
         web = net.HOSTS["rs-web"][0]
