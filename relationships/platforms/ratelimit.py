@@ -30,6 +30,11 @@ _RESET_MARGIN = 1.0
 _UNKNOWN_RESET_WAIT = 60.0
 #: Two announced resets this close (seconds) name the same window.
 SAME_WINDOW = 2.0
+#: Paths whose answers announce a limit of their own, counted per account, not the host's
+#: budget (a PDS limits createSession to 30 / 5 min per account and address, PLATFORMS.md
+#: 2.6): reading their headers into the host's bucket would stop every account's sync
+#: after 30 logins. They are paced only by their own 429s.
+OWN_LIMIT_PATHS = frozenset({"/xrpc/com.atproto.server.createSession"})
 
 
 def _header(headers, *names: str) -> str | None:
@@ -188,7 +193,8 @@ class RatePacer:
         """The bucket of a request: its host, and the client the server counts (a digest, never the token)."""
         parts = urlsplit(url)
         client = "token:" + hashlib.sha256(token.encode()).hexdigest()[:32] if token else "address"
-        return f"{parts.scheme}://{parts.netloc}".lower() + " " + client
+        own = f" {parts.path}" if parts.path in OWN_LIMIT_PATHS else ""
+        return f"{parts.scheme}://{parts.netloc}".lower() + " " + client + own
 
     def before(self, url: str, token: str | None = None) -> None:
         key = self.key(url, token)
@@ -214,7 +220,9 @@ class RatePacer:
                 self._pause(delay)
 
     def observe(self, url: str, response, token: str | None = None) -> None:
-        """Read the budget a response announces."""
+        """Read the budget a response announces (not a route's own limit: see OWN_LIMIT_PATHS)."""
+        if urlsplit(url).path in OWN_LIMIT_PATHS:
+            return
         headers = response.headers
         remaining = _int(_header(headers, "X-RateLimit-Remaining", "RateLimit-Remaining"))
         reset_value = _header(headers, "X-RateLimit-Reset", "RateLimit-Reset")

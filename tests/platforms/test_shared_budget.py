@@ -86,6 +86,20 @@ def test_a_pds_counts_every_account_an_install_syncs_there_together_and_mastodon
     assert by_token._rate_token({"headers": {"Authorization": "Bearer one"}}) == "Bearer one"
 
 
+def test_logins_announcing_their_own_per_account_limit_do_not_spend_the_hosts_budget(budgets, fake_bluesky, clock):
+    """A PDS answers createSession with its own 30-per-account limit; 40 accounts logging in is no reason to stop."""
+    fake_bluesky.rate_limit(30, window=300)  # what every createSession answer announces, as the PDS does
+    session = worker(budgets, clock, max_wait=10)
+    login = f"{fake_bluesky.url}/xrpc/com.atproto.server.createSession"
+    for _ in range(30):
+        session.post(login, json={"identifier": fake_bluesky.handle, "password": fake_bluesky.app_password})
+    fake_bluesky.rate_limit(3000, window=300)
+
+    profile = session.get(f"{fake_bluesky.url}/xrpc/app.bsky.actor.getProfile")
+
+    assert profile.status_code != 429 and clock.sleeps == []  # neither refused nor held back by the logins' budget
+
+
 @pytest.mark.parametrize(
     "stored, seen, expected",
     [
