@@ -272,31 +272,37 @@ class Run:
         self.start_worker("rs-w1")
         log("rs-w1 started again")
         recovered_by = self.wait_quiet(fault_start, self.args.recovery_seconds)
-        late = Source.objects.filter(kind=Source.Kind.ACCOUNT).exclude(last_synced_at__gte=fault_start).count()
         bound = fault_start + dt.timedelta(minutes=self.args.interval_minutes, seconds=self.args.recovery_seconds)
         first_after = {}
-        for source_id, finished in (Job.objects.filter(kind="sync", state=Job.State.DONE, finished_at__gte=fault_start)
+        for source_id, finished in (Job.objects.filter(kind="sync", state=Job.State.DONE, started_at__gte=fault_start)
                                     .values_list("source_id", "finished_at")):
             if source_id not in first_after or finished < first_after[source_id]:
                 first_after[source_id] = finished
+        late = Source.objects.filter(kind=Source.Kind.ACCOUNT).exclude(pk__in=list(first_after)).count()
         over_bound = sum(1 for f in first_after.values() if f > bound) + late
         return {"late": late, "over_bound": over_bound, "recovered_in": recovered_by}
 
     def wait_quiet(self, since: dt.datetime, timeout: float, only: list[int] | None = None) -> float | None:
-        """Seconds until every account (of ``only``) synced after ``since`` and no job is queued or running."""
+        """Seconds until every account (of ``only``) had a sync start after ``since`` and finish, and no job
+        is queued or running; None on timeout.
+
+        Counted from the jobs, not from ``Source.last_synced_at``: a sync that was running when the accounts
+        were made due writes its own time there, from before ``since``.
+        """
         from relationships.models import Job, Source
 
         started = time.monotonic()
-        accounts = Source.objects.filter(kind=Source.Kind.ACCOUNT)
+        accounts = set(Source.objects.filter(kind=Source.Kind.ACCOUNT).values_list("pk", flat=True))
         if only is not None:
-            accounts = accounts.filter(pk__in=only)
+            accounts &= set(only)
         while time.monotonic() - started < timeout:
-            behind = accounts.exclude(last_synced_at__gte=since).count()
+            synced = set(Job.objects.filter(kind="sync", state=Job.State.DONE, started_at__gte=since)
+                         .values_list("source_id", flat=True))
             busy = Job.objects.filter(state__in=[Job.State.QUEUED, Job.State.RUNNING]).count()
-            if behind == 0 and busy == 0:
+            if accounts <= synced and busy == 0:
                 return time.monotonic() - started
             time.sleep(5)
-        log(f"not quiet after {timeout:.0f}s")
+        log(f"not quiet after {timeout:.0f}s: {len(accounts - synced)} accounts not synced since {since:%H:%M:%S}")
         return None
 
     def audit(self) -> dict:
