@@ -27,16 +27,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import email.utils
-import json
 import random
 import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
-from tests.fakes.base import Reply, Seen
+from tests.fakes.base import Reply, Seen, read_request, send_reply
 from tests.fakes.bluesky_server import FakeBluesky
 from tests.fakes.mastodon_server import FakeMastodon
 
@@ -328,33 +327,12 @@ def handler_for(farm: Farm) -> type[BaseHTTPRequestHandler]:
             return email.utils.formatdate(time.time(), usegmt=True)
 
         def _serve(self):
-            parts = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            seen = Seen(self.command, parts.path, parse_qs(parts.query, keep_blank_values=True),
-                        {k.lower(): v for k, v in self.headers.items()},
-                        self.rfile.read(length) if length else b"")
+            seen = read_request(self)
             try:
                 reply = farm.answer(seen, self.client_address[0])
             except Exception as e:  # a tenant bug must show, not hang the client
                 reply = Reply(500, {"error": f"farm: {type(e).__name__}: {e}"})
-            if isinstance(reply.body, bytes):
-                payload, ctype = reply.body, reply.headers.pop("Content-Type", "application/octet-stream")
-            elif reply.body is None:
-                payload, ctype = b"", None
-            else:
-                payload, ctype = json.dumps(reply.body).encode(), "application/json; charset=utf-8"
-            try:
-                self.send_response(reply.status)
-                if ctype:
-                    self.send_header("Content-Type", ctype)
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(payload)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
+            send_reply(self, reply)
 
         do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = _serve
 

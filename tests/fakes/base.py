@@ -279,41 +279,51 @@ def _handler_for(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             return email.utils.formatdate(server.clock.time(), usegmt=True)
 
         def _serve(self):
-            parts = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            seen = Seen(
-                method=self.command,
-                path=parts.path,
-                query=parse_qs(parts.query, keep_blank_values=True),
-                headers={k.lower(): v for k, v in self.headers.items()},
-                body=self.rfile.read(length) if length else b"",
-            )
+            seen = read_request(self)
             reply, truncate = server._process(seen)
             seen.status = reply.status
-            if isinstance(reply.body, bytes):
-                payload, content_type = reply.body, reply.headers.pop("Content-Type", "application/octet-stream")
-            elif reply.body is None:
-                payload, content_type = b"", None
-            else:
-                payload, content_type = json.dumps(reply.body).encode(), "application/json; charset=utf-8"
-            if truncate:
-                payload = payload[: max(1, len(payload) // 2)]
-            try:
-                self.send_response(reply.status)
-                if content_type:
-                    self.send_header("Content-Type", content_type)
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(payload)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
+            send_reply(self, reply, truncate)
 
         do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = _serve
 
     return Handler
+
+
+def read_request(handler: BaseHTTPRequestHandler) -> Seen:
+    """The request a handler is serving, as the fakes record it."""
+    parts = urlsplit(handler.path)
+    length = int(handler.headers.get("Content-Length") or 0)
+    return Seen(
+        method=handler.command,
+        path=parts.path,
+        query=parse_qs(parts.query, keep_blank_values=True),
+        headers={k.lower(): v for k, v in handler.headers.items()},
+        body=handler.rfile.read(length) if length else b"",
+    )
+
+
+def send_reply(handler: BaseHTTPRequestHandler, reply: Reply, truncate: bool = False) -> None:
+    """Write ``reply`` (JSON, bytes or nothing); ``truncate`` cuts the body in half."""
+    if isinstance(reply.body, bytes):
+        payload, content_type = reply.body, reply.headers.pop("Content-Type", "application/octet-stream")
+    elif reply.body is None:
+        payload, content_type = b"", None
+    else:
+        payload, content_type = json.dumps(reply.body).encode(), "application/json; charset=utf-8"
+    if truncate:
+        payload = payload[: max(1, len(payload) // 2)]
+    try:
+        handler.send_response(reply.status)
+        if content_type:
+            handler.send_header("Content-Type", content_type)
+        for name, value in reply.headers.items():
+            handler.send_header(name, value)
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.end_headers()
+        if handler.command != "HEAD":
+            handler.wfile.write(payload)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
 
 
 def self_signed_certificate(directory, hostname: str) -> tuple[str, str]:
