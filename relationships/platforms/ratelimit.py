@@ -30,6 +30,8 @@ _RESET_MARGIN = 1.0
 _UNKNOWN_RESET_WAIT = 60.0
 #: Two announced resets this close (seconds) name the same window.
 SAME_WINDOW = 2.0
+# Times a request goes back to the budget after waiting for a reset or a pause.
+_TAKES = 4
 #: Paths whose answers announce a limit of their own, counted per account, not the host's
 #: budget (a PDS limits createSession to 30 / 5 min per account and address, PLATFORMS.md
 #: 2.6): reading their headers into the host's bucket would stop every account's sync
@@ -95,15 +97,23 @@ class LocalBudgets:
         self._lock = threading.Lock()
 
     def take(self, key: str, now: float) -> Budget | None:
-        """The bucket as it was, spending one request of it when one is known to be left."""
+        """The bucket as it was, spending one request of it when one is known to be left.
+
+        Once the reset has passed, the new window is counted down from the
+        limit until an answer tells its reset: every request sent holds a
+        place, so requests still in flight stay counted (see :func:`merge_observed`).
+        """
         with self._lock:
             budget = self._budgets.get(key)
             if budget is None:
                 return None
             seen = Budget(budget.remaining, budget.limit, budget.reset, budget.paused_until)
-            if budget.reset is not None and budget.reset <= now:
-                budget.remaining = None
-            elif budget.remaining is not None and budget.remaining > 0 and not (seen.paused_until or 0) > now:
+            if (seen.paused_until or 0) > now:
+                pass
+            elif budget.reset is not None and budget.reset <= now:
+                budget.remaining = budget.limit - 1 if budget.limit else None
+                budget.reset = None
+            elif budget.remaining is not None and budget.remaining > 0:
                 budget.remaining -= 1
             return seen
 
@@ -136,13 +146,20 @@ def merge_observed(
     Answers to several workers arrive out of order: one announcing a later
     reset opens a new window; one from the same window (resets within
     ``SAME_WINDOW`` seconds, the servers round them) can only lower what is
-    left; one from an earlier window is stale and changes nothing.
+    left; one from an earlier window is stale and changes nothing. While a
+    window's reset is unknown, ``remaining`` counts down from the limit what
+    was sent in it (:meth:`LocalBudgets.take`), answered or not, so an answer
+    can only lower it too.
     """
     if reset is not None and reset <= now:
         remaining, reset = None, None
     if seen_reset is None:
         return (seen_remaining if reset is None else _lowest(remaining, seen_remaining)), reset
-    if reset is None or seen_reset > reset + SAME_WINDOW:
+    if seen_reset <= now:
+        return remaining, reset  # its window is over: this one's count stands
+    if reset is None:
+        return _lowest(remaining, seen_remaining), seen_reset
+    if seen_reset > reset + SAME_WINDOW:
         return seen_remaining, seen_reset
     if seen_reset < reset - SAME_WINDOW:
         return remaining, reset
@@ -198,26 +215,38 @@ class RatePacer:
 
     def before(self, url: str, token: str | None = None) -> None:
         key = self.key(url, token)
-        now = self._clock()
-        budget = self.budgets.take(key, now)
-        if budget is None:
+        for _ in range(_TAKES):
+            now = self._clock()
+            budget = self.budgets.take(key, now)
+            if budget is None:
+                return
+            if budget.paused_until is not None and budget.paused_until > now:
+                self._wait_until(budget.paused_until, now)
+                continue  # and take a place in the window that follows, as every sender does
+            if budget.remaining is None or budget.reset is None or budget.reset <= now:
+                return
+            if budget.remaining <= 0:
+                self._wait_until(budget.reset, now)
+                continue
+            self._pace(key, budget, now)
             return
-        if budget.paused_until is not None and budget.paused_until > now:
-            self._wait_until(budget.paused_until, now)
-            return
-        if budget.remaining is None or budget.reset is None or budget.reset <= now:
-            return
-        if budget.remaining <= 0:
-            self._wait_until(budget.reset, now)
-            return
+
+    def _pace(self, key: str, budget: Budget, now: float) -> None:
+        """Spread a low budget's last requests until a little before the reset.
+
+        The reset is known only to the second, and late rather than early: a
+        request paced right up to it could land in the next window, which the
+        place it holds here does not count.
+        """
         low = max(self.low_floor, (budget.limit or 0) * self.low_fraction)
-        if budget.remaining <= low:
-            delay = (budget.reset - now) / budget.remaining
-            # A delay beyond max_wait would idle the worker: spend the budget
-            # instead, and let the empty budget raise RateLimited.
-            if delay <= self.max_wait:
-                log.debug("pacing %s: %d left, sleeping %.2fs", key, budget.remaining, delay)
-                self._pause(delay)
+        if budget.remaining > low:
+            return
+        delay = max(0.0, budget.reset - _RESET_MARGIN - now) / budget.remaining
+        # A delay beyond max_wait would idle the worker: spend the budget
+        # instead, and let the empty budget raise RateLimited.
+        if delay <= self.max_wait:
+            log.debug("pacing %s: %d left, sleeping %.2fs", key, budget.remaining, delay)
+            self._pause(delay)
 
     def observe(self, url: str, response, token: str | None = None) -> None:
         """Read the budget a response announces (not a route's own limit: see OWN_LIMIT_PATHS)."""

@@ -43,9 +43,15 @@ local function keep(t) redis.call('EXPIRE', k, math.max(1, math.ceil(t - now)) +
 _TAKE = _READ + """
 if remaining == nil and limit == nil and reset == nil and paused == nil then return {} end
 local seen = {str(remaining), str(limit), str(reset), str(paused)}
-if reset ~= nil and reset <= now then
-  redis.call('HDEL', k, 'remaining')
-elseif remaining ~= nil and remaining > 0 and not (paused ~= nil and paused > now) then
+if paused ~= nil and paused > now then
+  return seen
+elseif reset ~= nil and reset <= now then
+  if limit ~= nil and limit > 0 then
+    redis.call('HSET', k, 'remaining', limit - 1, 'reset', '')
+  else
+    redis.call('HDEL', k, 'remaining')
+  end
+elseif remaining ~= nil and remaining > 0 then
   redis.call('HSET', k, 'remaining', remaining - 1)
 end
 return seen
@@ -58,7 +64,11 @@ if reset ~= nil and reset <= now then remaining, reset = nil, nil end
 local function lowest(a, b) if a == nil then return b elseif b == nil then return a else return math.min(a, b) end end
 if seen_reset == nil then
   if reset == nil then remaining = seen_remaining else remaining = lowest(remaining, seen_remaining) end
-elseif reset == nil or seen_reset > reset + window then
+elseif seen_reset <= now then
+  -- its window is over: this one's count stands
+elseif reset == nil then
+  remaining, reset = lowest(remaining, seen_remaining), seen_reset
+elseif seen_reset > reset + window then
   remaining, reset = seen_remaining, seen_reset
 elseif seen_reset >= reset - window then
   remaining, reset = lowest(remaining, seen_remaining), math.max(reset, seen_reset)

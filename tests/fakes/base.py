@@ -50,6 +50,26 @@ class FakeClock:
             self._now += seconds
 
 
+class WallClock:
+    """Real time, for a test whose threads sleep at once.
+
+    A :class:`FakeClock` adds every sleep to one time, so four threads each
+    waiting 40 s for the same reset move it 160 s, past windows no real
+    worker would skip; real sleeps overlap.
+    """
+
+    @staticmethod
+    def time() -> float:
+        return time.time()
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        time.sleep(seconds)
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.time(), dt.UTC)
+
+
 @dataclass
 class Seen:
     """One request the server received."""
