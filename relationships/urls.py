@@ -1,7 +1,7 @@
 from django.urls import path
 
 from relationships import views
-from relationships.views import connect
+from relationships.views import connect, review
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -13,6 +13,13 @@ urlpatterns = [
     path("people/<int:pk>/merge/", views.person_merge, name="person_merge"),
     path("people/<int:pk>/split/", views.person_split, name="person_split"),
     path("people/<int:pk>/hide/", views.person_hide, name="person_hide"),
+    # Review your follows, one person at a time (relationships/views/review.py).
+    path("review/", review.review, name="review"),
+    path("review/<int:pk>/keep/", review.review_keep, name="review_keep"),
+    path("review/<int:pk>/quieter/", review.review_quieter, name="review_quieter"),
+    path("review/<int:pk>/unfollow/", review.review_unfollow, name="review_unfollow"),
+    path("review/<int:pk>/undo/", review.review_undo, name="review_undo"),
+    path("review/<int:pk>/skip/", review.review_skip, name="review_skip"),
     path("settings/", views.settings_page, name="settings"),
     path("settings/export/", views.settings_export, name="settings_export"),
     path("settings/delete/", views.account_delete, name="account_delete"),

@@ -98,6 +98,30 @@
     target = target || card.querySelector("[data-undo] button") || card;
     target.focus();
   });
+  // The review of follows: each button shows its key (K keep, Q quieter, U unfollow, J or the right arrow
+  // next, Y yes, Esc cancel, Z undo) and the key presses the button of the card on screen. Typing in a
+  // field is left alone; a button already on its way is not pressed twice.
+  var REVIEW_KEYS = { arrowright: "j" };
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
+    var region = document.querySelector("[data-review]");
+    var target = event.target;
+    if (!region || (target instanceof Element && target.closest("input, textarea, select, [contenteditable]"))) return;
+    var key = event.key.toLowerCase();
+    key = REVIEW_KEYS[key] || key;
+    if (!/^([a-z]|escape)$/.test(key)) return;
+    var control = region.querySelector('[data-key="' + key + '"]');
+    if (!control || control.closest(".htmx-request") || control.disabled) return;
+    event.preventDefault();
+    control.click();
+  });
+  // After a review answer: focus what it said, else the first button of the card now shown.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var region = event.target;
+    if (!(region instanceof Element) || !region.matches("[data-review]")) return;
+    var focus = region.querySelector("[data-review-actions] button, [data-review-actions] a") || region;
+    focus.focus();
+  });
   document.addEventListener("DOMContentLoaded", function () { enableDropzones(document); });
   document.addEventListener("htmx:afterSettle", function (event) { enableDropzones(event.target); });
 })();

@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from relationships.models.jobs import Heartbeat, Job, JobQuerySet
+from relationships.models.review import FollowReview
 from relationships.models.sources import PLATFORM_CHOICES, ArchiveFile, MastodonApp, Source
 from relationships.platforms import records
 
@@ -126,6 +127,9 @@ class Identity(models.Model):
     blocked = models.BooleanField(null=True)
     muted = models.BooleanField(null=True)
     followed_since = models.DateTimeField(null=True, blank=True)
+    # When Rapport first saw the user follow this account (a sync or an import; ingest sets it), for the review's
+    # "you follow them since". Not followed_since: a follow record's date there may be of their follow of the user.
+    following_seen_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -428,6 +432,7 @@ __all__ = [
     "CommunitySnapshot",
     "DIRECTION_CHOICES",
     "FollowAttempt",
+    "FollowReview",
     "Heartbeat",
     "Identity",
     "Interaction",

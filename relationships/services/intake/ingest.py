@@ -446,6 +446,7 @@ class _Writer:
         # UPDATE per distinct change, never bulk_update's CASE per row (which
         # cost more than the rest of an import together).
         groups: dict[tuple, list[int]] = {}
+        seen_at = timezone.now()
         for key, state in batch.follows.items():
             ident = self.objects.get(key)
             if ident is None:
@@ -454,7 +455,7 @@ class _Writer:
                 (field_name, state[name])
                 for name, field_name in _FOLLOW_FIELDS
                 if name in state and getattr(ident, field_name) != state[name]
-            )
+            ) + _following_seen(ident, state.get("i_follow"), seen_at)
             if change:
                 for field_name, value in change:
                     setattr(ident, field_name, value)
@@ -463,6 +464,16 @@ class _Writer:
         for change, pks in groups.items():
             for chunk in writes.chunks(pks):
                 Identity.objects.filter(pk__in=chunk).update(**dict(change))
+
+
+def _following_seen(ident: Identity, i_follow: bool | None, now: dt.datetime) -> tuple:
+    """The first sync or import that saw the user follow the account notes the moment (the review's
+    "you follow them since"); one that sees the follow gone forgets it. One moment per batch: one UPDATE."""
+    if i_follow is True and ident.following_seen_at is None:
+        return (("following_seen_at", now),)
+    if i_follow is False and ident.following_seen_at is not None:
+        return (("following_seen_at", None),)
+    return ()
 
 
 _FOLLOW_FIELDS = (

@@ -246,6 +246,36 @@ def reconnect_reason(person: Person, talks: int, days_since: int) -> str:
     )
 
 
+# -- The review of whom the user follows ----------------------------------------------
+
+def _months(days: int) -> str:
+    if days >= 730:
+        return f"{days // 365} years"
+    return f"{max(days // 30, 1)} months"
+
+
+def review_sentence(rapport: Rapport | None, person: Person, today: dt.date) -> str:
+    """What happened between the user and someone they follow, in a line, conversation first:
+
+    "No conversation in 14 months; you liked 3 of their posts.", "No conversation yet; Ana shared 2 of
+    your posts.", "Last talked 3 days ago." Never whether they follow back.
+    """
+    subject, _, possessive = names(person)
+    inbound, outbound = (rapport.inbound or {}, rapport.outbound or {}) if rapport else ({}, {})
+    if rapport and rapport.two_way and rapport.last_talk_on:
+        days = (today - rapport.last_talk_on).days
+        head = f"Last talked {_ago(days)}" if days < 60 else f"No conversation in {_months(days)}"
+    else:
+        head = "No conversation yet"
+    pieces = [head]
+    them = subject if subject != "They" else "they"  # mid-sentence
+    for counts, who, whose in ((outbound, "you", possessive), (inbound, them, "your")):
+        done = [_did(kind, counts[kind], whose=whose) for kind in (r.LIKE, r.REPOST) if counts.get(kind)]
+        if done:
+            pieces.append(f"{who} {_and(done)}")
+    return "; ".join(pieces) + "."
+
+
 # -- Why a person stands where they do in a ranked list -------------------------------
 
 def tier_meanings() -> list[tuple[str, str]]:
