@@ -80,13 +80,18 @@ class MastodonCuration:
             return True
         return scope in granted or scope.split(":")[0] in granted
 
+    @staticmethod
+    def scope_refused() -> Reply:
+        """What Doorkeeper answers a token without the scope an endpoint needs."""
+        return Reply(403, {"error": "This action is outside the authorized scopes"},
+                     {"WWW-Authenticate": 'Bearer realm="Doorkeeper", error="insufficient_scope"'})
+
     def _curation_api(self, seen: Seen, parts: list[str], method: str) -> Reply:
         key, args = self._curation_route(parts, method)
         if key is None:
             return Reply(404, {"error": "Not found"})
         if not self._allowed(seen.bearer, _NEEDS[key]):
-            return Reply(403, {"error": "This action is outside the authorized scopes"},
-                         {"WWW-Authenticate": 'Bearer realm="Doorkeeper", error="insufficient_scope"'})
+            return self.scope_refused()
         return getattr(self, f"_curation_{key[1]}_{method.lower()}")(seen, *args)
 
     @staticmethod

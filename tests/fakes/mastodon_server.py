@@ -347,10 +347,10 @@ class FakeMastodon(MastodonCuration, FakeServer):
         if rest[1:] == ["statuses"]:
             own = [s for s in self.statuses.values() if s["account"]["id"] == rest[0]]
             return self._paginate(seen, own, lambda s: int(s["id"]), 20, 40)
-        if rest[1:] == ["follow"] and method == "POST":
-            return self._follow(rest[0], seen.form)
-        if rest[1:] == ["unfollow"] and method == "POST":
-            return self._unfollow(rest[0])
+        if rest[1:] in (["follow"], ["unfollow"]) and method == "POST":
+            if not self._allowed(seen.bearer, "write:follows"):
+                return self.scope_refused()
+            return self._follow(rest[0], seen.form) if rest[1] == "follow" else self._unfollow(rest[0])
         return self._curation_api(seen, parts, method)
 
     def _conversations(self, me: str) -> list[dict]:

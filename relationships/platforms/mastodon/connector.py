@@ -427,7 +427,12 @@ class MastodonConnector(Connector):
                 return self.api.account_unfollow(account["id"])
 
         # Mastodon answers 200 also when the user did not follow (or only asked to): repeating is safe.
-        rel = self.http.retry(call)
+        try:
+            rel = self.http.retry(call)
+        except PlatformError as e:
+            if e.status == 403 and curation.SCOPE_REFUSED in str(e):
+                raise curation.missing_scope("write:follows") from e
+            raise
         if rel.get("following") or rel.get("requested"):
             raise PlatformError("The server did not confirm the unfollow.", permanent=False)
 

@@ -33,9 +33,10 @@ if TYPE_CHECKING:
 #: Mastodon's AccountNote::COMMENT_SIZE_LIMIT.
 NOTE_LIMIT = 2000
 NOT_FOUND = "This account could not be found from your Mastodon server."
-_SCOPE_REFUSED = "outside the authorized scopes"
+SCOPE_REFUSED = "outside the authorized scopes"
 #: What each scope lets Rapport do, for the sentence that asks to re-authorize.
 _SCOPE_USE = {
+    "write:follows": "follow or unfollow anyone",
     "read:lists": "read your lists",
     "write:lists": "add people to your lists",
     "write:accounts": "write private notes",
@@ -52,7 +53,7 @@ def _scope_refused(response) -> bool:
         body = response.json()
     except ValueError:
         return False
-    return isinstance(body, dict) and _SCOPE_REFUSED in str(body.get("error") or "")
+    return isinstance(body, dict) and SCOPE_REFUSED in str(body.get("error") or "")
 
 
 def missing_scope(scope: str) -> MissingScope:
