@@ -113,6 +113,9 @@
     var control = region.querySelector('[data-key="' + key + '"]');
     if (!control || control.closest(".htmx-request") || control.disabled) return;
     event.preventDefault();
+    // A key pressed right after a swap may come before htmx has set up the new card (it does so once the
+    // swap settles): set it up now, or the press would post the whole page instead.
+    if (window.htmx) window.htmx.process(control.closest("form") || control);
     control.click();
   });
   // After a review answer: focus what it said, else the first button of the card now shown.

@@ -178,3 +178,32 @@ def test_quieter_puts_ivy_in_a_list_and_unfollows_her(alice, bluesky_network, pd
     pds.wait_until(lambda: people.ivy.did not in followed_by_erin(pds, people), message="the AppView to index the unfollow")
     view = list_once_indexed(pds, people, quiet[0]["uri"])
     assert [item["subject"]["did"] for item in view["items"]] == [people.ivy.did]
+
+
+def test_the_reviews_unfollow_and_its_undo_as_the_network_sees_them(alice, bluesky_network, pds, people):
+    """Review your follows: erin follows jules on the network; Unfollow deletes the follow record, Undo writes one."""
+    from relationships.models import FollowReview
+    from relationships.services import review
+
+    jules = pds.create_account("jules.test")
+    written = pds.follow(people.erin, jules)
+    source = connect_erin(alice, bluesky_network, people)
+    ingest(alice, source, [r.IdentityRecord(platform=r.BLUESKY, external_id=jules.did, handle=jules.handle),
+                           r.FollowRecord(platform=r.BLUESKY, identity_id=jules.did, i_follow=True)])
+    person = Identity.objects.get(user=alice, external_id=jules.did).person
+    assert follows_of(pds, people.erin, jules) == [written.uri]
+
+    gone = review.unfollow(person, alice)
+
+    assert gone.done and FollowReview.objects.get(person=person).decision == "unfollowed"
+    assert follows_of(pds, people.erin, jules) == []
+    pds.wait_until(lambda: jules.did not in followed_by_erin(pds, people), message="the AppView to index the unfollow")
+
+    back = review.undo_unfollow(person, alice)
+
+    assert back.done and not FollowReview.objects.filter(person=person).exists()
+    again = follows_of(pds, people.erin, jules)
+    assert len(again) == 1 and again != [written.uri]
+    pds.wait_until(lambda: jules.did in followed_by_erin(pds, people), message="the AppView to index the new follow")
+    profile = appview(pds, people, "app.bsky.actor.getProfile", actor=jules.did)
+    assert profile["viewer"]["following"] == again[0]

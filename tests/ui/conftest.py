@@ -72,6 +72,28 @@ def pals(alice, story):
     return story
 
 
+@pytest.fixture
+def follows(alice, story):
+    """Whom alice follows (tests/ui/test_review.py): Ana (talks weekly), Ben (a lot, 14 months ago; she still
+    likes his posts), Cleo (a fan never answered), Dan (nothing ever), Eve (one talk this year); not Fay."""
+    talk_often(story, "Ana", range(1, 60, 7))
+    talk_often(story, "Ben", range(420, 440, 2))
+    for day in (3, 30, 90):
+        story.answered("Ben", r.LIKE, day)
+    story.someone("Cleo")
+    for day in (5, 8):
+        story.said("Cleo", r.REPLY, day)
+    story.someone("Dan")
+    talk_often(story, "Eve", range(100, 101))
+    talk_often(story, "Fay", range(1, 5))
+    for name in ("Ana", "Ben", "Cleo", "Dan", "Eve"):
+        story.follow_state(name, i_follow=True)
+    story.follow_state("Ana", follows_me=False).follow_state("Cleo", follows_me=True).follow_state("Dan", follows_me=True)
+    story.save()
+    score(alice)
+    return story
+
+
 def grow(story: Story, count: int, prefix: str = "Friend") -> None:
     """``count`` more people who each talked with the user a few times: for query-count tests."""
     for i in range(count):

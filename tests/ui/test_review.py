@@ -22,32 +22,11 @@ from relationships.selectors import review as selectors
 from relationships.services import review
 from relationships.services.scoring.sentences import review_sentence
 from tests.rapport.stories import TODAY, at
-from tests.ui.conftest import score, talk_often
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 NOW = at(0)
-
-
-@pytest.fixture
-def follows(alice, story):
-    talk_often(story, "Ana", range(1, 60, 7))
-    talk_often(story, "Ben", range(420, 440, 2))
-    for day in (3, 30, 90):
-        story.answered("Ben", r.LIKE, day)
-    story.someone("Cleo")
-    for day in (5, 8):
-        story.said("Cleo", r.REPLY, day)
-    story.someone("Dan")
-    talk_often(story, "Eve", range(100, 101))
-    talk_often(story, "Fay", range(1, 5))
-    for name in ("Ana", "Ben", "Cleo", "Dan", "Eve"):
-        story.follow_state(name, i_follow=True)
-    story.follow_state("Ana", follows_me=False).follow_state("Cleo", follows_me=True).follow_state("Dan", follows_me=True)
-    story.save()
-    score(alice)
-    return story
 
 
 def _names(user, now=NOW) -> list[str]:
