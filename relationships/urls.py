@@ -8,9 +8,11 @@ urlpatterns = [
     path("nudges/counts/", views.nudge_counts_view, name="nudge_counts"),
     path("nudges/<int:pk>/reset/", views.nudge_reset, name="nudge_reset"),
     path("people/", views.people, name="people"),
+    path("people/merges/", views.suggested_merges, name="merge_suggestions"),
     path("people/<int:pk>/", views.person, name="person"),
     path("people/<int:pk>/notes/", views.person_notes, name="person_notes"),
     path("people/<int:pk>/merge/", views.person_merge, name="person_merge"),
+    path("people/<int:pk>/not-same/", views.person_not_same, name="person_not_same"),
     path("people/<int:pk>/split/", views.person_split, name="person_split"),
     path("people/<int:pk>/hide/", views.person_hide, name="person_hide"),
     # Review your follows, one person at a time (relationships/views/review.py).

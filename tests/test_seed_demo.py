@@ -87,3 +87,23 @@ def test_the_demo_x_source_holds_only_what_an_x_archive_holds_and_two_way_people
     assert last_two_way < first_fan
     tiers = Counter(tier for tier, _ in ranked)
     assert tiers["close"] >= 5 and tiers["regular"] >= 15 and tiers["fan"] >= 30
+
+
+def test_the_demo_communitys_fifteen_people_on_two_platforms_are_all_suggested_and_nothing_else(alice):
+    import random
+
+    from relationships.models import Identity
+    from relationships.services import demo, merge_suggestions
+
+    people = demo._people(random.Random(7))
+    by_index = {p.index: p for p in people}
+    twins = {frozenset({(p.platform, p.external_id), (by_index[p.twin_of].platform, by_index[p.twin_of].external_id)})
+             for p in people if p.twin_of is not None}
+    assert len(twins) == 15
+    demo.seed_records(alice)
+    found = merge_suggestions.for_user(alice)
+    assert {frozenset({(s.identity.platform, s.identity.external_id),
+                       (s.other_identity.platform, s.other_identity.external_id)}) for s in found} == twins
+    # Every sign the demo shows is read: the same name (with and without accents), handle, profile link, rel=me.
+    assert Counter(s.rule for s in found) == {"name": 6, "handle": 4, "link": 3, "verified_link": 2}
+    assert Identity.objects.filter(user=alice, name_key="quinn garcia").count() == 2

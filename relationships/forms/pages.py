@@ -99,10 +99,17 @@ class MergeForm(forms.Form):
     # Set by the confirmation page's form, or by rapport.js once window.confirm() said yes. Without it the
     # view asks first: with JavaScript off, data-confirm asks nothing, and a merge is not a click to risk.
     confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    # Where to go back to: the person kept (""), or the list of suggested merges the button was on.
+    back = forms.ChoiceField(required=False, choices=[("", "person"), ("merges", "suggested merges")],
+                             widget=forms.HiddenInput)
 
     def __init__(self, *args, person: Person, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["other"].queryset = Person.objects.filter(user_id=person.user_id).exclude(pk=person.pk)
+
+
+class NotSameForm(MergeForm):
+    """"Not the same": ``other`` is not the person of the page, whatever the suggestion said."""
 
 
 class SplitForm(forms.Form):

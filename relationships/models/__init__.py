@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from relationships.models.jobs import Heartbeat, Job, JobQuerySet
 from relationships.models.review import FollowReview
+from relationships.models.merges import NotSamePerson
 from relationships.models.sources import PLATFORM_CHOICES, ArchiveFile, MastodonApp, Source
 from relationships.platforms import records
 
@@ -130,6 +131,12 @@ class Identity(models.Model):
     # When Rapport first saw the user follow this account (a sync or an import; ingest sets it), for the review's
     # "you follow them since". Not followed_since: a follow record's date there may be of their follow of the user.
     following_seen_at = models.DateTimeField(null=True, blank=True)
+    # Mastodon profile fields holding a link: [{"name", "url", "verified_at"}] (records.ProfileLink).
+    profile_links = models.JSONField(default=list, blank=True)
+    # The display name and the handle's local part as merge suggestions compare them
+    # (services/identity_keys.py), written by ingest.
+    name_key = models.CharField(max_length=255, blank=True, default="")
+    handle_key = models.CharField(max_length=255, blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -141,6 +148,9 @@ class Identity(models.Model):
         indexes = [
             # Provisional-key correction and search look identities up by handle.
             models.Index(fields=["user", "platform", "handle"], name="identity_handle_idx"),
+            # Merge suggestions: a user's names and handles held on more than one platform (GROUP BY key).
+            models.Index(fields=["user", "name_key", "platform"], name="identity_name_key_idx"),
+            models.Index(fields=["user", "handle_key", "platform"], name="identity_handle_key_idx"),
         ]
 
     def __str__(self) -> str:
@@ -442,6 +452,7 @@ __all__ = [
     "KIND_CHOICES",
     "MastodonApp",
     "MergedPerson",
+    "NotSamePerson",
     "Nudge",
     "PLATFORM_CHOICES",
     "Person",

@@ -75,6 +75,16 @@ DIRECTIONS = (INBOUND, OUTBOUND)
 
 
 @dataclass(frozen=True, slots=True)
+class ProfileLink:
+    """One link of a profile (a Mastodon profile field): its label, its address, and when the
+    platform verified it (Mastodon: the page links back with rel="me"), as ISO text or ""."""
+
+    name: str
+    url: str
+    verified_at: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class IdentityRecord:
     """A platform account as seen by a source.
 
@@ -87,7 +97,9 @@ class IdentityRecord:
     shows the real URI for the same handle, ingest corrects the key in place.
 
     Empty strings and ``None`` mean "not known by this source": they never
-    overwrite a value another source already stored.
+    overwrite a value another source already stored. ``profile_links`` is
+    ``None`` when the source did not see the profile's fields, and an empty
+    tuple when it saw a profile with none.
     """
 
     platform: str
@@ -100,6 +112,7 @@ class IdentityRecord:
     discoverable: bool | None = None
     is_self: bool = False
     provisional: bool = False
+    profile_links: tuple[ProfileLink, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

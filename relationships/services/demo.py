@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -73,6 +74,19 @@ class DemoPerson:
     external_id: str
     handle: str
     name: str
+    # Mastodon profile fields holding a link (records.ProfileLink).
+    links: tuple = ()
+    # The index of the person this one is the same human as, on another platform (see _twins).
+    twin_of: int | None = None
+
+
+def _account(platform: str, slug: str, index: int, host: str) -> tuple[str, str]:
+    """(external id, handle) of a demo account."""
+    if platform == r.MASTODON:
+        return f"https://{host}/users/{slug}", f"{slug}@{host}"
+    if platform == r.BLUESKY:
+        return f"did:plc:demo{index:020d}", f"{slug}.bsky.example"
+    return str(1_500_000_000_000_000_000 + index), slug
 
 
 def _people(rng: random.Random) -> list[DemoPerson]:
@@ -90,16 +104,72 @@ def _people(rng: random.Random) -> list[DemoPerson]:
                 # Mastodon or Bluesky. Chosen by index, not by the generator, so everyone
                 # after them keeps the name and platform they always had.
                 platform = (r.MASTODON, r.BLUESKY)[index % 2]
+            host = ""
             if platform == r.MASTODON:
                 host = HOSTS[r.MASTODON][index % 3] if moved else rng.choice(HOSTS[r.MASTODON])
-                ext, handle = f"https://{host}/users/{slug}", f"{slug}@{host}"
-            elif platform == r.BLUESKY:
-                ext, handle = f"did:plc:demo{index:020d}", f"{slug}.bsky.example"
-            else:
-                ext, handle = str(1_500_000_000_000_000_000 + index), slug
+            ext, handle = _account(platform, slug, index, host)
             people.append(DemoPerson(index, archetype, platform, ext, handle, name))
             index += 1
+    _twins(people)
     return people
+
+
+# How each pair of demo accounts of one human shows it, in turn (see _twins).
+TWIN_SIGNS = ("name", "name_variant", "handle", "profile_link", "verified_domain")
+
+
+def _twins(people: list[DemoPerson]) -> None:
+    """Make the community's namesakes one human on two platforms, each pair showing it one way.
+
+    The generator draws names from short lists, so fifteen full names come out
+    twice (never among the bought followers, whose names carry numbers). The
+    second of each pair is the first's account on another platform: moved
+    there if both were drawn on one, and showing the link as TWIN_SIGNS says:
+    the same name, the same name with accents or an emoji, the same handle, a
+    Mastodon profile field linking to the Bluesky profile, or a Bluesky handle
+    on a domain that the Mastodon profile links to, verified with rel=me.
+    Only platforms, handles, display names and links change: nobody's events,
+    so the rest of the community is as it always was.
+    """
+    first_of: dict[str, DemoPerson] = {}
+    pairs = []
+    for person in people:
+        if person.archetype == "bought":
+            continue
+        if person.name in first_of:
+            pairs.append((first_of[person.name], person))
+        else:
+            first_of[person.name] = person
+    for n, (first, second) in enumerate(pairs):
+        second.twin_of = first.index
+        if second.platform == first.platform:
+            second.platform = r.BLUESKY if first.platform == r.MASTODON else r.MASTODON
+        sign = TWIN_SIGNS[n % len(TWIN_SIGNS)]
+        if sign in ("profile_link", "verified_domain") and {first.platform, second.platform} != {r.MASTODON, r.BLUESKY}:
+            sign = "handle"  # an X account has no profile fields Rapport reads
+        slug = (first.handle.split("@")[0].split(".")[0]) if sign == "handle" else second.handle.split("@")[0].split(".")[0]
+        second.external_id, second.handle = _account(second.platform, slug, second.index,
+                                                     HOSTS[r.MASTODON][second.index % 3])
+        mastodon, bluesky = (first, second) if first.platform == r.MASTODON else (second, first)
+        if sign == "name_variant":
+            plain = _without_accents(second.name)
+            second.name = plain if plain != second.name else f"{second.name} 🌿"
+        elif sign != "name":
+            second.name = second.name.split()[0]
+        if sign == "profile_link":
+            mastodon.links = (r.ProfileLink("Bluesky", f"https://bsky.app/profile/{bluesky.handle}"),)
+        elif sign == "verified_domain":
+            domain = f"{_without_accents(first.name).replace(' ', '').lower()}.example"
+            if bluesky is second:
+                second.handle = domain
+            else:
+                first.handle = domain
+            mastodon.links = (r.ProfileLink("Website", f"https://{domain}", "2025-03-01T10:00:00.000+00:00"),)
+
+
+def _without_accents(name: str) -> str:
+    """The name without accents, case kept: "Quinn García" -> "Quinn Garcia"."""
+    return "".join(ch for ch in unicodedata.normalize("NFKD", name) if not unicodedata.combining(ch))
 
 
 def _permalink(person: DemoPerson, post_id: str) -> str:
@@ -201,6 +271,7 @@ def demo_records(platform: str, now: dt.datetime | None = None, seed: int = 7) -
             profile_url=_profile_url(person),
             is_bot=False,
             discoverable=True,
+            profile_links=person.links if platform == r.MASTODON else None,
         )
         a = person.archetype
         yield r.FollowRecord(

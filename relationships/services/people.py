@@ -1,4 +1,4 @@
-"""The user's own edits to people: merge, split, hide, notes, and merge suggestions.
+"""The user's own edits to people: merge, split, hide, notes (merge suggestions: services/merge_suggestions.py).
 
 Ingest creates one Person per platform identity; these services let the user
 say "these two accounts are the same human" (merge) or "this account is
@@ -8,10 +8,7 @@ so talks on two platforms on the same day count once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.db import transaction
-from django.db.models import Q, prefetch_related_objects
 
 from relationships.models import Identity, MergedPerson, Nudge, Person, Preferences
 from relationships.platforms import records as r
@@ -152,78 +149,3 @@ def save_notes(person: Person, notes: str, tags: list[str]) -> Person:
     person.tags = clean_tags(tags)
     person.save(update_fields=["notes", "tags"])
     return person
-
-
-# -- Suggested merges ------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Suggestion:
-    person: Person
-    reason: str
-
-
-def handle_stem(platform: str, handle: str | None) -> str:
-    """The part of a handle people reuse across platforms: 'ana' of ana@fedi.example, ana.bsky.social, @ana."""
-    handle = (handle or "").strip().lstrip("@").lower()
-    if not handle:
-        return ""
-    if platform == r.MASTODON:
-        return handle.split("@", 1)[0]
-    if platform == r.BLUESKY:
-        return handle.split(".", 1)[0]
-    return handle
-
-
-def _stem_filter(stem: str) -> Q:
-    # The same stem on each platform's handle shape; index identity_handle_idx
-    # serves the exact and prefix matches.
-    return (
-        Q(platform=r.X, handle__iexact=stem)
-        | Q(platform=r.MASTODON, handle__istartswith=f"{stem}@")
-        | Q(platform=r.BLUESKY, handle__istartswith=f"{stem}.")
-    )
-
-
-def suggest_merges(person: Person, limit: int = 5) -> list[Suggestion]:
-    """Other people of the same user who look like the same human on another platform.
-
-    The same handle stem, or the same display name, on a platform ``person``
-    has no identity on. The user confirms; nothing is merged automatically.
-    """
-    mine = list(identities_of(person))
-    platforms = {ident.platform for ident in mine}
-    others = [p for p in r.PLATFORMS if p not in platforms]
-    if not mine or not others:
-        return []
-    stems = {handle_stem(ident.platform, ident.handle) for ident in mine} - {""}
-    names = {ident.display_name.strip() for ident in mine if ident.display_name.strip()}
-    if person.name.strip():
-        names.add(person.name.strip())
-    if not stems and not names:
-        return []
-    match = Q()
-    for stem in stems:
-        match |= _stem_filter(stem)
-    for name in names:
-        match |= Q(display_name__iexact=name)
-    found = (
-        Identity.objects.filter(match, user=person.user_id, platform__in=others)
-        .exclude(person=person)
-        .select_related("person")
-        # The order of identity_handle_idx (user, platform, handle): the database walks only the other
-        # platforms' part of it. By person_id, SQLite read every identity of the user to skip a sort.
-        .order_by("platform", "handle", "pk")[: limit * 3]
-    )
-    suggestions: dict[int, Suggestion] = {}
-    for ident in found:
-        if ident.person_id in suggestions or ident.person.hidden:
-            continue
-        if handle_stem(ident.platform, ident.handle) in stems:
-            reason = f"the same handle, {ident.handle}, on {ident.get_platform_display()}"
-        else:
-            reason = f"the same name, {ident.display_name}, on {ident.get_platform_display()}"
-        suggestions[ident.person_id] = Suggestion(ident.person, reason)
-    found = list(suggestions.values())[:limit]
-    # Each suggestion's merge button names the person with their accounts: one query for all of them.
-    prefetch_related_objects([s.person for s in found], "identities")
-    return found

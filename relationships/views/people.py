@@ -7,6 +7,7 @@ from django.views.decorators.vary import vary_on_headers
 from relationships.forms.pages import PeopleFilterForm
 from relationships.models import Preferences
 from relationships.selectors import people as selectors
+from relationships.services import merge_suggestions
 from relationships.services.scoring.rapport import local_today
 from relationships.services.scoring.sentences import RANKING_RULE, tier_meanings
 from relationships.views.common import push_url_only_when_changed, render_page
@@ -49,4 +50,14 @@ def people(request):
     }
     if not after and not context["total"] and not context["filtered"]:
         context["has_anyone"] = selectors.has_anyone(user)
+    if not request.htmx:
+        # The whole page only: a filter's answer (the results partial) has no room for them.
+        context["suggestions"] = merge_suggestions.for_user(user)
     return render_page(request, "relationships/people.html", context, "rows" if after else "results")
+
+
+@page_cache.per_user
+def suggested_merges(request):
+    """Every pair of the user's people who look like one human on two platforms: Merge or Not the same."""
+    return render_page(request, "relationships/merges.html",
+                       {"suggestions": merge_suggestions.for_user(request.user), "back": "merges"})

@@ -12,12 +12,21 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from relationships.forms.pages import HideForm, MergeForm, MergeSearchForm, PersonNotesForm, SplitForm, TimelineForm
+from relationships.forms.pages import (
+    HideForm,
+    MergeForm,
+    MergeSearchForm,
+    NotSameForm,
+    PersonNotesForm,
+    SplitForm,
+    TimelineForm,
+)
 from relationships.models import Nudge, Person, Preferences
 from relationships.platforms import records as r
 from relationships.selectors import person as selectors
 from relationships.selectors.cards import attach_recent
 from relationships.selectors.people import decorate
+from relationships.services import merge_suggestions
 from relationships.services import people as people_service
 from relationships.services.charts import Series, bar_chart
 from relationships.services.scoring.community import month_starts
@@ -85,7 +94,7 @@ def person_context(request, person: Person, **extra) -> dict:
         "page": page,
         "open_nudges": open_nudges,
         "other_nudges": [n for n in all_nudges if n.state != Nudge.State.OPEN],
-        "suggestions": people_service.suggest_merges(person),
+        "suggestions": merge_suggestions.for_person(person),
         "merge_search": search,
         "merge_query": merge_query,
         "merge_candidates": selectors.merge_candidates(person, merge_query),
@@ -142,11 +151,11 @@ def person_merge(request, pk: int):
     if not form.is_valid():
         messages.error(request, "Choose one of your other people to merge.")
         return render_page(request, "relationships/person.html", person_context(request, person), status=400)
-    other = form.cleaned_data["other"]
+    other, back = form.cleaned_data["other"], form.cleaned_data["back"]
     if not form.cleaned_data["confirmed"]:
         # JavaScript off (no window.confirm): ask on a page of its own; only its POST merges.
         return render_page(request, "relationships/person_merge.html", {
-            "person": person, "other": other,
+            "person": person, "other": other, "back": back,
             "question": f"Merge {people_service.person_label(other)} into {people_service.person_label(person)}?",
         })
     # Named before the merge moves the accounts: "Merged Lena Berg (@lena@social.example) into Lena Berg (…)".
@@ -157,7 +166,22 @@ def person_merge(request, pk: int):
         messages.error(request, str(exc))
         return redirect("person", person.pk)
     messages.success(request, f"Merged {merged} into {kept}. Split an account off again if that was a mistake.")
-    return redirect("person", person.pk)
+    return redirect("merge_suggestions") if back == "merges" else redirect("person", person.pk)
+
+
+@require_POST
+def person_not_same(request, pk: int):
+    """"Not the same": a suggested merge the user turned down, never suggested again."""
+    person = _owned(request, pk)
+    form = NotSameForm(request.POST, person=person)
+    if not form.is_valid():
+        # Another user's person, this person, or no one: there is no such suggestion for this user.
+        raise Http404("No such person to tell apart.")
+    other = form.cleaned_data["other"]
+    merge_suggestions.dismiss(person, other)
+    messages.success(request, f"Noted: {people_service.person_label(other)} is not "
+                              f"{people_service.person_label(person)}. Rapport will not suggest them as one again.")
+    return redirect("merge_suggestions") if form.cleaned_data["back"] == "merges" else redirect("person", person.pk)
 
 
 @require_POST

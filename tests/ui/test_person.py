@@ -204,26 +204,6 @@ def test_hiding_takes_a_person_off_the_list_and_unhiding_brings_them_back(alice_
     assert not ben.hidden
 
 
-def test_suggested_merges_name_the_same_handle_or_name_on_another_platform(alice_client, alice, story, bluesky):
-    story.someone("Ana").said("Ana", r.REPLY, 1)
-    story.someone("Ben").said("Ben", r.REPLY, 1)
-    story.save()
-    bluesky.someone("ana").said("ana", r.REPLY, 2)  # handle ana -> "ana" on Bluesky
-    bluesky.pending.append(
-        r.IdentityRecord(platform=r.BLUESKY, external_id="did:plc:benb", handle="benjamin.bsky.social",
-                         display_name="Ben")
-    )
-    bluesky.save()
-    ana = Person.objects.get(user=alice, identities__platform=r.MASTODON, name="Ana")
-    ben = Person.objects.get(user=alice, identities__platform=r.MASTODON, name="Ben")
-    [by_handle] = people_service.suggest_merges(ana)
-    assert "the same handle" in by_handle.reason
-    [by_name] = people_service.suggest_merges(ben)
-    assert "the same name, Ben" in by_name.reason
-    html = page(alice_client, ana)
-    assert "These look like Ana on another platform" in html and f'value="{by_handle.person.pk}"' in html
-
-
 def test_searching_for_someone_to_merge_returns_the_candidates_partial(alice_client, alice, community):
     ana = person(alice, "Ana")
     response = alice_client.get(reverse("person", args=[ana.pk]), {"merge_q": "ben"},

@@ -28,6 +28,7 @@ from relationships.platforms.records import (
     MASTODON,
     OUTBOUND,
     REPOST,
+    ProfileLink,
     FollowRecord,
     IdentityRecord,
     InteractionRecord,
@@ -109,7 +110,47 @@ def identity(account: dict, local_domain: str, *, is_self: bool = False) -> Iden
         discoverable=account.get("discoverable") if isinstance(account.get("discoverable"), bool) else None,
         is_self=is_self,
         provisional=provisional,
+        profile_links=profile_links(account),
     )
+
+
+class _Link(HTMLParser):
+    """The first link's address and the text of a profile field's value (HTML, as the API sends it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.href = ""
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a" and not self.href:
+            self.href = dict(attrs).get("href") or ""
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+
+def profile_links(account: dict) -> tuple[ProfileLink, ...] | None:
+    """The account's profile fields that hold a web address, with Mastodon's rel=me verification time.
+
+    None when the entity carries no ``fields`` (a mention, an old server): not
+    known, so what an earlier sync stored stays.
+    """
+    fields = account.get("fields")
+    if not isinstance(fields, list):
+        return None
+    links = []
+    for item in fields[:16]:
+        if not isinstance(item, dict):
+            continue
+        parser = _Link()
+        parser.feed(str(item.get("value") or ""))
+        text = "".join(parser.parts).strip()
+        url = parser.href or (text if text.startswith(("https://", "http://")) else "")
+        if url.startswith(("https://", "http://")):
+            name = " ".join(str(item.get("name") or "").split())[:100]
+            links.append(ProfileLink(name=name, url=url[:1024], verified_at=str(item.get("verified_at") or "")))
+    return tuple(links)
 
 
 def mention_account(mention: dict, ctx: MastodonContext) -> dict:

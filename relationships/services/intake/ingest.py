@@ -23,6 +23,7 @@ Guarantees
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from django.utils import timezone
 
 from relationships.models import Identity, Person, Preferences, Source
 from relationships.platforms import records as r
-from relationships.services import changes, writes
+from relationships.services import changes, identity_keys, writes
 from relationships.services.intake import interactions, mastodon_keys
 
 # Interactions outside these bounds are platform bugs or hostile input.
@@ -129,7 +130,7 @@ class Batch:
                 r.IdentityRecord(
                     platform=rec.platform, external_id=new[1], handle=rec.handle, display_name=rec.display_name,
                     avatar_url=rec.avatar_url, profile_url=rec.profile_url, is_bot=rec.is_bot,
-                    discoverable=rec.discoverable,
+                    discoverable=rec.discoverable, profile_links=rec.profile_links,
                 )
             )
         if old in self.follows:
@@ -140,11 +141,25 @@ class Batch:
             self.interactions.setdefault((key[0], key[1], new[1], key[3], key[4]), rec_i)
 
 
+def _links(links: tuple[r.ProfileLink, ...] | None) -> list[dict]:
+    return [{"name": link.name, "url": link.url, "verified_at": link.verified_at} for link in links or ()]
+
+
+def _set_keys(ident: Identity) -> bool:
+    """Bring the identity's merge-suggestion keys in line with its name and handle; True if they changed."""
+    keys = identity_keys.name_key(ident.display_name), identity_keys.handle_key(ident.platform, ident.handle)
+    if keys == (ident.name_key, ident.handle_key):
+        return False
+    ident.name_key, ident.handle_key = keys
+    return True
+
+
 def _merge_identity(old: r.IdentityRecord, new: r.IdentityRecord) -> r.IdentityRecord:
     values = {}
     for name in ("handle", "display_name", "avatar_url", "profile_url", "is_bot", "discoverable"):
         value = getattr(new, name)
         values[name] = value if value not in (None, "") else getattr(old, name)
+    values["profile_links"] = new.profile_links if new.profile_links is not None else old.profile_links
     return r.IdentityRecord(
         platform=new.platform,
         external_id=new.external_id,
@@ -388,11 +403,14 @@ class _Writer:
         created = writes.insert(
             Identity._meta.db_table,
             ("user_id", "person_id", "platform", "external_id", "provisional", "handle", "display_name",
-             "avatar_url", "profile_url", "is_bot", "discoverable", "updated_at"),
+             "avatar_url", "profile_url", "is_bot", "discoverable", "profile_links", "name_key", "handle_key",
+             "updated_at"),
             [
                 (user_id, person_id, rec.platform, rec.external_id, rec.provisional,
                  writes.text(rec.handle, 255) or None, writes.text(rec.display_name, 255), writes.url(rec.avatar_url),
-                 writes.url(rec.profile_url), rec.is_bot, rec.discoverable, now)
+                 writes.url(rec.profile_url), rec.is_bot, rec.discoverable, json.dumps(_links(rec.profile_links)),
+                 identity_keys.name_key(writes.text(rec.display_name, 255)),
+                 identity_keys.handle_key(rec.platform, writes.text(rec.handle, 255)), now)
                 for person_id, rec in zip(person_ids, recs)
             ],
             unique=("user_id", "platform", "external_id"),
@@ -420,10 +438,12 @@ class _Writer:
                 ("profile_url", writes.url(rec.profile_url)),
                 ("is_bot", rec.is_bot),
                 ("discoverable", rec.discoverable),
+                ("profile_links", None if rec.profile_links is None else _links(rec.profile_links)),
             ):
                 if value not in (None, "") and getattr(ident, name) != value:
                     setattr(ident, name, value)
                     dirty = True
+            dirty |= _set_keys(ident)
             if ident.provisional and not rec.provisional:
                 ident.provisional = False
                 dirty = True
@@ -434,7 +454,8 @@ class _Writer:
                     renames[ident.person_id] = (before, after)
         if changed:
             Identity.objects.bulk_update(
-                changed, ["handle", "display_name", "avatar_url", "profile_url", "is_bot", "discoverable", "provisional"]
+                changed, ["handle", "display_name", "avatar_url", "profile_url", "is_bot", "discoverable", "provisional",
+                          "profile_links", "name_key", "handle_key"]
             )
         # A person still called by the identity's old automatic name follows
         # the better name; a name the user typed is never touched.
