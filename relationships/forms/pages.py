@@ -54,7 +54,7 @@ class PeopleFilterForm(forms.Form):
     ]
     FOLLOWING = [("", "Either"), ("yes", "People I follow"), ("no", "People I don't follow")]
 
-    q = forms.CharField(required=False, label="Name or handle", max_length=100,
+    q = forms.CharField(required=False, label="Name, handle or tag", max_length=100,
                         widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}))
     platform = forms.ChoiceField(required=False, choices=[("", "Any platform"), *PLATFORM_CHOICES], widget=QuickSelect)
     tier = forms.ChoiceField(required=False, choices=[("", "Any tier"), *Rapport.Tier.choices], widget=QuickSelect)
@@ -64,6 +64,7 @@ class PeopleFilterForm(forms.Form):
     drifting = forms.BooleanField(required=False, label="Drifting away: regulars not talked with in two months")
     sort = forms.ChoiceField(required=False, choices=SORTS, label="Sort by", widget=QuickSelect)
     hidden = forms.BooleanField(required=False, label="Include hidden people")
+    tag = forms.CharField(required=False, max_length=40, label="Tag")
     # Keyset pagination: "<sort key>|<person id>" of the last row shown.
     after = forms.CharField(required=False, max_length=300, widget=forms.HiddenInput)
 

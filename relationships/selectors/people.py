@@ -54,7 +54,10 @@ def filtered_people(user, data: dict, today: dt.date):
         qs = qs.filter(
             Q(name__icontains=q)
             | Exists(of_person.filter(Q(handle__icontains=q) | Q(display_name__icontains=q)))
+            | Q(pk__in=tagged(user, q, whole=False))
         )
+    if data.get("tag"):
+        qs = qs.filter(pk__in=tagged(user, data["tag"]))
     if data.get("platform"):
         qs = qs.filter(Exists(of_person.filter(platform=data["platform"])))
     if data.get("tier"):
@@ -68,6 +71,21 @@ def filtered_people(user, data: dict, today: dt.date):
     if data.get("drifting"):
         qs = qs.filter(drifting_q(today))
     return qs
+
+
+def tagged(user, text: str, *, whole: bool = True) -> list[int]:
+    """Ids of the user's people with the tag ``text`` (any case), or with a tag containing it (``whole=False``).
+
+    Tags are a JSON list per person, which neither database searches by
+    element and case alike; only the people who have tags are read (the user
+    types each one), and their ids go back into the list's query.
+    """
+    text = " ".join(text.split()).casefold()
+    if not text:
+        return []
+    rows = Person.objects.filter(user=user).exclude(tags=[]).values_list("pk", "tags")
+    return [pk for pk, tags in rows.iterator(chunk_size=2000)
+            if any((str(tag).casefold() == text) if whole else (text in str(tag).casefold()) for tag in tags or [])]
 
 
 def _parse_cursor(sort: Sort, cursor: str):
@@ -146,11 +164,11 @@ def _ranked(base, user, sort: Sort, group: bool | None, position, limit: int) ->
     return found
 
 
-#: What a row of the list shows: no notes or tags. The counts by kind decide whether the row may say "talked"
+#: What a row of the list shows: no notes; the tags, as links to the list of that tag. The counts by kind decide whether the row may say "talked"
 #: at all, and name what put a one-sided person where they are.
 ROW_FIELDS = (
     "id", "user_id", "name", "hidden", "rapport__score", "rapport__two_way", "rapport__talks", "rapport__last_talk_on",
-    "rapport__tier", "rapport__inbound", "rapport__outbound",
+    "rapport__tier", "rapport__inbound", "rapport__outbound", "tags",
 )
 
 

@@ -6,7 +6,8 @@ change only with a note to the people who script their install.
 
 Note for scripts: ``talks`` became ``talk_days`` and ``one_way_days``
 (issue "Trust II"): it counted days of one-way histories as talks. Their
-sum is the old figure. ``explanation`` was added last.
+sum is the old figure. ``explanation`` was added, then ``tags`` (the user's
+own tags, joined by ";" in the CSV) last.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ CSV_HEADER = (
      "identities", "i_follow", "follows_me"]
     + [f"in_{kind}" for kind in KINDS]
     + [f"out_{kind}" for kind in KINDS]
-    + ["open_nudges", "explanation"]
+    + ["open_nudges", "explanation", "tags"]
 )
 _CHUNK = 500
 # A cell starting with one of these is run as a formula by Excel, LibreOffice or Google Sheets
@@ -108,6 +109,7 @@ def person_dict(person: Person, prefs: Preferences | None = None) -> dict:
             for nudge in person.nudges.all()
         ],
         "explanation": " ".join(rapport_sentences(rapport, person, prefs=prefs, today=local_today(prefs))) if rapport else None,
+        "tags": list(person.tags or []),
     }
 
 
@@ -143,6 +145,7 @@ def csv_row(item: dict) -> list:
     row += [item["outbound"].get(kind, 0) for kind in KINDS]
     row.append(";".join(n["kind"] for n in item["nudges"] if n["state"] == Nudge.State.OPEN))
     row.append(item["explanation"] or "")
+    row.append(";".join(item["tags"]))
     return row
 
 

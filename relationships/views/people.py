@@ -43,7 +43,7 @@ def people(request):
         "today": today,
         # Only the first page says how many match; "load more" needs no count.
         "total": None if after else selectors.count(user, data, today),
-        "filtered": any(data.get(name) for name in ("q", "platform", "tier", "following", "talked_within", "drifting", "hidden")),
+        "filtered": any(data.get(name) for name in ("q", "platform", "tier", "following", "talked_within", "drifting", "hidden", "tag")),
         "has_anyone": True,
         "ranking_rule": RANKING_RULE,
         "tier_meanings": tier_meanings(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from html import escape
+from urllib.parse import urlencode
 
 from django import template
 from django.urls import NoReverseMatch, reverse
@@ -259,7 +260,7 @@ _ROW = (
     '<li class="person-row">\n      {avatar}\n      <div class="pr-main">\n'
     '        <a class="pr-name" href="{url}">{name}</a>{hidden}\n'
     '        <ul class="handles" aria-label="Accounts">\n          {accounts}\n        </ul>\n'
-    '        <p class="pr-why">{why}</p>\n      </div>\n'
+    '        <p class="pr-why">{why}</p>{tags}\n      </div>\n'
     '      <dl class="pr-facts">\n'
     "        <div><dt>Tier</dt><dd>{tier}</dd></div>\n"
     "        <div><dt>Talks</dt><dd>{talks}</dd></div>\n"
@@ -267,6 +268,22 @@ _ROW = (
     "        <div><dt>Follow</dt><dd>{follow}</dd></div>\n"
     "      </dl>\n    </li>"
 )
+
+
+@register.simple_tag
+def tag_query(tag) -> str:
+    """The people list's query string for one tag: ``tag=...``, encoded."""
+    return urlencode({"tag": tag})
+
+
+def _tags(tags) -> str:
+    """A row's tags, each a link to the people with that tag."""
+    if not tags:
+        return ""
+    people = person_url(0).removesuffix("0/")
+    links = "".join(f'<li><a class="tag" href="{escape(people)}?{escape(tag_query(tag))}">{escape(tag)}</a></li>'
+                    for tag in tags)
+    return f'\n        <ul class="tags" aria-label="Tags">{links}</ul>'
 
 
 def _account(identity) -> str:
@@ -301,5 +318,5 @@ def person_row(person, today):
         avatar=avatar(person), url=person_url(person.pk), name=escape(person.display_name),
         hidden=' <span class="badge">hidden</span>' if person.hidden else "",
         accounts="\n          ".join(_account(identity) for identity in person.identity_list),
-        why=escape(rank_reason(rapport)), tier=tier, talks=escape(talks), last=escape(last), follow=follow_state(person),
+        why=escape(rank_reason(rapport)), tags=_tags(person.__dict__.get("tags")), tier=tier, talks=escape(talks), last=escape(last), follow=follow_state(person),
     ))

@@ -114,6 +114,7 @@ def test_export_json_has_the_shape_of_the_issue(alice, ana):
         "outbound": {"reply": 2, "dm": 1},
         "nudges": [{"kind": "follow", "state": "open", "until": None}],
         "explanation": " ".join(rapport_sentences(row, ana)),
+        "tags": [],
     }
     bought = people[1]
     assert (bought["tier"], bought["score"], bought["first_interaction"], bought["inbound"]) == ("silent", 0.0, None, {})
@@ -142,7 +143,7 @@ def test_export_csv_has_one_row_per_person_under_the_documented_header(alice, an
     assert rows[0] == (
         "id,name,tier,score,talk_days,one_way_days,first_interaction,last_interaction,identities,i_follow,follows_me,"
         "in_reply,in_mention,in_quote,in_dm,in_repost,in_like,out_reply,out_mention,out_quote,out_dm,out_repost,"
-        "out_like,open_nudges,explanation"
+        "out_like,open_nudges,explanation,tags"
     ).split(",")
     header, ana_row, bought_row = rows
     assert dict(zip(header, ana_row)) == {
@@ -153,6 +154,7 @@ def test_export_csv_has_one_row_per_person_under_the_documented_header(alice, an
         "in_reply": "3", "in_mention": "1", "in_quote": "0", "in_dm": "0", "in_repost": "0", "in_like": "12",
         "out_reply": "2", "out_mention": "0", "out_quote": "0", "out_dm": "1", "out_repost": "0", "out_like": "0",
         "open_nudges": "follow", "explanation": " ".join(rapport_sentences(Rapport.objects.get(person=ana), ana)),
+        "tags": "",
     }
     assert bought_row[header.index("i_follow")] == "false"
     assert list(tmp_path.iterdir()) == [target]  # no temporary file left behind
