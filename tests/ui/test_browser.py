@@ -71,10 +71,10 @@ def test_filtering_and_searching_the_people_list_updates_it_in_place(open_page, 
     rows = page.locator(".pr-name")
     assert rows.count() == 5
     page.evaluate("() => { window.stillHere = true; }")
-    page.get_by_label("Name or handle").fill("ben")
+    page.get_by_label("Name, handle or tag").fill("ben")
     _wait_for_names(page, ["Ben"])
     assert "q=ben" in page.url  # pushed, so the filtered list has a real address
-    page.get_by_label("Name or handle").fill("")
+    page.get_by_label("Name, handle or tag").fill("")
     page.get_by_label("Platform").select_option(r.BLUESKY)
     _wait_for_names(page, ["ana"])
     page.get_by_label("Platform").select_option("")
@@ -88,7 +88,7 @@ def test_a_search_then_a_click_elsewhere_leaves_one_history_entry(open_page, ali
     _community(alice_pw, make_source)
     page = open_page(alice_pw, "/people/", viewport=PHONE)
     entries = page.evaluate("() => history.length")
-    page.get_by_label("Name or handle").fill("ben")
+    page.get_by_label("Name, handle or tag").fill("ben")
     _wait_for_names(page, ["Ben"])
     # Leaving the field fires its "change" (the same query): on a phone, opening "Filters and sort" does.
     with page.expect_response(lambda answer: "q=ben" in answer.url):

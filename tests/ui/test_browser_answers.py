@@ -76,7 +76,7 @@ def test_refused_uploads_show_their_message_in_place(open_page, alice, heartbeat
 def test_back_and_forward_after_filtering_the_people_list_bring_whole_pages(open_page, alice, community, heartbeats, live):
     page = open_page(alice, "/people/")
     everyone = page.locator(".pr-name").count()
-    page.get_by_label("Name or handle").fill("ben")
+    page.get_by_label("Name, handle or tag").fill("ben")
     page.wait_for_function("() => document.querySelectorAll('.pr-name').length === 1")
     filtered = page.url
     assert filtered.startswith(live + "/people/?q=ben")
@@ -92,7 +92,7 @@ def test_back_and_forward_after_filtering_the_people_list_bring_whole_pages(open
     page.wait_for_function("() => document.querySelectorAll('.pr-name').length === 1")
     _whole_page(page)
     assert page.get_by_role("search", name="Filter people").is_visible()
-    assert page.get_by_label("Name or handle").input_value() == "ben"
+    assert page.get_by_label("Name, handle or tag").input_value() == "ben"
     axe(page, "people list after Forward")
     assert not _errors(page)
 

@@ -95,7 +95,7 @@ def test_on_a_phone_the_people_filters_fold_behind_one_control_and_log_out_stays
     assert brand["y"] <= box["y"] + box["height"] / 2 <= brand["y"] + brand["height"], (box, brand)
 
     # The search stays; the other filters are folded behind "Filters and sort".
-    assert page.get_by_label("Name or handle").is_visible()
+    assert page.get_by_label("Name, handle or tag").is_visible()
     fold = page.locator("summary", has_text="Filters and sort")
     assert fold.is_visible()
     for name in ("Platform", "Tier", "Following", "Sort by"):
