@@ -1,4 +1,4 @@
-"""Migration 0019: identities stored before it get their name and handle keys, so suggestions work at once."""
+"""Migration 0020: identities stored before it get their name and handle keys, so suggestions work at once."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_identities_stored_before_get_their_keys_and_are_suggested_without_a_sync():
-    old = migrate_to([("relationships", "0018_lists_and_app_scopes")])
+    old = migrate_to([("relationships", "0019_follow_review")])
     User = old.get_model("auth", "User")
     Person, Identity = old.get_model("relationships", "Person"), old.get_model("relationships", "Identity")
     alice = User.objects.create(username="alice")
