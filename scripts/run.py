@@ -2,8 +2,9 @@
 
 Any way this ends stops all three: Ctrl-C, SIGTERM, closing the terminal
 (SIGHUP), or this process being killed outright (each child is asked by the
-kernel to stop when its parent dies). If any of them exits, the others are
-stopped too, so a crash is never hidden behind a half-running app.
+kernel to stop when its parent dies, and a guard process kills whatever did
+not stop). If any of them exits, the others are stopped too, so a crash is
+never hidden behind a half-running app.
 """
 
 from __future__ import annotations
@@ -48,6 +49,34 @@ def stop_when_parent_dies(sig: int = signal.SIGTERM) -> None:
         pass
 
 
+def guard(groups: list[int], supervisor: int, grace: float = 10.0) -> None:
+    """In a process forked from the supervisor: once it is gone, make sure what it started is too.
+
+    The kernel's SIGTERM (``stop_when_parent_dies``) is the first word; a
+    child caught at a bad moment can miss it (a Celery beat signalled while
+    it opens its schedule file has been seen to hang). After ``grace``
+    seconds, what is left of each group is killed.
+    """
+    while os.getppid() == supervisor:
+        time.sleep(0.5)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(_alive(group) for group in groups):
+        time.sleep(0.2)
+    for group in groups:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def main() -> int:
     procs: dict[str, subprocess.Popen] = {}
     stopping = False
@@ -62,6 +91,14 @@ def main() -> int:
     stop_when_parent_dies()
     for name, command in COMMANDS.items():
         procs[name] = subprocess.Popen(command, cwd=ROOT, start_new_session=True, preexec_fn=stop_when_parent_dies)
+    supervisor = os.getpid()
+    if os.fork() == 0:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)  # the supervisor's own stop handles these
+        try:
+            guard([proc.pid for proc in procs.values()], supervisor)
+        finally:
+            os._exit(0)
     print(f"\nRapport is starting at http://127.0.0.1:{PORT}/ (log in as demo / demo). Ctrl-C stops everything.\n",
           flush=True)
     code = 0

@@ -122,3 +122,29 @@ def test_every_command_of_the_readmes_command_line_section_runs_as_written_in_a_
         result = subprocess.run([str(ROOT / program), script, command, "--help"], cwd=ROOT, env=a_new_terminal(var),
                                 capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, f"{line}\n{result.stderr}"
+
+
+def test_a_child_that_ignores_the_kernels_sigterm_is_killed_once_the_supervisor_is_gone():
+    """scripts/run.py's guard: a beat caught at a bad moment by the SIGTERM once outlived a killed supervisor."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("rapport_run", ROOT / "scripts" / "run.py")
+    run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run)
+    stubborn = subprocess.Popen(
+        [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(120)"],
+        start_new_session=True)
+    polite = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
+    try:
+        time.sleep(0.5)  # the stubborn one has set its handler
+        polite.terminate()
+        polite.wait(10)
+        gone_parent = os.getppid() + 1_000_000  # not our parent: the guard sees the supervisor gone at once
+        started = time.monotonic()
+        run.guard([stubborn.pid, polite.pid], gone_parent, grace=1.0)
+        assert stubborn.wait(10) == -signal.SIGKILL
+        assert 1.0 <= time.monotonic() - started < 5
+    finally:
+        for proc in (stubborn, polite):
+            if proc.poll() is None:
+                proc.kill()
