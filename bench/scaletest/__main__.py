@@ -10,7 +10,9 @@ redis-server; not part of CI. What it builds, on one machine
     rs-plat  10.77.0.21-23  three Mastodon instances; 10.77.0.30 one Bluesky PDS
                           (bench/scaletest/farm.py: real limits, real time)
 
-Then, with every account due at the start of each phase:
+First every account's first sync (its whole history) on all three machines;
+then, with one machine, two, three, and every account due at the start of
+each phase:
 
 1. throughput with 1, 2 and 3 worker machines (syncs finished per minute);
 2. the limits each platform host saw (most requests attempted in one window, 429s);
@@ -190,6 +192,7 @@ class Run:
                 close_old_connections()
 
         self.connect_waits = 0
+        self.connected_since = dt.datetime.now(dt.UTC)
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             list(pool.map(one, self.layout))
         if self.connect_waits:
@@ -209,6 +212,16 @@ class Run:
         self.procs[ns] = net.spawn(ns, [
             PYTHON, "-m", "celery", "-A", "config", "worker", "--loglevel", "WARNING", "--concurrency",
             str(self.args.concurrency), "--hostname", f"worker@{ns}"], self.env, str(VAR / "logs" / f"{ns}.log"), str(ROOT))
+
+    def stop_worker(self, ns: str) -> None:
+        """A warm shutdown (SIGTERM): the worker finishes what it holds, as on a planned stop."""
+        proc = self.procs.pop(ns)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(120)
+        except subprocess.TimeoutExpired:
+            net.kill_all(ns)
+        net.kill_all(ns)
 
     # ------------------------------------------------------------ measuring
 
@@ -392,9 +405,20 @@ def main() -> int:
     log(f"connected in {time.monotonic() - started:.0f}s; web and beat on rs-web")
     run.start_web_and_beat()
 
+    # Every account's first sync fetches its whole history; later ones only the news. The
+    # first round runs before the phases, so each phase measures the same kind of sync.
+    log("first round: every account's first sync, on all three machines")
+    for ns in WORKERS:
+        run.start_worker(ns)
+    first_round = run.wait_quiet(run.connected_since, args.recovery_seconds * 2)
+    log(f"first round done in {first_round:.0f}s" if first_round is not None else "first round did not finish")
+    for ns in WORKERS[1:]:
+        run.stop_worker(ns)
+
     phases = []
     for k, ns in enumerate(WORKERS, start=1):
-        run.start_worker(ns)
+        if k > 1:
+            run.start_worker(ns)
         phases.append(run.throughput(k))
     limits_before_faults = run.farm_stats()
     log("faults")
@@ -406,6 +430,8 @@ def main() -> int:
     base = phases[0]["per_minute"]
     rows = [("measure", "value", "aim", "ok")]
     failures = []
+    rows.append(("first round (every account's first sync, 3 machines)",
+                 f"{first_round:.0f}s" if first_round is not None else "did not finish", "", ""))
     bound_by_limit = any(lim["throttled"] for s in stats.values() for lim in s["limits"].values())
     for p in phases:
         ratio = p["per_minute"] / base if base else 0.0
