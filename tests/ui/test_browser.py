@@ -23,10 +23,12 @@ pytestmark = [pytest.mark.services, pytest.mark.postgres_only, pytest.mark.djang
 
 
 def _community(user, make_source):
-    """Ana and Ben talk with the user (follow nudges); Ana is also on Bluesky, as another person."""
+    """Ana and Ben talk with the user (follow nudges); Ana is also on Bluesky, as another person, and her
+    Mastodon profile links there (verified), so Rapport suggests merging the two."""
     story = Story(user, make_source(user, platform=r.MASTODON))
+    bluesky_profile = (r.ProfileLink(name="Bluesky", url="https://bsky.app/profile/ana", verified_at="2026-01-05T10:00:00+00:00"),)
     for name, days in (("Ana", range(1, 7)), ("Ben", range(2, 9)), ("Cleo", range(1, 3)), ("Dan", range(5, 6))):
-        story.someone(name)
+        story.someone(name, **({"profile_links": bluesky_profile} if name == "Ana" else {}))
         for day in days:
             story.said(name, r.REPLY, day, when=timezone.now() - timezone.timedelta(days=day))
             story.answered(name, r.REPLY, day, when=timezone.now() - timezone.timedelta(days=day))

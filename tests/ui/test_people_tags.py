@@ -63,7 +63,7 @@ def test_tags_are_links_to_the_filtered_list_on_rows_and_on_the_person_page(alic
     assert '<a class="tag" href="/people/?tag=design">design</a>' in html
     assert "bob-only" not in html
     person = alice_client.get(reverse("person", args=[tagged["ana"].pk])).content.decode()
-    assert 'href="/people/?tag=Lisbon"' in person and "everyone tagged Lisbon" in person
+    assert 'href="/people/?tag=Lisbon"' in person and "Everyone tagged Lisbon" in person
     # The link leads where it says.
     assert rows(alice_client.get("/people/?tag=Lisbon").content.decode()) == ["Ana"]
 
