@@ -182,6 +182,15 @@ class Connector(ABC):
         """
         raise NotImplementedError(f"{self.platform} has no lists")
 
+    def remove_from_list(self, list_id: str, external_id: str, handle: str | None, item_uri: str | None = None) -> None:
+        """Take the account out of the list (Undo of an Add to a list); safe to repeat.
+
+        ``item_uri`` is the :attr:`ListOutcome.record_uri` the add returned,
+        when there was one. Returning means the account is not in the list,
+        including when the list is gone. It does not unfollow.
+        """
+        raise NotImplementedError(f"{self.platform} has no lists")
+
     def follow_quietly(self, external_id: str, handle: str | None) -> FollowOutcome:
         """Follow (or keep following) the account without its boosts; only where :attr:`supports_quieter`."""
         raise NotImplementedError(f"{self.platform} cannot hide an account's boosts")

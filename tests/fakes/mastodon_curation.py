@@ -12,6 +12,7 @@ accounts/familiar_followers; List, ListAccount, AccountNote):
   another's or a missing list, and (``Follow.find_by!``) for an account
   alice neither follows nor, since 4.3, has asked to follow; 422
   ``Validation failed: Account has already been taken`` for a member;
+* ``DELETE /api/v1/lists/:id/accounts?account_ids[]=`` → ``{}``; 404 for another's or a missing list;
 * ``GET /api/v1/accounts/:id/lists`` → alice's lists that hold the account;
 * ``POST /api/v1/accounts/:id/note`` (``comment``) → the relationship with ``note``;
 * ``GET /api/v1/accounts/familiar_followers?id[]=`` →
@@ -33,6 +34,7 @@ _NEEDS = {
     ("GET", "lists"): "read:lists",
     ("POST", "lists"): "write:lists",
     ("POST", "list_accounts"): "write:lists",
+    ("DELETE", "list_accounts"): "write:lists",
     ("GET", "account_lists"): "read:lists",
     ("POST", "note"): "write:accounts",
     ("GET", "familiar_followers"): "read:follows",
@@ -98,7 +100,7 @@ class MastodonCuration:
     def _curation_route(parts: list[str], method: str) -> tuple[tuple[str, str] | None, tuple]:
         if parts == ["api", "v1", "lists"] and method in ("GET", "POST"):
             return (method, "lists"), ()
-        if parts[:3] == ["api", "v1", "lists"] and parts[4:] == ["accounts"] and method == "POST":
+        if parts[:3] == ["api", "v1", "lists"] and parts[4:] == ["accounts"] and method in ("POST", "DELETE"):
             return (method, "list_accounts"), (parts[3],)
         if parts == ["api", "v1", "accounts", "familiar_followers"] and method == "GET":
             return (method, "familiar_followers"), ()
@@ -136,6 +138,13 @@ class MastodonCuration:
             if account_id in members:
                 return Reply(422, {"error": "Validation failed: Account has already been taken"})
             members.append(account_id)
+        return Reply(200, {})
+
+    def _curation_list_accounts_delete(self, seen: Seen, list_id: str) -> Reply:
+        if list_id not in self.lists:
+            return Reply(404, {"error": "Record not found"})
+        gone = set(seen.query.get("account_ids[]", []))
+        self.list_members[list_id] = [m for m in self.list_members[list_id] if m not in gone]
         return Reply(200, {})
 
     def _curation_account_lists_get(self, seen: Seen, account_id: str) -> Reply:

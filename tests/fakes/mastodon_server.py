@@ -264,7 +264,7 @@ class FakeMastodon(MastodonCuration, FakeServer):
         rel = self.relationships.get(account_id) or self.relationship(self.accounts[account_id])
         return {"id": account_id, "showing_reblogs": True, "notifying": False, "languages": None,
                 "muting_notifications": False, "muting_expires_at": None, "requested_by": False,
-                "domain_blocking": False, "endorsed": False, "note": "", **rel}
+                "domain_blocking": False, "endorsed": False, "note": self.notes.get(account_id, ""), **rel}
 
     def _paginate(self, seen: Seen, items: list, key, default: int, maximum: int) -> Reply:
         """Mastodon paging: max_id older, since_id newer, min_id the page right after; newest first."""

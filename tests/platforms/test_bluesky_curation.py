@@ -86,6 +86,19 @@ def test_adding_someone_writes_one_list_item_without_following(server, connect):
     assert server.follow_records(server.me) == [] and not outcome.followed
 
 
+def test_taking_bob_out_of_a_list_deletes_his_list_item_and_only_his(server, connect):
+    friends = curated(server)
+    added = connect().add_to_list(friends, server.bob, "bob.test")
+    connect().add_to_list(friends, server.carol, "carol.test")
+
+    connect().remove_from_list(friends, server.bob, "bob.test", added.record_uri)
+    connect().remove_from_list(friends, server.bob, "bob.test", added.record_uri)  # again: nothing left, no error
+
+    assert [r["value"]["subject"] for r in records(server, LISTITEM)] == [server.carol]
+    with pytest.raises(PlatformError, match="not one of the connected Bluesky account's"):
+        connect().remove_from_list(f"at://{server.bob}/{LIST}/3kbobs", server.carol, None)
+
+
 def test_refusals_come_back_as_sentences(server, connect):
     friends = curated(server)
 

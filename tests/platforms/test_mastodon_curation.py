@@ -206,6 +206,28 @@ def test_a_private_note_is_written_and_read_back(server, connect):
     assert server.notes[server.bob["id"]] == "You talked on 6 days since March: replies and DMs"
 
 
+def test_a_note_goes_after_what_the_note_holds_and_is_never_written_twice(server, connect):
+    server.notes[server.bob["id"]] = "Met at the conference"
+
+    connect().set_note(server.bob["uri"], None, "You talked on 6 days since March: replies and DMs")
+    connect().set_note(server.bob["uri"], None, "You talked on 6 days since March: replies and DMs")
+
+    assert server.notes[server.bob["id"]] == "Met at the conference\n\nYou talked on 6 days since March: replies and DMs"
+    assert len(server.calls(f"/api/v1/accounts/{server.bob['id']}/note", "POST")) == 1
+
+
+def test_taking_bob_out_of_a_list_keeps_the_follow_and_a_list_gone_is_no_error(server, connect):
+    friends = server.add_list("Friends")
+    connect().add_to_list(friends["id"], server.bob["uri"], None)
+
+    connect().remove_from_list(friends["id"], server.bob["uri"], None)
+    connect().remove_from_list("424242", server.bob["uri"], None)
+
+    assert server.list_members[friends["id"]] == [] and rel(server, server.bob)["following"] is True
+    with pytest.raises(MissingScope):
+        connect(old_token(server)).remove_from_list(friends["id"], server.bob["uri"], None)
+
+
 def test_quieter_on_an_account_gone_or_ones_own_is_a_failure_with_a_sentence(server, connect):
     gone = connect().follow_quietly("https://gone.example/users/nobody", "nobody@gone.example")
     own = connect().follow_quietly(server.me["uri"], None)

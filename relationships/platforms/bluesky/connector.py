@@ -446,18 +446,16 @@ class BlueskyConnector(Connector):
         return None
 
     # -------------------------------------------------------- lists, known followers
-
-    def lists(self) -> list[PlatformList]:
-        return curation.lists(self)
+    # curation's functions take the connector first: assigned here, they are its methods.
+    lists = curation.lists
+    remove_from_list = curation.remove_from_list
+    known_followers = curation.known_followers
 
     def create_list(self, name: str, *, exclusive: bool = False) -> PlatformList:
         return curation.create_list(self, name)
 
     def add_to_list(self, list_id: str, external_id: str, handle: str | None) -> ListOutcome:
         return curation.add_to_list(self, list_id, external_id)
-
-    def known_followers(self, external_id: str, handle: str | None) -> list[IdentityRecord]:
-        return curation.known_followers(self, external_id)
 
 
 def _follow_uri(uri: str, me: str) -> AtUri:

@@ -119,7 +119,29 @@ def add_to_list(c: BlueskyConnector, list_uri: str, did: str) -> ListOutcome:
     return ListOutcome(LISTED, "Listed.", str(created.uri))
 
 
-def known_followers(c: BlueskyConnector, did: str) -> list[IdentityRecord]:
+def remove_from_list(
+    c: BlueskyConnector, list_uri: str, did: str, handle: str | None = None, item_uri: str | None = None
+) -> None:
+    """Delete the list item records that put ``did`` in the list (``item_uri`` and any other found).
+
+    Deleting a record that is gone succeeds on the PDS: a second Undo, or a
+    list deleted meanwhile, is no error.
+    """
+    _own_list(c, list_uri)
+    uris = {item_uri} if item_uri else set()
+    for item in _records(c, LISTITEM, pages=_ITEM_PAGES):
+        value = item.get("value") or {}
+        if value.get("list") == list_uri and value.get("subject") == did:
+            uris.add(str(item["uri"]))
+    for uri in sorted(uris):
+        at_uri = AtUri.from_str(uri)
+        if at_uri.host != c.me or at_uri.collection != LISTITEM:
+            raise PlatformError("This list item is not one of the connected Bluesky account's.", permanent=True)
+        c._call(lambda at_uri=at_uri: c._client.com.atproto.repo.delete_record(
+            data={"repo": c.me, "collection": LISTITEM, "rkey": at_uri.rkey}))
+
+
+def known_followers(c: BlueskyConnector, did: str, handle: str | None = None) -> list[IdentityRecord]:
     """Accounts the user follows that follow ``did`` (getKnownFollowers: the first 100)."""
     page = _dump(c._call(lambda: c._client.app.bsky.graph.get_known_followers(params={"actor": did, "limit": _PAGE})))
     return [bc.identity(p) for p in page.get("followers") or () if isinstance(p, dict) and p.get("did")]

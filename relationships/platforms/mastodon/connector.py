@@ -449,6 +449,9 @@ class MastodonConnector(Connector):
     def add_to_list(self, list_id: str, external_id: str, handle: str | None) -> ListOutcome:
         return curation.add_to_list(self, list_id, external_id, handle)
 
+    def remove_from_list(self, list_id: str, external_id: str, handle: str | None, item_uri: str | None = None) -> None:
+        curation.remove_from_list(self, list_id, external_id, handle)
+
     def follow_quietly(self, external_id: str, handle: str | None) -> FollowOutcome:
         return curation.follow_quietly(self, external_id, handle)
 

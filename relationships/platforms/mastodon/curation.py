@@ -176,6 +176,18 @@ def add_to_list(c: MastodonConnector, list_id: str, external_id: str, handle: st
     return ListOutcome(LISTED, "Followed and listed." if followed else "Listed.", followed=followed)
 
 
+def remove_from_list(c: MastodonConnector, list_id: str, external_id: str, handle: str | None) -> None:
+    """Take the account out of the list; a list or an account gone means it is not in it: done."""
+    account = _resolved(c, external_id, handle)
+    if account is None:
+        return
+    response = _call(c, "DELETE", f"/api/v1/lists/{list_id}/accounts", "write:lists",
+                     params={"account_ids[]": str(account["id"])})
+    if response.status_code == 404:
+        return
+    raise_for_status(response, "taking them out of the list")
+
+
 # ---------------------------------------------------------------- quieter, notes, familiar followers
 
 
@@ -190,11 +202,22 @@ def follow_quietly(c: MastodonConnector, external_id: str, handle: str | None) -
 
 
 def set_note(c: MastodonConnector, external_id: str, handle: str | None, text: str) -> None:
-    if len(text) > NOTE_LIMIT:
-        raise PlatformError(f"Mastodon keeps notes of up to {NOTE_LIMIT} characters.", permanent=True)
+    """Write ``text`` into the private note, after what the note holds already (never over it).
+
+    Mastodon's note is one text that a POST replaces: what the user wrote
+    there in another app is kept, and a text the note already holds is not
+    written twice.
+    """
     account = _resolved(c, external_id, handle)
     if account is None:
         raise NotFound(NOT_FOUND)
+    current = str(_relationship(c, str(account["id"])).get("note") or "").strip()
+    if text.strip() in current:
+        return
+    text = f"{current}\n\n{text}" if current else text
+    if len(text) > NOTE_LIMIT:
+        raise PlatformError(f"Mastodon keeps notes of up to {NOTE_LIMIT} characters; this one would be "
+                            f"{len(text)} with what the note holds already.", permanent=True)
     response = _call(c, "POST", f"/api/v1/accounts/{account['id']}/note", "write:accounts", data={"comment": text})
     if response.status_code == 404:
         raise NotFound(NOT_FOUND, status=404)
