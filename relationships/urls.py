@@ -1,7 +1,7 @@
 from django.urls import path
 
 from relationships import views
-from relationships.views import connect, review
+from relationships.views import connect, lists, review
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -40,4 +40,10 @@ urlpatterns = [
     path("nudges/<int:pk>/snooze/", connect.nudge_snooze, name="nudge_snooze"),
     path("nudges/<int:pk>/dismiss/", connect.nudge_dismiss, name="nudge_dismiss"),
     path("nudges/<int:pk>/undo/", connect.nudge_undo, name="nudge_undo"),
+    # Lists instead of follows, notes that travel, known followers (relationships/views/lists.py).
+    path("nudges/<int:pk>/list/", lists.nudge_list, name="nudge_list"),
+    path("people/<int:pk>/list/", lists.person_list, name="person_list"),
+    path("people/<int:pk>/list/<int:attempt>/undo/", lists.person_list_undo, name="person_list_undo"),
+    path("people/<int:pk>/note/push/", lists.person_note_push, name="person_note_push"),
+    path("people/<int:pk>/known-followers/", lists.person_known, name="person_known"),
 ]

@@ -102,3 +102,12 @@ class ConfirmFollowForm(forms.Form):
 
 class SnoozeForm(forms.Form):
     days = forms.IntegerField(required=False, min_value=1, max_value=365, initial=30, label="Snooze for (days)")
+
+
+class ListForm(forms.Form):
+    """Add to a list: one of the user's lists on the platform (``list_id``), or a new one (``new_list``)."""
+
+    list_id = forms.CharField(required=False, max_length=512, label="One of your lists")
+    new_list = forms.CharField(required=False, max_length=64, label="Or a new list named",
+                               widget=forms.TextInput(attrs={"autocomplete": "off"}))
+    exclusive = forms.BooleanField(required=False, label="Keep their posts out of my home feed (an exclusive list)")

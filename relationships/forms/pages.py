@@ -173,6 +173,7 @@ class SettingsForm(forms.Form):
     email = forms.EmailField(required=False, label="E-mail address",
                              help_text="Used for password resets and, if you opt in, the weekly digest.")
     digest_opt_in = forms.BooleanField(required=False, label="Send me a weekly digest of open nudges")
+    note_on_mastodon = forms.BooleanField(required=False, label="Write why I follow into the Mastodon private note")
     follow_threshold = forms.IntegerField(
         min_value=1, max_value=100, label="Days talked before a follow nudge",
         help_text="A talk is a day with a reply, mention, quote or DM, and both of you must have taken part.",
@@ -195,6 +196,7 @@ class SettingsForm(forms.Form):
             "time_zone": prefs.time_zone,
             "email": user.email,
             "digest_opt_in": prefs.digest_opt_in,
+            "note_on_mastodon": prefs.note_on_mastodon,
             "follow_threshold": prefs.follow_threshold,
             "half_life_days": prefs.half_life_days,
         }

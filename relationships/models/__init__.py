@@ -42,6 +42,8 @@ class Preferences(models.Model):
     )
     daily_nudge_budget = models.PositiveIntegerField(default=5)
     digest_opt_in = models.BooleanField(default=False)
+    # Notes that travel (services/notes.py): a follow or listing made here writes why into the Mastodon private note.
+    note_on_mastodon = models.BooleanField(default=False)
     digest_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -411,6 +413,8 @@ class FollowAttempt(models.Model):
     # The list of a LIST action: its platform id (Mastodon) or record AT-URI (Bluesky), and its name then.
     list_id = models.CharField(max_length=512, blank=True)
     list_name = models.CharField(max_length=200, blank=True)
+    # Rapport followed the account for the list (a Mastodon list holds only followed accounts): Undo unfollows too.
+    followed = models.BooleanField(default=False)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     reason = models.TextField(blank=True)
     # The platform record holding the follow or the list item (Bluesky), for taking it back.

@@ -51,6 +51,19 @@ class FollowRefused(Exception):
     """The follow cannot be attempted at all (wrong owner, nothing to follow, too many)."""
 
 
+class Refusal(str):
+    """Why the platform refused, for a person; ``reconnect`` is the account to connect (authorize) again,
+    when that is the way out: its access is gone, or it lacks a scope this feature needs."""
+
+    reconnect: Source | None = None
+
+    @classmethod
+    def of(cls, text: str, reconnect: Source | None = None) -> Refusal:
+        refusal = cls(text)
+        refusal.reconnect = reconnect
+        return refusal
+
+
 @dataclass
 class FollowResult:
     """What happened: ``state`` is following / requested / failed, or manual (open ``profile_url``)."""
@@ -247,10 +260,10 @@ def _through(source: Source, action: str, work: Callable[[Connector], Any]) -> t
     except (AuthError, CredentialsUnreadable) as e:
         reason = f"{name} no longer accepts Rapport's access ({e}). Please reconnect {source}."
         Source.objects.filter(pk=source.pk).update(state=Source.State.NEEDS_REAUTH, state_reason=reason)
-        return None, f"Your {name} account needs reconnecting before Rapport can {action} anyone."
+        return None, Refusal.of(f"Your {name} account needs reconnecting before Rapport can {action} anyone.", source)
     except MissingScope as e:
         # The token still syncs: only this feature waits for the user to re-authorize.
-        return None, str(e)
+        return None, Refusal.of(str(e), source)
     except RateLimited as e:
         when = timezone.localtime(e.reset_at).strftime("%H:%M")
         return None, f"{name} asks Rapport to slow down; try again after {when}."
@@ -313,6 +326,9 @@ def undo_follow(nudge: Nudge, user, now: dt.datetime | None = None) -> FollowRes
     now = now or timezone.now()
     nudge, person = _unpack(nudge, user)
     attempt = _undoable_attempt(nudge, now)
+    if attempt.action == FollowAttempt.Action.LIST:
+        # Taking back a listing also takes them out of the list: lists.undo.
+        raise nudges.NudgeStateError("This nudge was acted on with a list, not a follow.")
     name = attempt.get_platform_display()
     identity = attempt.identity
     if attempt.manual:
@@ -350,8 +366,8 @@ def undo_offered(nudge: Nudge, now: dt.datetime | None = None) -> bool:
 
 
 def _made_here(nudge: Nudge):
-    """The follow attempts from ``nudge`` that stand: a follow made in Rapport, or its request still waiting."""
-    return FollowAttempt.objects.filter(nudge=nudge, state__in=(FOLLOWING, REQUESTED))
+    """The attempts from ``nudge`` that stand: a follow (or listing) made in Rapport, or its request still waiting."""
+    return FollowAttempt.objects.filter(nudge=nudge, state__in=(FOLLOWING, REQUESTED, LISTED))
 
 
 def _undoable_attempt(nudge: Nudge, now: dt.datetime) -> FollowAttempt:
@@ -359,7 +375,7 @@ def _undoable_attempt(nudge: Nudge, now: dt.datetime) -> FollowAttempt:
     if nudge.state != Nudge.State.ACTED:
         raise nudges.NudgeStateError("This nudge was not followed.")
     attempt = _made_here(nudge).select_related("source", "identity").order_by("-pk").first()
-    if attempt is None or nudge.outcome not in (FOLLOWING, REQUESTED):
+    if attempt is None or nudge.outcome not in (FOLLOWING, REQUESTED, LISTED):
         # Acted because a sync saw the follow, or the user replied: Rapport did not follow.
         raise nudges.NudgeStateError("Rapport did not make this follow: unfollow on the platform if you changed your mind.")
     if not nudges.undoable(nudge, now):

@@ -29,18 +29,21 @@ re-authorize, and nothing is marked done.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from relationships.models import FollowAttempt, Identity, Nudge, Person, Source
-from relationships.platforms.base import FAILED, LISTED, Connector, PlatformList, get_connector
+from relationships.platforms.base import FAILED, LISTED, REQUESTED, Connector, PlatformList, get_connector
 from relationships.platforms.errors import AuthError, PlatformError
 from relationships.platforms.records import IdentityRecord
 from relationships.services import follow
 from relationships.services.follow import FollowRefused, FollowResult
+from relationships.services.scoring import nudges
 
 
 @dataclass
@@ -138,11 +141,73 @@ def list_person(
     if exclusive and new_list and connector.lists_need_follow and not chosen.exclusive:
         reason += " Your server has no exclusive lists: their posts still show in your home feed."
     _keep_list(attempt, chosen)
+    if outcome.followed:
+        FollowAttempt.objects.filter(pk=attempt.pk).update(followed=True)
+        attempt.followed = True
     result = follow._record(attempt, nudge, outcome.state, reason, outcome.record_uri or "")
     if outcome.state == LISTED and connector.lists_need_follow:
         # A Mastodon list holds only followed accounts: listed there is followed.
         Identity.objects.filter(pk=identity.pk, i_follow=False).update(i_follow=True, followed_since=timezone.now())
     return result
+
+
+def listing_platform(person: Person, user) -> str | None:
+    """The platform :func:`list_person` would list ``person`` on (its lists are the ones to offer), or None."""
+    reachable = _reachable(follow.targets(person), user, None, lambda cls: True)
+    return reachable[0][0].platform if reachable else None
+
+
+def lists_need_follow(platform: str) -> bool:
+    return get_connector(platform).lists_need_follow
+
+
+def undo(nudge: Nudge, user, now: dt.datetime | None = None) -> FollowResult:
+    """The card's Undo of an acted nudge: a listing made from it (:func:`undo_listing`), or a follow."""
+    now = now or timezone.now()
+    nudge, _ = follow._unpack(nudge, user)
+    attempt = follow._undoable_attempt(nudge, now)
+    if attempt.action != FollowAttempt.Action.LIST:
+        return follow.undo_follow(nudge, user, now)
+    return undo_listing(attempt, user, now)
+
+
+def undo_listing(attempt: FollowAttempt, user, now: dt.datetime | None = None) -> FollowResult:
+    """Take back an Add to a list made within ``nudges.UNDO_WINDOW``: out of the list, and unfollowed if
+    Rapport followed for it (Mastodon); its nudge is open again.
+
+    Raises :class:`FollowRefused` (not the user's, not a listing, too late, the platform refused or could
+    not be asked): then nothing changed, on the platform's side as far as Rapport knows, nor here.
+    """
+    now = now or timezone.now()
+    if attempt.user_id != user.pk or attempt.action != FollowAttempt.Action.LIST:
+        raise FollowRefused("This is not one of your listings.")
+    if attempt.state not in (LISTED, REQUESTED) or attempt.manual:
+        raise FollowRefused("There is no listing to take back.")
+    identity, source, name = attempt.identity, attempt.source, attempt.get_platform_display()
+    where = f"“{attempt.list_name}”" if attempt.list_name else "the list"
+    if (attempt.finished_at or attempt.created_at) < now - nudges.UNDO_WINDOW:
+        raise FollowRefused(f"It is too late to undo this here: take {attempt.person.display_name} out of {where} "
+                            f"on {name} if you changed your mind.")
+    if source is None or source.state != Source.State.ACTIVE:
+        raise FollowRefused(f"The {name} account that listed them is not connected any more: take them out of "
+                            f"{where} on {name} yourself.")
+
+    def on_platform(connector: Connector):
+        connector.remove_from_list(attempt.list_id, identity.external_id, identity.handle, attempt.record_uri or None)
+        if attempt.followed:
+            connector.unfollow(identity.external_id, identity.handle)
+
+    _, error = follow._through(source, "take anyone out of a list", on_platform)
+    if error:
+        raise FollowRefused(error)
+    reason = f"Taken out of {where}" + (" and unfollowed." if attempt.followed else ".")
+    with transaction.atomic():
+        FollowAttempt.objects.filter(pk=attempt.pk).update(state=FollowAttempt.State.UNDONE, reason=reason, finished_at=now)
+        if attempt.followed:
+            Identity.objects.filter(pk=identity.pk).update(i_follow=False, followed_since=None)
+        nudge = nudges.reopen_unfollowed(attempt.nudge, now) if attempt.nudge_id else None
+    attempt.state, attempt.reason = FollowAttempt.State.UNDONE, reason
+    return FollowResult(attempt.state, reason, attempt.person, identity, nudge, follow.profile_link(identity), attempt)
 
 
 def _one_list(list_id: str, new_list: str) -> str:

@@ -1,4 +1,4 @@
-"""Connecting accounts, syncing them, and acting on nudges (follow, snooze, dismiss).
+"""Connecting accounts, syncing them, and acting on nudges (follow, snooze, dismiss; Add to a list: views/lists.py).
 
 Every view checks ownership itself: a source or nudge of another user is a
 404. Secrets posted here never come back in a page, a message or a log
@@ -29,7 +29,7 @@ from relationships.forms.connect import (
 from relationships.models import Nudge, Preferences, Source
 from relationships.platforms.records import BLUESKY, MASTODON
 from relationships.selectors.cards import nudge_cards
-from relationships.services import follow
+from relationships.services import follow, lists, notes
 from relationships.services.intake import connect, sync
 from relationships.services.scoring import nudges
 from relationships.services.scoring.rapport import local_today
@@ -196,9 +196,11 @@ def _back(request):
     return redirect(_back_url(request))
 
 
-def _card_context(request, nudge: Nudge, *, result=None, error: str = "") -> dict:
+def _card_context(request, nudge: Nudge, *, result=None, error: str = "", **extra) -> dict:
+    """``extra``: ``listing`` (the Add to a list form, views/lists.py), ``note`` (the note a follow wrote)."""
     card = nudge_cards(Nudge.objects.filter(pk=nudge.pk))[0]
     return {
+        **extra,
         "nudge": card, "result": result, "error": error, "undo": follow.undo_offered(card),
         "today": local_today(Preferences.for_user(request.user)),
         # Checked as the redirect is: the card's forms carry it on, and a full page shows them (_card_page).
@@ -206,21 +208,22 @@ def _card_context(request, nudge: Nudge, *, result=None, error: str = "") -> dic
     }
 
 
-def _card(request, nudge: Nudge, *, result=None, error: str = "", status: int = 200):
+def _card(request, nudge: Nudge, *, result=None, error: str = "", status: int = 200, **extra):
     """The nudge's card as it is now, whole (name, evidence, every button), with what just happened."""
-    context = _card_context(request, nudge, result=result, error=error)
+    context = _card_context(request, nudge, result=result, error=error, **extra)
     response = render(request, "relationships/includes/nudge_card.html", context, status=status)
     # After the swap, so the dashboard's counts see which cards are still open on screen.
     response["HX-Trigger-After-Settle"] = "nudge-changed"
     return response
 
 
-def _card_page(request, nudge: Nudge, heading: str, *, result=None):
+def _card_page(request, nudge: Nudge, heading: str, *, result=None, error: str = "", **extra):
     """The card as a page of its own, for a button pressed without JavaScript: whole, with its Undo if any.
 
     Not a redirect with a message: the message had no name and no Undo, and the card's own buttons are forms.
     """
-    context = {**_card_context(request, nudge, result=result), "heading": heading, "back": _back_url(request)}
+    context = {**_card_context(request, nudge, result=result, error=error, **extra), "heading": heading,
+               "back": _back_url(request)}
     return render(request, "relationships/nudge_card_page.html", context)
 
 
@@ -246,14 +249,15 @@ def nudge_follow(request, pk: int):
         result = follow.follow_person(nudge, request.user, identity_id=form.cleaned_data["identity"])
     except follow.FollowRefused as e:
         return _answer(request, nudge, error=str(e))
+    note = notes.write_reason(result, request.user)
     if request.htmx:
-        return _card(request, nudge, result=result)
+        return _card(request, nudge, result=result, note=note)
     if result.state == follow.MANUAL:
         # Following by hand: the card as htmx shows it (evidence, profile link, "I followed them", Not now, Never).
         return _card_page(request, nudge, f"Follow {nudge.person.display_name}", result=result)
     if result.succeeded:
         # The card, not a redirect: its Undo is there for the moment a mistaken click can be taken back.
-        return _card_page(request, nudge, nudge.person.display_name, result=result)
+        return _card_page(request, nudge, nudge.person.display_name, result=result, note=note)
     messages.error(request, f"Could not follow {nudge.person.display_name}: {result.reason}")
     return _back(request)
 
@@ -304,12 +308,13 @@ def _set_aside(request, nudge: Nudge, act, heading: str):
 
 @require_POST
 def nudge_undo(request, pk: int):
-    """Take back a Not now, a Never or a Follow just made: the nudge is open again (nudges.undo, follow.undo_follow)."""
+    """Take back a Not now, a Never, or a Follow or an Add to a list just made: the nudge is open again
+    (nudges.undo, lists.undo)."""
     nudge = _own_nudge(request, pk)
     if nudge.state != Nudge.State.ACTED:
         return _change(request, pk, nudges.undo, lambda nudge: f"Undone: {nudge.person.display_name} is back among your nudges.")
     try:
-        result = follow.undo_follow(nudge, request.user)
+        result = lists.undo(nudge, request.user)
     except (nudges.NudgeStateError, follow.FollowRefused) as e:
         return _answer(request, nudge, error=str(e))
     if request.htmx:

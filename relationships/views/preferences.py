@@ -68,7 +68,7 @@ def _save(request, form: SettingsForm) -> None:
     )
     Preferences.objects.filter(pk=prefs.pk).update(
         weights=form.weights(), half_life_days=data["half_life_days"], follow_threshold=data["follow_threshold"],
-        digest_opt_in=data["digest_opt_in"],
+        digest_opt_in=data["digest_opt_in"], note_on_mastodon=data["note_on_mastodon"],
     )
     if data["email"] != user.email:
         user.email = data["email"]

@@ -187,6 +187,13 @@ def platform_name(platform: str) -> str:
 
 
 @register.filter
+def has_account_on(person, platforms: str) -> bool:
+    """Whether one of the person's accounts (``identity_list``) is on one of ``platforms`` ("mastodon,bluesky")."""
+    wanted = platforms.split(",")
+    return any(identity.platform in wanted for identity in getattr(person, "identity_list", ()))
+
+
+@register.filter
 def tier_name(tier: str) -> str:
     """"Regular" for "regular" (Rapport.get_tier_display, cheaper)."""
     if not _TIER_NAMES:

@@ -16,25 +16,11 @@ from relationships.platforms.mastodon.oauth import SCOPES
 from relationships.platforms import records as r
 from relationships.services import follow, lists
 from relationships.services.intake.ingest import ingest
+from tests.sync.conftest import OLD_SCOPES
 from tests.sync.helpers import follow_nudge, run_sync, talks
 
 pytestmark = [pytest.mark.django_db, pytest.mark.services, pytest.mark.postgres_only]
 
-OLD_SCOPES = "read:accounts read:notifications read:statuses read:favourites read:follows read:search write:follows"
-
-
-@pytest.fixture
-def ana_nudge(alice, fake_mastodon, ana, mastodon_source) -> Nudge:
-    talks(fake_mastodon, fake_mastodon.me, ana, days=5)
-    assert run_sync(mastodon_source).state == "done"
-    return Nudge.objects.get(user=alice, kind=Nudge.Kind.FOLLOW, person__identities__external_id=ana["uri"])
-
-
-@pytest.fixture
-def ben_person(alice, fake_bluesky, ben, bluesky_source) -> Person:
-    ingest(alice, bluesky_source, [r.IdentityRecord(platform=r.BLUESKY, external_id=ben, handle="ben.test",
-                                                    display_name="Ben")])
-    return Identity.objects.get(user=alice, external_id=ben).person
 
 
 def test_follow_into_a_new_exclusive_list_on_mastodon_records_why_and_acts_on_the_nudge(
@@ -179,18 +165,7 @@ def test_a_note_without_write_accounts_asks_to_re_authorize(alice, fake_mastodon
     assert not result.written and "re-authorize" in result.reason and fake_mastodon.notes == {}
 
 
-def test_known_followers_are_the_people_alice_talks_with_both_ways(alice, fake_mastodon, ana, ana_nudge, mastodon_source):
-    cleo = fake_mastodon.add_account("cleo", "remote.example", display_name="Cleo")
-    gus = fake_mastodon.add_account("gus", "remote.example", display_name="Gus")
-    # After the first sync's newest item: the next sync reads forward from there.
-    later = dt.datetime(2026, 8, 1, 12, tzinfo=dt.UTC)
-    talks(fake_mastodon, fake_mastodon.me, cleo, days=3, start=later)
-    fake_mastodon.add_status(gus, "hi alice", mentions=[fake_mastodon.me], created_at=later)
-    assert run_sync(mastodon_source).state == "done"
-    for follower in (cleo, gus):
-        fake_mastodon.follows(follower, ana)
-        fake_mastodon.relationship(follower)["following"] = True
-
+def test_known_followers_are_the_people_alice_talks_with_both_ways(alice, ana_nudge, ana_followers):
     known = lists.known_followers(ana_nudge.person, alice)
 
     assert [p.display_name for p in known.people] == ["Cleo"] and known.problems == []

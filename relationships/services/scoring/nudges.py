@@ -337,9 +337,10 @@ def dismiss(nudge: Nudge) -> Nudge:
 
 def undoable(nudge: Nudge, now: dt.datetime | None = None) -> bool:
     """Whether the card's Undo would take the nudge back now: :func:`undo`, or for a follow
-    (outcome ``following`` / ``requested``) ``follow.undo_follow``, if Rapport made it (``follow.undo_offered``)."""
+    (outcome ``following`` / ``requested``) ``follow.undo_follow``, for a listing ``lists.undo``, if Rapport made it
+    (``follow.undo_offered``)."""
     if nudge.state == Nudge.State.ACTED:
-        if nudge.outcome not in (Nudge.Outcome.FOLLOWING, Nudge.Outcome.REQUESTED):
+        if nudge.outcome not in (Nudge.Outcome.FOLLOWING, Nudge.Outcome.REQUESTED, Nudge.Outcome.LISTED):
             return False  # replied: nothing Rapport did
     elif nudge.state not in _UNDOABLE:
         return False

@@ -221,6 +221,24 @@ def explain_score(rapport: Rapport, prefs: Preferences) -> str:
 
 # -- Nudge reasons ---------------------------------------------------------------------
 
+def note_reason(rapport: Rapport | None, person: Person, prefs: Preferences | None = None) -> str:
+    """Why the user follows (or listed) them, for the Mastodon private note: "You talked on 6 different days
+    since March 2026: replies and DMs." Outside Rapport there is no page to explain more, so it stands alone."""
+    if rapport is None or not rapport.talks:
+        return "Followed from Rapport; no talk yet."
+    inbound, outbound = rapport.inbound or {}, rapport.outbound or {}
+    if not both_ways(inbound, outbound):
+        return f"Followed from Rapport: {talk_facts(rapport, person)}."
+    used = {kind for kind, _ in _direct_parts(inbound) + _direct_parts(outbound)}
+    kinds = [kind for kind in (r.REPLY, r.MENTION, r.QUOTE, r.DM) if kind in used]
+    since = ""
+    if rapport.first_interaction_at:
+        tz = prefs.tzinfo if prefs else dt.UTC
+        since = " since " + rapport.first_interaction_at.astimezone(tz).strftime("%B %Y")
+    words = _and([r.KIND_WORDS[kind].many for kind in kinds])
+    return f"You talked {on_days(rapport.talks)}{since}: {words}."
+
+
 def follow_reason(person: Person, talks: int) -> str:
     """"You've talked with Ana on 5 different days — follow them?" (follow nudges need both ways)."""
     return f"You've talked with {names(person)[1]} {on_days(talks)} — follow them?"
