@@ -20,7 +20,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from relationships.models import Identity, Job, Nudge, Person, Source
+from relationships.models import FollowAttempt, Identity, Job, Nudge, Person, Source
 from relationships.platforms import records as r
 from relationships.services.intake import ingest
 from relationships.services.scoring import community as dashboard
@@ -63,6 +63,10 @@ class World:
     identity: Identity
     nudge: Nudge
     job: Job
+    # The lists' pages name another person, with a Mastodon account only: no connected account with credentials
+    # reaches them, so no request of the walk reaches a platform (the Bluesky account above has credentials).
+    other_nudge: Nudge | None = None
+    listing: FollowAttempt | None = None  # an Add to a list of theirs, past its Undo
 
 
 def _records(platform: str, name: str, handle: str, external_id: str, excerpt: str, days: int, **identity) -> list:
@@ -122,8 +126,15 @@ def build_world(user, *, person: str, other: str, handle: str, source: str, exce
     the_job = Job.objects.create(user=user, source=account, kind="sync", task_name="relationships.sync_source",
                                  description=f"Sync {job}", summary=f"Synced {job}", state=Job.State.DONE,
                                  finished_at=timezone.now())
-    return World(user=user, account=account, bluesky=bluesky, archive=archive, person=main,
-                 other=Person.objects.get(user=user, name=other), identity=the_identity, nudge=the_nudge, job=the_job)
+    other_person = Person.objects.get(user=user, name=other)
+    other_identity = other_person.identities.get()
+    other_nudge = Nudge.objects.create(user=user, person=other_person, kind=Nudge.Kind.SHOWS_UP, reason=reason)
+    listing = FollowAttempt.objects.create(
+        user=user, person=other_person, identity=other_identity, platform=r.MASTODON, source=account, action="list",
+        state="listed", list_id="12000", list_name=f"{source} list", finished_at=timezone.now() - dt.timedelta(days=1),
+    )
+    return World(user=user, account=account, bluesky=bluesky, archive=archive, person=main, other=other_person,
+                 identity=the_identity, nudge=the_nudge, job=the_job, other_nudge=other_nudge, listing=listing)
 
 
 @pytest.fixture

@@ -91,6 +91,11 @@ OBJECT_OF: dict[str, Callable] = {
     "source_sync": _pk("account"),
     "job": _pk("job"),
     "job_progress": _pk("job"),
+    "nudge_list": _pk("other_nudge"),
+    "person_list": _pk("other"),
+    "person_list_undo": lambda world: {"pk": world.other.pk, "attempt": world.listing.pk},
+    "person_note_push": _pk("other"),
+    "person_known": _pk("other"),
 }
 
 # URL name -> query string naming the owner's things in other ways (GET and POST alike).
@@ -134,7 +139,7 @@ def query_for(route: Route, world) -> dict:
 
 
 # Dummy arguments, for tests that never reach the view (CSRF refuses first).
-DUMMY = {"pk": 1, "object_id": "1", "content_type_id": "1", "id": "1", "uidb64": "MQ", "token": "set-password",
+DUMMY = {"pk": 1, "attempt": 1, "object_id": "1", "content_type_id": "1", "id": "1", "uidb64": "MQ", "token": "set-password",
          "app_label": "relationships", "url": "x"}
 
 

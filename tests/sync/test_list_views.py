@@ -321,7 +321,8 @@ def test_known_followers_say_nothing_when_mastodon_fails_and_the_page_still_work
 
     assert line.status_code == 200 and line.content.decode().strip() == ""
     page = alice_client.get(reverse("person", args=[ana_nudge.person_id]))
-    assert page.status_code == 200 and 'hx-trigger="load"' in page.content.decode()
+    url = reverse("person_known", args=[ana_nudge.person_id])
+    assert page.status_code == 200 and f'hx-get="{url}" hx-trigger="revealed"' in page.content.decode()
 
 
 # ---------------------------------------------------------------- another user's ids
