@@ -96,6 +96,13 @@ OBJECT_OF: dict[str, Callable] = {
     "person_list_undo": lambda world: {"pk": world.other.pk, "attempt": world.listing.pk},
     "person_note_push": _pk("other"),
     "person_known": _pk("other"),
+    "person_not_same": _pk("person"),
+    # The review's actions name a person no connected account reaches: no POST of the walk calls a platform.
+    "review_keep": _pk("other"),
+    "review_quieter": _pk("other"),
+    "review_unfollow": _pk("other"),
+    "review_undo": _pk("other"),
+    "review_skip": _pk("other"),
 }
 
 # URL name -> query string naming the owner's things in other ways (GET and POST alike).
