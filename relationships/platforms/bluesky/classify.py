@@ -38,6 +38,11 @@ CHAT_NOT_ALLOWED = "Bluesky chat is not allowed for this app password"
 CHAT_UNREACHABLE = "Bluesky chat did not answer"
 
 
+def dump(model: Any) -> dict:
+    """An answer of the atproto SDK (a pydantic model) as the plain JSON dict the classifiers read."""
+    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
 def did_of(uri: object) -> str:
     """The repository DID of an AT-URI (``at://did:plc:x/collection/rkey``); "" when it names none."""
     if not isinstance(uri, str) or not uri.startswith("at://"):

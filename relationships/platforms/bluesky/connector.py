@@ -56,10 +56,6 @@ class _ChatRefused(PlatformError):
     """The chat service refused this app password."""
 
 
-def _dump(model: Any) -> dict:
-    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
-
-
 class BlueskyConnector(Connector):
     """One Bluesky account, reached through its PDS (``base_url``, default bsky.social)."""
 
@@ -236,7 +232,7 @@ class BlueskyConnector(Connector):
 
     def verify(self) -> IdentityRecord:
         try:
-            profile = _dump(self._call(lambda: self._client.get_profile(self.me)))
+            profile = bc.dump(self._call(lambda: self._client.get_profile(self.me)))
         except PlatformError as e:
             # 400 "Profile not found": the AppView has not indexed the account yet (created a
             # moment ago, or on a PDS it has not crawled). The session says who it is.
@@ -255,7 +251,7 @@ class BlueskyConnector(Connector):
         me = self.me
 
         def notifications(cursor):
-            page = _dump(self._call(lambda: self._client.app.bsky.notification.list_notifications(
+            page = bc.dump(self._call(lambda: self._client.app.bsky.notification.list_notifications(
                 params={"limit": _PAGE, "cursor": cursor})))
             return page.get("notifications") or [], page.get("cursor")
 
@@ -263,12 +259,12 @@ class BlueskyConnector(Connector):
             return f"{note.get('uri')}#{note.get('reason')}"
 
         def posts(cursor):
-            page = _dump(self._call(lambda: self._client.get_author_feed(
+            page = bc.dump(self._call(lambda: self._client.get_author_feed(
                 me, cursor=cursor, filter="posts_with_replies", limit=_PAGE)))
             return page.get("feed") or [], page.get("cursor")
 
         def likes(cursor):
-            page = _dump(self._call(lambda: self._client.app.bsky.feed.get_actor_likes(
+            page = bc.dump(self._call(lambda: self._client.app.bsky.feed.get_actor_likes(
                 params={"actor": me, "limit": _PAGE, "cursor": cursor})))
             return page.get("feed") or [], page.get("cursor")
 
@@ -310,7 +306,7 @@ class BlueskyConnector(Connector):
     def _load_profiles(self, dids: list[str]) -> None:
         for start in range(0, len(dids), _PROFILES_BATCH):
             chunk = dids[start : start + _PROFILES_BATCH]
-            found = _dump(self._call(lambda: self._client.get_profiles(chunk)))
+            found = bc.dump(self._call(lambda: self._client.get_profiles(chunk)))
             for profile in found.get("profiles") or ():
                 self._profiles[str(profile["did"])] = profile
 
@@ -324,14 +320,14 @@ class BlueskyConnector(Connector):
         me = self.me
 
         def convos(cursor):
-            page = _dump(self._call(lambda: chat.chat.bsky.convo.list_convos(
+            page = bc.dump(self._call(lambda: chat.chat.bsky.convo.list_convos(
                 params={"limit": _PAGE, "cursor": cursor}), chat=True))
             return page.get("convos") or [], page.get("cursor")
 
         def messages(convo_id: str, floor: str | None) -> Iterator[dict]:
             cursor = None
             while True:
-                page = _dump(self._call(lambda: chat.chat.bsky.convo.get_messages(
+                page = bc.dump(self._call(lambda: chat.chat.bsky.convo.get_messages(
                     params={"convoId": convo_id, "limit": _PAGE, "cursor": cursor}), chat=True))
                 for msg in page.get("messages") or ():
                     if floor is not None and (time_key(msg.get("sentAt")) or "") <= floor:
@@ -370,7 +366,7 @@ class BlueskyConnector(Connector):
 
     def follow(self, external_id: str, handle: str | None) -> FollowOutcome:
         try:
-            profile = _dump(self._call(lambda: self._client.get_profile(external_id)))
+            profile = bc.dump(self._call(lambda: self._client.get_profile(external_id)))
         except PlatformError as e:
             # The AppView answers 400 "Profile not found" for an unknown actor.
             if isinstance(e, AuthError) or not e.permanent:
@@ -400,7 +396,7 @@ class BlueskyConnector(Connector):
         if not uris:
             # A follow older than the newest page: the AppView knows its record.
             try:
-                profile = _dump(self._call(lambda: self._client.get_profile(external_id)))
+                profile = bc.dump(self._call(lambda: self._client.get_profile(external_id)))
             except PlatformError as e:
                 if isinstance(e, AuthError) or not e.permanent:
                     raise
@@ -438,7 +434,7 @@ class BlueskyConnector(Connector):
         The repository itself is up to date; its newest page (listRecords is
         newest first) holds any follow written that recently.
         """
-        page = _dump(self._call(lambda: self._client.com.atproto.repo.list_records(
+        page = bc.dump(self._call(lambda: self._client.com.atproto.repo.list_records(
             params={"repo": self.me, "collection": _FOLLOW, "limit": _PAGE})))
         for item in page.get("records") or ():
             if (item.get("value") or {}).get("subject") == subject:

@@ -42,15 +42,11 @@ _ITEM_PAGES = 20
 NOT_FOUND = "This Bluesky account could not be found."
 
 
-def _dump(model) -> dict:
-    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
-
-
 def _records(c: BlueskyConnector, collection: str, pages: int) -> Iterator[dict]:
     """The user's records of ``collection``, newest first, at most ``pages`` pages."""
     cursor = None
     for _ in range(pages):
-        page = _dump(c._call(lambda: c._client.com.atproto.repo.list_records(
+        page = bc.dump(c._call(lambda: c._client.com.atproto.repo.list_records(
             params={"repo": c.me, "collection": collection, "limit": _PAGE, "cursor": cursor})))
         yield from page.get("records") or ()
         cursor = page.get("cursor")
@@ -98,7 +94,7 @@ def _own_list(c: BlueskyConnector, list_uri: str) -> AtUri:
 def add_to_list(c: BlueskyConnector, list_uri: str, did: str) -> ListOutcome:
     _own_list(c, list_uri)
     try:
-        profile = _dump(c._call(lambda: c._client.get_profile(did)))
+        profile = bc.dump(c._call(lambda: c._client.get_profile(did)))
     except PlatformError as e:
         # The AppView answers 400 "Profile not found" for an unknown actor.
         if isinstance(e, AuthError) or not e.permanent:
@@ -143,5 +139,5 @@ def remove_from_list(
 
 def known_followers(c: BlueskyConnector, did: str, handle: str | None = None) -> list[IdentityRecord]:
     """Accounts the user follows that follow ``did`` (getKnownFollowers: the first 100)."""
-    page = _dump(c._call(lambda: c._client.app.bsky.graph.get_known_followers(params={"actor": did, "limit": _PAGE})))
+    page = bc.dump(c._call(lambda: c._client.app.bsky.graph.get_known_followers(params={"actor": did, "limit": _PAGE})))
     return [bc.identity(p) for p in page.get("followers") or () if isinstance(p, dict) and p.get("did")]
