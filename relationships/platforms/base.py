@@ -143,6 +143,17 @@ class Connector(ABC):
         runs (ingest is idempotent); nothing between checkpoints is lost.
         """
 
+    def following(self) -> Iterator[Record]:
+        """Every account the user follows, page by page: its ``IdentityRecord`` and a
+        ``FollowRecord(i_follow=True)``, then, after the last page, one
+        :class:`~relationships.platforms.records.FollowingListRecord` naming them all.
+
+        A page that cannot be read raises its ``PlatformError`` before that
+        record: a list read in part never says it is whole. There is no
+        cursor; a failed read starts again from the first page.
+        """
+        raise NotImplementedError(f"{self.platform} cannot list whom the user follows")
+
     @abstractmethod
     def follow(self, external_id: str, handle: str | None) -> FollowOutcome:
         """Follow the account ``external_id`` (``handle`` helps to find it); safe to repeat."""

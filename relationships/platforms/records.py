@@ -155,6 +155,24 @@ class FollowRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class FollowingListRecord:
+    """The whole list of accounts the user follows on ``platform``, read to its last page just now.
+
+    A connector yields it after the :class:`IdentityRecord` and
+    :class:`FollowRecord` of every account in the list, and only when every
+    page was read: ingest then clears ``i_follow`` of the user's other
+    accounts on ``platform``. ``identity_ids`` are the accounts' external
+    ids; ``handles`` their handles, lower-cased, so an account named by a
+    guessed key (a Mastodon server older than 4.2) still matches the
+    identity stored under its real one.
+    """
+
+    platform: str
+    identity_ids: frozenset[str]
+    handles: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class CountRecord:
     """Something counted on the source, not attached to any person.
 
@@ -189,7 +207,9 @@ class CheckpointRecord:
     cursor: str | None
 
 
-Record = IdentityRecord | InteractionRecord | FollowRecord | CountRecord | SkipRecord | CheckpointRecord
+Record = (
+    IdentityRecord | InteractionRecord | FollowRecord | FollowingListRecord | CountRecord | SkipRecord | CheckpointRecord
+)
 
 
 class Post(NamedTuple):

@@ -392,6 +392,17 @@ class FakeBluesky(FakeServer):
         body = {"records": [{"uri": r["uri"], "cid": r["cid"], "value": r["value"]} for r in page]}
         return Reply(200, {**body, "cursor": cursor} if cursor else body)
 
+    def _app_bsky_graph_getFollows(self, seen: Seen) -> Reply:
+        """Whom ``actor`` follows, newest follow first, as the AppView pages it (50 by default, 100 at most)."""
+        actor = self._resolve(seen.param("actor"))
+        if actor is None:
+            return Reply(400, {"error": "InvalidRequest", "message": "Profile not found"})
+        followed = sorted(((rkey(uri), subject) for (author, subject), uri in self.follows.items()
+                           if author == actor and subject in self.accounts), reverse=True)
+        page, cursor = self._page(seen, followed, lambda item: (item[0],))
+        body = {"subject": self.profile(actor), "follows": [self.profile(subject) for _, subject in page]}
+        return Reply(200, {**body, "cursor": cursor} if cursor else body)
+
     def _app_bsky_graph_getKnownFollowers(self, seen: Seen) -> Reply:
         """Followers of ``actor`` whom alice follows (the AppView's view, without lag here)."""
         did = self._resolve(seen.param("actor"))

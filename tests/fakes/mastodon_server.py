@@ -40,6 +40,9 @@ class FakeMastodon(MastodonCuration, FakeServer):
         self.notifications: list[dict] = []
         self.favourites: list[tuple[int, str]] = []  # (internal id, status id): alice's likes
         self.relationships: dict[str, dict] = {}
+        #: account id -> the id of alice's follow row: what /following pages by (newest follow first).
+        self.follow_rows: dict[str, int] = {}
+        self._follow_row_ids = itertools.count(7000)
         self.follow_calls: list[str] = []
         self.unfollow_calls: list[str] = []
         self.apps: dict[str, dict] = {}
@@ -228,6 +231,10 @@ class FakeMastodon(MastodonCuration, FakeServer):
         self.relationship(account)["followed_by"] = True
         return self.add_notification("follow", account, **kw)
 
+    def alice_follows(self, account: dict) -> None:
+        """alice follows ``account`` (made elsewhere than through Rapport)."""
+        self.relationship(account)["following"] = True
+
     def favourite(self, status: dict) -> None:
         """Alice likes ``status``; the favourite's own id is what /api/v1/favourites pages by."""
         self.favourites.append((len(self.favourites) + 1000, status["id"]))
@@ -347,6 +354,8 @@ class FakeMastodon(MastodonCuration, FakeServer):
         if rest[1:] == ["statuses"]:
             own = [s for s in self.statuses.values() if s["account"]["id"] == rest[0]]
             return self._paginate(seen, own, lambda s: int(s["id"]), 20, 40)
+        if rest[1:] == ["following"] and method == "GET":
+            return self._following(seen, rest[0])
         if rest[1:] in (["follow"], ["unfollow"]) and method == "POST":
             if not self._allowed(seen.bearer, "write:follows"):
                 return self.scope_refused()
@@ -374,6 +383,19 @@ class FakeMastodon(MastodonCuration, FakeServer):
                                   "accounts": [self.accounts[p] for p in sorted(people)]})
         return conversations
 
+    def _following(self, seen: Seen, account_id: str) -> Reply:
+        """Whom an account follows (only alice's are known here), paged by follow rows as Mastodon does."""
+        if not self._allowed(seen.bearer, "read:accounts"):
+            return self.scope_refused()
+        if account_id not in self.accounts:
+            return Reply(404, {"error": "Record not found"})
+        followed = [i for i, rel in self.relationships.items() if rel.get("following")] if account_id == self.me["id"] else []
+        for other in followed:
+            self.follow_rows.setdefault(other, next(self._follow_row_ids))
+        reply = self._paginate(seen, followed, lambda i: self.follow_rows[i], 40, 80)
+        reply.body = [self.accounts[i] for i in reply.body]
+        return reply
+
     def _follow(self, account_id: str, form: dict[str, str]) -> Reply:
         self.follow_calls.append(account_id)
         account = self.accounts.get(account_id)
@@ -397,6 +419,7 @@ class FakeMastodon(MastodonCuration, FakeServer):
         if account_id not in self.accounts:
             return Reply(404, {"error": "Record not found"})
         self.relationship(self.accounts[account_id]).update(following=False, requested=False)
+        self.follow_rows.pop(account_id, None)
         return Reply(200, self._rel_json(account_id))
 
     def _search(self, seen: Seen) -> Reply:

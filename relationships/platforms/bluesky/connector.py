@@ -35,7 +35,7 @@ from atproto_server.exceptions import InvalidTokenError
 
 from relationships.platforms.base import FAILED, FOLLOWING, Connector, FollowOutcome, ListOutcome, PlatformList
 from relationships.platforms.bluesky import classify as bc
-from relationships.platforms.bluesky import curation
+from relationships.platforms.bluesky import curation, follows
 from relationships.platforms.bluesky.atproto_bridge import SessionRequest
 from relationships.platforms.cursors import Page, newest_first, past_time_ties, time_key
 from relationships.platforms.errors import AuthError, MalformedResponse, NotFound, PlatformError, TransientError
@@ -441,11 +441,12 @@ class BlueskyConnector(Connector):
                 return str(item["uri"])
         return None
 
-    # -------------------------------------------------------- lists, known followers
-    # curation's functions take the connector first: assigned here, they are its methods.
+    # -------------------------------------------------------- lists, known followers, follows
+    # curation's and follows' functions take the connector first: assigned here, they are its methods.
     lists = curation.lists
     remove_from_list = curation.remove_from_list
     known_followers = curation.known_followers
+    following = follows.following
 
     def create_list(self, name: str, *, exclusive: bool = False) -> PlatformList:
         return curation.create_list(self, name)

@@ -61,7 +61,7 @@ from relationships.platforms.errors import (
 )
 from relationships.platforms.http import PER_TOKEN, USER_AGENT, json_body, raise_for_status
 from relationships.platforms.mastodon import classify as mc
-from relationships.platforms.mastodon import curation
+from relationships.platforms.mastodon import curation, follows
 from relationships.platforms.mastodon.oauth import SCOPES, authorize_url, exchange_code, origin, register_app
 from relationships.platforms.records import MASTODON, CheckpointRecord, FollowRecord, IdentityRecord, Record
 
@@ -436,7 +436,7 @@ class MastodonConnector(Connector):
         if rel.get("following") or rel.get("requested"):
             raise PlatformError("The server did not confirm the unfollow.", permanent=False)
 
-    # -------------------------------------------------------- lists, quieter, notes, familiar followers
+    # -------------------------------------------------------- lists, quieter, notes, familiar followers, follows
 
     supports_notes = supports_quieter = lists_need_follow = True
 
@@ -460,6 +460,9 @@ class MastodonConnector(Connector):
 
     def known_followers(self, external_id: str, handle: str | None) -> list[IdentityRecord]:
         return curation.known_followers(self, external_id, handle)
+
+    def following(self) -> Iterator[Record]:
+        return follows.following(self)
 
     def _resolve(self, external_id: str, handle: str | None) -> dict | None:
         """Find the account on the user's own instance, resolving it there if unknown."""
