@@ -58,6 +58,9 @@ class Source(models.Model):
     # adds one to quiet_syncs, which doubles the interval up to the admin's bound.
     next_sync_at = models.DateTimeField(null=True, blank=True)
     quiet_syncs = models.PositiveSmallIntegerField(default=0)
+    # When a sync last read the whole list of accounts this account follows (at most daily:
+    # services/intake/sync.py); ingest sets it with the follows that list cleared, never after a partial read.
+    following_read_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -6,6 +6,7 @@ import datetime as dt
 
 from relationships.models import Interaction, Job, Nudge, Source
 from relationships.services.intake import jobs, sync
+from tests.imports.test_import_service import run as run_import
 
 DAY = dt.timedelta(days=1)
 
@@ -34,6 +35,16 @@ def rerun(job: Job, **options) -> Job:
     jobs.execute(job.pk, lambda job, progress: sync.run_sync(job, progress, **options))
     job.refresh_from_db()
     return job
+
+
+def import_and_sync(user, path, source: Source, *, archive_first: bool) -> tuple[Job, Job]:
+    """Import the archive at ``path`` and sync ``source``, in the order asked; return (import job, sync job)."""
+    if archive_first:
+        imported, _ = run_import(user, path)
+        return imported, run_sync(source)
+    synced = run_sync(source)
+    imported, _ = run_import(user, path)
+    return imported, synced
 
 
 def interaction_keys(user) -> set[tuple]:

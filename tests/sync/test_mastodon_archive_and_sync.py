@@ -12,8 +12,7 @@ import pytest
 
 from relationships.models import Identity, Interaction, InteractionSource, Job, Person, Source
 from tests.builders.mastodon import Account, actor_document, boost, build_mastodon_archive, note
-from tests.imports.test_import_service import run as run_import
-from tests.sync.helpers import interaction_keys, run_sync
+from tests.sync.helpers import import_and_sync, interaction_keys
 
 pytestmark = [pytest.mark.django_db, pytest.mark.services, pytest.mark.postgres_only]
 
@@ -54,12 +53,7 @@ def test_an_archive_and_a_sync_of_the_same_account_store_each_post_once(
     alice, fake_mastodon, ana, mastodon_source, story, tmp_path, archive_first
 ):
     path = alices_archive(tmp_path / "archive-20260801-0123456789abcdef0123456789abcdef.zip", fake_mastodon, ana, story)
-    if archive_first:
-        imported, _ = run_import(alice, path)
-        synced = run_sync(mastodon_source)
-    else:
-        synced = run_sync(mastodon_source)
-        imported, _ = run_import(alice, path)
+    imported, synced = import_and_sync(alice, path, mastodon_source, archive_first=archive_first)
     assert imported.state == synced.state == Job.State.DONE, (imported.error, synced.error)
 
     expected = {

@@ -35,7 +35,7 @@ from django.utils import timezone
 from relationships.models import Identity, Person, Preferences, Source
 from relationships.platforms import records as r
 from relationships.services import changes, identity_keys, writes
-from relationships.services.intake import interactions, mastodon_keys
+from relationships.services.intake import following, interactions, mastodon_keys
 
 # Interactions outside these bounds are platform bugs or hostile input.
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -103,6 +103,7 @@ class Batch:
         self.identities: dict[tuple[str, str], r.IdentityRecord] = {}
         self.interactions: dict[tuple, r.InteractionRecord] = {}
         self.follows: dict[tuple[str, str], dict] = {}
+        self.following_lists: list[r.FollowingListRecord] = []
         self.checkpoints: list[r.CheckpointRecord] = []
 
     def __len__(self) -> int:
@@ -228,6 +229,10 @@ def _take(batch: Batch, rec: r.Record, result: IngestResult, latest: dt.datetime
     elif isinstance(rec, r.CheckpointRecord):
         batch.checkpoints.append(rec)
         return True
+    elif isinstance(rec, r.FollowingListRecord):
+        # Applied once everything before it is stored: the list's own accounts are then all known.
+        batch.following_lists.append(rec)
+        return True
     else:
         result.skipped["unknown record type"] += 1
     return False
@@ -305,7 +310,7 @@ class _Writer:
     # -- one batch, one transaction ------------------------------------------------
 
     def flush(self, batch: Batch, on_flush: FlushCallback | None) -> None:
-        if not len(batch) and not batch.checkpoints:
+        if not len(batch) and not batch.checkpoints and not batch.following_lists:
             return
         with transaction.atomic():
             changes.announce(self.user.pk)
@@ -313,6 +318,8 @@ class _Writer:
             refs = self._upsert_identities(batch)
             interactions.store(self.user, self.source.pk, self.tz, batch.interactions, refs, self.result)
             self._apply_follows(batch)
+            for listed in batch.following_lists:
+                following.apply_list(self.user, self.source, listed, self.result)
             if on_flush is not None:
                 on_flush(self.result, batch.checkpoints)
 

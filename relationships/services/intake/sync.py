@@ -25,6 +25,16 @@ Errors, by what can fix them:
   jitter until ``RAPPORT_JOB_MAX_ATTEMPTS``;
 * ``MalformedResponse`` and other permanent refusals: the job fails with the
   reason; ``UnsafeURL`` also puts the source in ``error``.
+
+Whom the account follows: after the streams, once a day at most
+(:data:`FOLLOWING_EVERY`, from ``Source.following_read_at``), the sync reads
+the whole list (:meth:`Connector.following`) through the same paced session;
+ingest records it and unfollows what it no longer holds
+(services/intake/following.py). That read is not worth a failed or retried
+sync: a page it cannot have (a 429 past the wait, an unreadable answer, a
+refusal) ends it with what was stored kept and nothing cleared, the job's
+summary says so, and the next sync reads the list again. Only ``AuthError``
+goes on as above.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ import datetime as dt
 import logging
 import random
 from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -52,7 +63,7 @@ from relationships.platforms.errors import (
     UnsafeURL,
 )
 from relationships.platforms.records import CheckpointRecord, Record
-from relationships.services.intake import connect, jobs
+from relationships.services.intake import connect, following, jobs
 from relationships.services.intake.ingest import IngestResult, ingest
 from relationships.services.intake.rescore import rescore
 
@@ -65,6 +76,8 @@ TASK_NAME = "relationships.sync_source"
 MAX_WAIT_SECONDS = 30.0
 #: Sources one sweep claims per statement (and per transaction).
 CLAIM_BATCH = 500
+#: How often a sync reads the whole list of accounts the user follows.
+FOLLOWING_EVERY = dt.timedelta(days=1)
 #: Quiet syncs counted at most: the interval stops doubling long before.
 _QUIET_CAP = 16
 #: Skip reasons that deserve a standing note on the source, not just a count.
@@ -293,6 +306,8 @@ class _Run:
         self.stream: str | None = None
         # A retried job resumes its counts; its earlier attempts' people are not known.
         self.resumed = bool(job.counts)
+        # Why the list of accounts the user follows could not be read whole, if it could not.
+        self.following_problem = ""
 
     # -------------------------------------------------------- credentials
 
@@ -321,7 +336,7 @@ class _Run:
                 source, credentials, interactive=False, max_wait=MAX_WAIT_SECONDS
             )
             since = timezone.now() - dt.timedelta(days=settings.RAPPORT_BACKFILL_DAYS)
-            records = self._watched(self.connector.fetch(dict(self.cursors), since))
+            records = self._watched(chain(self.connector.fetch(dict(self.cursors), since), self._following()))
             result = IngestResult.from_dict(self.job.counts) if self.resumed else IngestResult()
             return ingest(source.user, source, records, on_flush=self._on_flush, result=result)
         except (AuthError, CredentialsUnreadable) as e:
@@ -357,6 +372,18 @@ class _Run:
                 f"{source.get_platform_display()} refused the sync: {e}. Everything synced before this point was kept."
             ) from None
 
+    def _following(self) -> Iterator[Record]:
+        """The whole list of accounts the user follows, when it is due; see the module docstring."""
+        read = self.source.following_read_at
+        if read is not None and timezone.now() - read < FOLLOWING_EVERY:
+            return
+        try:
+            yield from self.connector.following()
+        except AuthError:
+            raise
+        except PlatformError as e:
+            self.following_problem = _following_problem(self.source, e)
+
     def _on_flush(self, result: IngestResult, checkpoints: list[CheckpointRecord]) -> None:
         # Inside the batch's transaction: the cursor commits with the rows it
         # covers, and the claim is extended only while we still hold it.
@@ -384,7 +411,20 @@ class _Run:
             last_synced_at=timezone.now(), state=Source.State.ACTIVE, state_reason="", notices=notices
         )
         rescored = rescore(source.user, None if self.resumed else result.people_touched)
-        return f"{summarize(source, result, len(result.people_touched), self.resumed)} {rescored}"
+        said = [summarize(source, result, len(result.people_touched), self.resumed),
+                following_sentence(source, result, self.following_problem), str(rescored)]
+        return " ".join(part for part in said if part)
+
+
+def _following_problem(source: Source, error: PlatformError) -> str:
+    name = source.get_platform_display()
+    if isinstance(error, RateLimited):
+        return f"{name}'s rate limit was reached part-way"
+    if isinstance(error, MalformedResponse):
+        return f"{name} answered something unreadable: {error}"
+    if isinstance(error, TransientError):
+        return f"{name} could not be reached: {error}"
+    return f"{name} refused: {error}"
 
 
 def _reauth_reason(source: Source, error: Exception) -> str:
@@ -397,6 +437,24 @@ def _reauth_reason(source: Source, error: Exception) -> str:
 def _backoff(attempt: int) -> float:
     """Exponential backoff with jitter for a retried sync: about 30 s, 60 s, 120 s … up to 10 minutes."""
     return min(600.0, 30.0 * 2 ** max(0, attempt - 1)) * random.uniform(0.5, 1.0)
+
+
+def following_sentence(source: Source, result: IngestResult, problem: str = "") -> str:
+    """What the sync learnt of whom the user follows: "Read the 312 accounts you follow; 2 …", or why not."""
+    if problem:
+        return (f"The list of accounts you follow could not be read to the end ({problem}); what Rapport knew of "
+                "your follows is kept, and the next sync reads it again.")
+    if following.READ not in result.counts:
+        return ""
+    listed = result.counts[following.READ]
+    said = f"Read the {jobs.counted(listed, 'account')} you follow" if listed else "You follow no one there"
+    if result.counts.get(following.SHARED):
+        return (f"{said}; none was marked unfollowed, because another {source.get_platform_display()} account "
+                "of yours is in Rapport too.")
+    cleared = result.counts.get(following.CLEARED, 0)
+    if cleared:
+        return f"{said}; {jobs.counted(cleared, 'account')} you no longer follow there marked unfollowed."
+    return f"{said}."
 
 
 def summarize(source: Source, result: IngestResult, people: int, resumed: bool = False) -> str:
