@@ -1,5 +1,8 @@
-"""The whole list of accounts the user follows, as a connected account read it: who is in it stays followed,
-who is not any more is unfollowed.
+"""Follow state in ingest: each account's, and the whole list of accounts the user follows.
+
+:func:`apply_states` writes what the :class:`~relationships.platforms.records.FollowRecord` records
+of a batch say (``i_follow``, ``follows_me``, blocks, mutes; and the first
+sighting of a follow, for the review's "you follow them since").
 
 Ingest calls :func:`apply_list` for a :class:`~relationships.platforms.records.FollowingListRecord`,
 inside the transaction of the batch that ends with it: every account of the
@@ -31,11 +34,56 @@ from relationships.models import Identity, Source
 from relationships.platforms import records as r
 from relationships.services.writes import chunks
 
+#: FollowRecord fields, and the Identity columns they set.
+_FOLLOW_FIELDS = (
+    ("i_follow", "i_follow"),
+    ("follows_me", "follows_me"),
+    ("blocked", "blocked"),
+    ("muted", "muted"),
+    ("since", "followed_since"),
+)
+
 #: How long a follow made through Rapport is trusted over a list that does not show it yet.
 SETTLING = dt.timedelta(hours=1)
 #: The ingest counts of a list read: how many accounts it held, how many it unfollowed, and
 #: whether clearing was left out because another account of the user on the platform is in Rapport.
 READ, CLEARED, SHARED = "following_read", "following_cleared", "following_not_cleared"
+
+
+def apply_states(follows: dict[tuple[str, str], dict], identities: dict[tuple[str, str], Identity], result) -> None:
+    """Write a batch's follow states (key -> the FollowRecord fields it set) onto its stored ``identities``."""
+    # A follower list sets the same state on thousands of accounts: one
+    # UPDATE per distinct change, never bulk_update's CASE per row (which
+    # cost more than the rest of an import together).
+    groups: dict[tuple, list[int]] = {}
+    seen_at = timezone.now()
+    for key, state in follows.items():
+        ident = identities.get(key)
+        if ident is None:
+            continue
+        change = tuple(
+            (field_name, state[name])
+            for name, field_name in _FOLLOW_FIELDS
+            if name in state and getattr(ident, field_name) != state[name]
+        ) + _following_seen(ident, state.get("i_follow"), seen_at)
+        if change:
+            for field_name, value in change:
+                setattr(ident, field_name, value)
+            groups.setdefault(change, []).append(ident.pk)
+            result.people_touched.add(ident.person_id)
+    for change, pks in groups.items():
+        for chunk in chunks(pks):
+            Identity.objects.filter(pk__in=chunk).update(**dict(change))
+
+
+def _following_seen(ident: Identity, i_follow: bool | None, now: dt.datetime) -> tuple:
+    """The first sync or import that saw the user follow the account notes the moment (the review's
+    "you follow them since"); one that sees the follow gone forgets it. One moment per batch: one UPDATE."""
+    if i_follow is True and ident.following_seen_at is None:
+        return (("following_seen_at", now),)
+    if i_follow is False and ident.following_seen_at is not None:
+        return (("following_seen_at", None),)
+    return ()
 
 
 def apply_list(user, source: Source, listed: r.FollowingListRecord, result) -> None:

@@ -317,7 +317,7 @@ class _Writer:
             self._note_self(batch)
             refs = self._upsert_identities(batch)
             interactions.store(self.user, self.source.pk, self.tz, batch.interactions, refs, self.result)
-            self._apply_follows(batch)
+            following.apply_states(batch.follows, self.objects, self.result)
             for listed in batch.following_lists:
                 following.apply_list(self.user, self.source, listed, self.result)
             if on_flush is not None:
@@ -468,47 +468,3 @@ class _Writer:
         # the better name; a name the user typed is never touched.
         for person_id, (before, after) in renames.items():
             Person.objects.filter(pk=person_id, name=before).update(name=after)
-
-    def _apply_follows(self, batch: Batch) -> None:
-        # A follower list sets the same state on thousands of accounts: one
-        # UPDATE per distinct change, never bulk_update's CASE per row (which
-        # cost more than the rest of an import together).
-        groups: dict[tuple, list[int]] = {}
-        seen_at = timezone.now()
-        for key, state in batch.follows.items():
-            ident = self.objects.get(key)
-            if ident is None:
-                continue
-            change = tuple(
-                (field_name, state[name])
-                for name, field_name in _FOLLOW_FIELDS
-                if name in state and getattr(ident, field_name) != state[name]
-            ) + _following_seen(ident, state.get("i_follow"), seen_at)
-            if change:
-                for field_name, value in change:
-                    setattr(ident, field_name, value)
-                groups.setdefault(change, []).append(ident.pk)
-                self.result.people_touched.add(ident.person_id)
-        for change, pks in groups.items():
-            for chunk in writes.chunks(pks):
-                Identity.objects.filter(pk__in=chunk).update(**dict(change))
-
-
-def _following_seen(ident: Identity, i_follow: bool | None, now: dt.datetime) -> tuple:
-    """The first sync or import that saw the user follow the account notes the moment (the review's
-    "you follow them since"); one that sees the follow gone forgets it. One moment per batch: one UPDATE."""
-    if i_follow is True and ident.following_seen_at is None:
-        return (("following_seen_at", now),)
-    if i_follow is False and ident.following_seen_at is not None:
-        return (("following_seen_at", None),)
-    return ()
-
-
-_FOLLOW_FIELDS = (
-    ("i_follow", "i_follow"),
-    ("follows_me", "follows_me"),
-    ("blocked", "blocked"),
-    ("muted", "muted"),
-    ("since", "followed_since"),
-)
-
