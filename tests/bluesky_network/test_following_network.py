@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from relationships.models import Identity, Job, Source
 from relationships.services.intake import connect, jobs, sync
-from tests.bluesky_network.network import Account, Pds, Ref
+from tests.bluesky_network.network import Account, Pds, Ref, XrpcError
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services, pytest.mark.postgres_only]
 
@@ -31,7 +31,14 @@ def people(pds: Pds) -> tuple[Account, Account, Account, str]:
 
 
 def followed_by(pds: Pds, account: Account) -> set[str]:
-    page = pds.call("app.bsky.graph.getFollows", token=account.access_jwt, params={"actor": account.did, "limit": 100})
+    """Whom the AppView says ``account`` follows; nobody while it has not indexed the new account itself."""
+    try:
+        page = pds.call("app.bsky.graph.getFollows", token=account.access_jwt,
+                        params={"actor": account.did, "limit": 100})
+    except XrpcError as e:
+        if e.status == 400 and "Actor not found" in str(e.body):
+            return set()
+        raise
     return {p["did"] for p in page["follows"]}
 
 
