@@ -225,18 +225,30 @@ class Run:
 
     # ------------------------------------------------------------ measuring
 
-    def all_due(self) -> dt.datetime:
-        """Make every account due now (as after a long pause), and return the moment."""
+    def all_due(self, only: list[int] | None = None) -> dt.datetime:
+        """Make every account (of ``only``) due now (as after a long pause), and return the moment.
+
+        A sync running at that moment ends by scheduling its account's next sync from its own end,
+        over the "due now" just written: those accounts are made due again once it has ended.
+        """
         from django.utils import timezone
 
-        from relationships.models import Source
+        from relationships.models import Job, Source
 
         now = timezone.now()
-        fields = {f.name for f in Source._meta.get_fields()}
-        update = {"last_synced_at": None}
-        if "next_sync_at" in fields:
-            update["next_sync_at"] = now
-        Source.objects.filter(kind=Source.Kind.ACCOUNT).update(**update)
+        accounts = Source.objects.filter(kind=Source.Kind.ACCOUNT)
+        if only is not None:
+            accounts = accounts.filter(pk__in=only)
+        accounts.update(last_synced_at=None, next_sync_at=now)
+        running = set(Job.objects.filter(kind="sync", state=Job.State.RUNNING, started_at__lt=now,
+                                         source__in=accounts).values_list("source_id", flat=True))
+        deadline = time.monotonic() + 120
+        while running and time.monotonic() < deadline:
+            time.sleep(1)
+            still = set(Job.objects.filter(kind="sync", state=Job.State.RUNNING, started_at__lt=now,
+                                           source_id__in=running).values_list("source_id", flat=True))
+            accounts.filter(pk__in=running - still, next_sync_at__gt=now).update(next_sync_at=now)
+            running = still
         return now
 
     def syncs_between(self, start: dt.datetime, end: dt.datetime) -> int:
@@ -320,8 +332,6 @@ class Run:
 
     def audit(self) -> dict:
         """Quiet the farms; sync again the accounts with news since their last sync; then the audit."""
-        from django.utils import timezone
-
         from relationships.models import Source
 
         news: dict[int, float] = {}
@@ -330,16 +340,13 @@ class Run:
                                    timeout=10).read()
             with urllib.request.urlopen(f"http://{host}:{FARM_PORT}/__farm/activity", timeout=10) as answer:
                 news.update({int(i): at for i, at in json.load(answer).items()})
-        since = timezone.now()
         stale = []
         for source in Source.objects.filter(kind=Source.Kind.ACCOUNT).select_related("user"):
             index = int(source.user.username.removeprefix("scale"))
             synced = source.last_synced_at.timestamp() if source.last_synced_at else 0.0
             if index in news and news[index] >= synced - 5:
                 stale.append(source.pk)
-        fields = {f.name for f in Source._meta.get_fields()}
-        update = {"last_synced_at": None, **({"next_sync_at": since} if "next_sync_at" in fields else {})}
-        Source.objects.filter(pk__in=stale).update(**update)
+        since = self.all_due(only=stale)
         log(f"audit: {len(stale)} accounts had news after their last sync; syncing them once more")
         self.wait_quiet(since, self.args.recovery_seconds, only=stale)
         out = net.sh("ip", "netns", "exec", "rs-plat", PYTHON, "-m", "bench.scaletest.audit", check=False)
