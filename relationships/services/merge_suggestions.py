@@ -69,6 +69,8 @@ def for_user(user) -> list[Suggestion]:
 
     The person kept by a merge is the one known longest (the lower id).
     """
+    if _one_platform(user):
+        return []
     found = _matches(user, _identities(user, Q(name_key__in=_shared(user, "name_key"))),
                      _identities(user, Q(handle_key__in=_shared(user, "handle_key"))),
                      _identities(user, Q(platform=r.MASTODON) & ~Q(profile_links=[])))
@@ -77,7 +79,9 @@ def for_user(user) -> list[Suggestion]:
 
 def for_person(person: Person) -> list[Suggestion]:
     """The open suggestions that concern ``person``, told from their side ("Is Lena also @lena on X?")."""
-    user = person.user
+    user = person.user_id  # an id: every query below filters on it (person.user would be one more query)
+    if _one_platform(user):
+        return []
     mine = list(Identity.objects.filter(person=person).only(*_FIELDS))
     names = {i.name_key for i in mine if " " in i.name_key}
     handles = {i.handle_key for i in mine if len(i.handle_key) >= identity_keys.HANDLE_MIN_LENGTH}
@@ -106,6 +110,19 @@ def dismiss(person: Person, other: Person) -> int:
     with transaction.atomic():
         NotSamePerson.objects.bulk_create(pairs, ignore_conflicts=True)
     return len(pairs)
+
+
+def _one_platform(user) -> bool:
+    """Whether all the user's accounts are on one platform (or none): then no rule can match, as every rule pairs
+    two platforms (a link from a Mastodon profile to Bluesky or X, the same handle or name on two platforms).
+
+    Two index seeks (identity_handle_idx): the rules' own queries group or scan
+    every account of the user, 4-5 ms with 10,000 people, on each view of the
+    people list and of a person.
+    """
+    accounts = Identity.objects.filter(user=user)
+    first = accounts.order_by("platform").values_list("platform", flat=True).first()
+    return first is None or not accounts.filter(platform__gt=first).exists()
 
 
 def _shared(user, column: str) -> list[str]:
