@@ -107,6 +107,32 @@ def test_nudge_cards_show_the_reason_the_last_three_interactions_and_their_butto
         assert f'action="{url}"' in card  # works without JavaScript too
 
 
+def test_each_cards_links_and_buttons_name_its_own_nudge_and_person(alice_client, alice, seasons):
+    """The cards' routes are reversed once and each card's ids written in: no card may carry another's."""
+    html = alice_client.get(reverse("dashboard")).content.decode()
+    shown = [n for n in Nudge.objects.filter(user=alice, state="open") if f'id="nudge-{n.pk}"' in html]
+    assert len(shown) >= 2
+    for nudge in shown:
+        card = html[html.index(f'id="nudge-{nudge.pk}"'):]
+        card = card[: card.index("</article>")]
+        assert f'href="{reverse("person", args=[nudge.person_id])}"' in card
+        assert f'hx-get="{reverse("person_known", args=[nudge.person_id])}"' in card
+        names = ("nudge_follow", "nudge_snooze", "nudge_dismiss") if nudge.kind != "reconnect" else ("nudge_snooze",)
+        for action in names:
+            assert f'action="{reverse(action, args=[nudge.pk])}"' in card
+        others = {str(n.pk) for n in shown} - {str(nudge.pk)}
+        assert not {pk for pk in re.findall(r'/nudges/(\d+)/', card)} & others
+
+
+def test_url_or_empty_writes_each_id_into_its_route_and_is_empty_without_one():
+    from relationships.web.templatetags import url_or_empty
+
+    assert url_or_empty("nudge_follow", 7) == reverse("nudge_follow", args=[7])
+    assert url_or_empty("nudge_follow", 918273) == reverse("nudge_follow", args=[918273])
+    assert url_or_empty("person_known", 12) == reverse("person_known", args=[12])
+    assert url_or_empty("nudge_counts") == reverse("nudge_counts")
+    assert url_or_empty("no_such_route", 3) == "" and url_or_empty("no_such_route", 4) == ""
+
 def test_the_counts_refresh_after_a_card_acts(alice_client, alice, seasons):
     html = alice_client.get(reverse("dashboard")).content.decode()
     assert 'hx-trigger="nudge-changed from:body"' in html
