@@ -165,8 +165,9 @@ def _queries(django_assert_max_num_queries, client, url, limit, **extra):
 
 
 # The dashboard's 13th: whether every source is an X archive (one query, whatever the data).
-# people: the rapport order reads the two-way range of the rank index, then the one-sided one (selectors/people.py).
-@pytest.mark.parametrize("name,limit", [("dashboard", 13), ("people", 9), ("settings", 5)])
+# people: the rapport order reads the two-way range of the rank index, then the one-sided one (selectors/people.py);
+# its 10th asks whether the user's accounts span two platforms, before any merge suggestion is looked for.
+@pytest.mark.parametrize("name,limit", [("dashboard", 13), ("people", 10), ("settings", 5)])
 def test_queries_per_page_stay_flat_as_people_and_interactions_grow(
     alice_client, alice, story, django_assert_max_num_queries, name, limit
 ):
