@@ -99,7 +99,7 @@ def _parse_cursor(sort: Sort, cursor: str):
         return None
 
 
-def people_page(user, data: dict, today: dt.date, limit: int, after: str = "") -> list[Person]:
+def people_page(user, data: dict, today: dt.date, limit: int, after: str = "") -> list[PersonRow]:
     """Up to ``limit`` people in the order of ``data["sort"]``, after the keyset cursor ``after``.
 
     Each row carries ``sort_key``; the order is (sort_key, pk), so (key, pk)
@@ -120,7 +120,7 @@ def people_page(user, data: dict, today: dt.date, limit: int, after: str = "") -
             key, pk = position
             rows = rows.filter(sort_key__gte=key).filter(Q(sort_key__gt=key) | Q(pk__gt=pk))
         return _people(rows.order_by("sort_key", "pk"), limit)
-    out: list[Person] = []
+    out: list[PersonRow] = []
     ranked_column = f"rapport__{sort.column}"
     if position is None or position[0] != sort.unranked:
         if not sort.group:
@@ -143,7 +143,7 @@ def people_page(user, data: dict, today: dt.date, limit: int, after: str = "") -
     return out
 
 
-def _ranked(base, user, sort: Sort, group: bool | None, position, limit: int) -> list[Person]:
+def _ranked(base, user, sort: Sort, group: bool | None, position, limit: int) -> list[PersonRow]:
     """Up to ``limit`` people with a value in the sort's column (within ``group`` when not None), after ``position``."""
     column = f"rapport__{sort.column}"
     # rapport__user repeats person.user for the planner: it lets rapport_rank_idx (user, -two_way, -score) drive.
@@ -172,8 +172,47 @@ ROW_FIELDS = (
 )
 
 
-def _people(qs, limit: int) -> list[Person]:
-    rows = list(qs.select_related("rapport").only(*ROW_FIELDS)[:limit])
+class RapportRow(NamedTuple):
+    """What a row shows of a person's Rapport (the scoring sentences read these attributes)."""
+
+    score: float
+    two_way: bool
+    talks: int
+    last_talk_on: dt.date | None
+    tier: str
+    inbound: dict
+    outbound: dict
+
+
+class PersonRow:
+    """A person as a row of the list shows them, read with ``.values()``: the attributes of Person a row uses.
+
+    Not a model instance: with 10,000 people the fifty rows' Person and Rapport
+    instances cost 3.3 ms of a page's 5.8 against 2.5 ms for the same query
+    through .values() (CPU, the machine loaded, first view after a change).
+    """
+
+    def __init__(self, pk: int, user_id: int, name: str, hidden: bool, tags: list, rapport: RapportRow | None,
+                 sort_key=None):
+        self.pk = self.id = pk
+        self.user_id, self.name, self.hidden, self.tags, self.rapport = user_id, name, hidden, tags, rapport
+        self.sort_key = sort_key
+
+    @property
+    def display_name(self) -> str:
+        return self.name or "Someone"
+
+
+def _people(qs, limit: int) -> list[PersonRow]:
+    keyed = "sort_key" in qs.query.annotations
+    rows = []
+    for v in qs.values(*ROW_FIELDS, *(["sort_key"] if keyed else []))[:limit]:
+        # No rapport row (never scored): the left join gives None in its columns, tier included (never null).
+        rapport = None if v["rapport__tier"] is None else RapportRow(
+            v["rapport__score"], v["rapport__two_way"], v["rapport__talks"], v["rapport__last_talk_on"],
+            v["rapport__tier"], v["rapport__inbound"], v["rapport__outbound"],
+        )
+        rows.append(PersonRow(v["id"], v["user_id"], v["name"], v["hidden"], v["tags"], rapport, v.get("sort_key")))
     attach_identities(rows)
     return rows
 
