@@ -197,3 +197,26 @@ def test_a_filter_answer_for_the_address_already_shown_pushes_no_new_history_ent
 def test_the_filter_form_is_not_restored_by_the_browser_after_back(alice_client, community):
     html = alice_client.get(reverse("people")).content.decode()
     assert re.search(r'<form method="get" action="/people/"[^>]*aria-label="Filter people" autocomplete="off"', html)
+
+
+def test_the_avatar_and_follow_state_escape_what_a_platform_sends():
+    """Drawn with html.escape: a display name or picture address with markup in it stays text."""
+    from types import SimpleNamespace
+
+    from relationships.web.templatetags import avatar, follow_state
+
+    person = SimpleNamespace(pk=13, display_name='<b>Ana</b> & "Bo"', avatar="https://cdn.example/a.png?x=1&y=<2>")
+    assert avatar(person) == (
+        '<img class="avatar" src="https://cdn.example/a.png?x=1&amp;y=&lt;2&gt;" '
+        'alt="Profile picture of &lt;b&gt;Ana&lt;/b&gt; &amp; &quot;Bo&quot;" width="40" height="40" loading="lazy" '
+        'referrerpolicy="no-referrer">'
+    )
+    person.avatar = ""
+    assert avatar(person, large=True) == (
+        '<span class="avatar avatar-letter hue-1 avatar-large" aria-hidden="true">B</span>'
+    )
+    person.display_name = "&ric"
+    assert avatar(person).endswith('aria-hidden="true">R</span>')
+    assert follow_state(SimpleNamespace(i_follow_any=True, follows_me_any=None)) == (
+        '<span class="follow-state"><span class="fs fs-out"><span aria-hidden="true">→ </span>You follow them</span></span>'
+    )
