@@ -127,7 +127,7 @@ def test_editing_a_note_in_place(open_page, alice_pw, heartbeats, make_source):
     page = open_page(alice_pw, f"/people/{ana.pk}/")
     page.evaluate("() => { window.stillHere = true; }")
     page.get_by_role("link", name="Edit notes and tags").click()
-    page.get_by_label("Private notes").fill("Met at the <b>meetup</b>")
+    page.get_by_role("textbox", name="Private notes").fill("Met at the <b>meetup</b>")
     page.get_by_role("textbox", name="Tags").fill("meetup, design")
     page.get_by_role("button", name="Save").click()
     page.locator("#about .notes").wait_for()
