@@ -5,6 +5,7 @@ from relationships.models import (
     CommunityHeadline,
     CommunitySnapshot,
     FollowAttempt,
+    FollowReview,
     Heartbeat,
     Identity,
     Interaction,
@@ -12,6 +13,7 @@ from relationships.models import (
     Job,
     MastodonApp,
     MergedPerson,
+    NotSamePerson,
     Nudge,
     Person,
     Preferences,
@@ -116,3 +118,16 @@ class InteractionSourceAdmin(admin.ModelAdmin):
 
 admin.site.register(CommunitySnapshot)
 admin.site.register(CommunityHeadline)
+
+
+@admin.register(FollowReview)
+class FollowReviewAdmin(admin.ModelAdmin):
+    list_display = ("id", "user", "person", "decision", "decided_at", "show_again_at")
+    list_filter = ("decision",)
+    raw_id_fields = ("person", "identity", "source")
+
+
+@admin.register(NotSamePerson)
+class NotSamePersonAdmin(admin.ModelAdmin):
+    list_display = ("id", "user", "first", "second")
+    raw_id_fields = ("first", "second")
