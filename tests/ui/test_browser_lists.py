@@ -65,3 +65,38 @@ def test_the_add_to_a_list_form_at_desktop_width_for_the_readme(open_page, alice
     card.screenshot(path=str(SHOTS / "lists-desktop-light.png"))  # the card alone: README, "Lists instead of follows"
     assert not errors_besides_fake_images(page, fake_mastodon)
 
+
+
+def test_followed_by_the_people_alice_talks_with_appears_on_the_card_and_the_person_page(
+        open_page, alice_pw, heartbeats, live, fake_mastodon, ana_on_mastodon):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from relationships.models import Source
+    from tests.sync.helpers import run_sync, talks
+
+    ana, nudge = ana_on_mastodon
+    # Cleo talks with Alice both ways, Gus only mentioned her once: both follow Ana, only Cleo is named.
+    later = timezone.now() - dt.timedelta(days=2)
+    cleo = fake_mastodon.add_account("cleo", "remote.example", display_name="Cleo")
+    gus = fake_mastodon.add_account("gus", "remote.example", display_name="Gus")
+    talks(fake_mastodon, fake_mastodon.me, cleo, days=3, start=later - dt.timedelta(days=3))
+    fake_mastodon.add_status(gus, "hi alice", mentions=[fake_mastodon.me], created_at=later)
+    assert run_sync(Source.objects.get(user=alice_pw, kind=Source.Kind.ACCOUNT)).state == "done"
+    for follower in (cleo, gus):  # Alice follows both (familiar followers are people she follows)
+        fake_mastodon.follows(follower, ana)
+        fake_mastodon.relationship(follower)["following"] = True
+
+    page = open_page(alice_pw, "/", viewport=PHONE)
+    card = page.locator(f"#nudge-{nudge.pk}")
+    card.scroll_into_view_if_needed()  # below the fold at 375 px
+    # Fetched when the card comes into view, from Mastodon's familiar followers: names, never a count.
+    card.get_by_text("Followed by Cleo, whom you talk with.").wait_for()
+    assert "Gus" not in card.inner_text()
+    page.goto(f"{live}/people/{nudge.person_id}/")
+    page.get_by_text("Followed by Cleo, whom you talk with.").wait_for()
+    assert "Gus" not in page.locator("main").inner_text()
+    no_overflow(page)
+    axe(page, "person page with followed by … whom you talk with (375 px)")
+    assert not errors_besides_fake_images(page, fake_mastodon)
