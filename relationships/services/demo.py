@@ -331,10 +331,12 @@ def seed_records(user, progress=None) -> ingest.IngestResult:
     return total
 
 
-def seed_history(user, progress, days: int = 14) -> str:
+def seed_history(user, progress, days: int = 16) -> str:
     """Recompute rapport, then generate nudges day by day over the recent past.
 
     Walking the days keeps the daily nudge budget honest: the demo shows what a
-    user who had run Rapport for two weeks would see.
+    user who had run Rapport for a little over two weeks would see. Sixteen days, not fourteen: the
+    five a day go to follow nudges, then to the 60 people who show up, and what is left to the old
+    friends to reconnect with; fourteen days left 1 to 3 of those, by the hour the demo was seeded.
     """
     return str(rescore(user, days=days + 1, progress=progress))
