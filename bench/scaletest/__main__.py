@@ -228,8 +228,8 @@ class Run:
     def all_due(self, only: list[int] | None = None) -> dt.datetime:
         """Make every account (of ``only``) due now (as after a long pause), and return the moment.
 
-        A sync running at that moment ends by scheduling its account's next sync from its own end,
-        over the "due now" just written: those accounts are made due again once it has ended.
+        A sync queued or running at that moment ends by scheduling its account's next sync from its
+        own end, over the "due now" just written: those accounts are made due again once it has ended.
         """
         from django.utils import timezone
 
@@ -240,12 +240,13 @@ class Run:
         if only is not None:
             accounts = accounts.filter(pk__in=only)
         accounts.update(last_synced_at=None, next_sync_at=now)
-        running = set(Job.objects.filter(kind="sync", state=Job.State.RUNNING, started_at__lt=now,
+        unfinished = [Job.State.QUEUED, Job.State.RUNNING]
+        running = set(Job.objects.filter(kind="sync", state__in=unfinished, created_at__lt=now,
                                          source__in=accounts).values_list("source_id", flat=True))
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300
         while running and time.monotonic() < deadline:
             time.sleep(1)
-            still = set(Job.objects.filter(kind="sync", state=Job.State.RUNNING, started_at__lt=now,
+            still = set(Job.objects.filter(kind="sync", state__in=unfinished, created_at__lt=now,
                                            source_id__in=running).values_list("source_id", flat=True))
             accounts.filter(pk__in=running - still, next_sync_at__gt=now).update(next_sync_at=now)
             running = still
