@@ -32,6 +32,11 @@ _UNKNOWN_RESET_WAIT = 60.0
 SAME_WINDOW = 2.0
 # Times a request goes back to the budget after waiting for a reset or a pause.
 _TAKES = 4
+#: Seconds the other senders wait for the answer to a request sent to find an unknown bucket
+#: out, before one of them sends the next such request (the first may have failed or hung).
+PROBE_WAIT = 5.0
+# How often a sender waiting for that answer looks again.
+_PROBE_POLL = 0.05
 #: Paths whose answers announce a limit of their own, counted per account, not the host's
 #: budget (a PDS limits createSession to 30 / 5 min per account and address, PLATFORMS.md
 #: 2.6): reading their headers into the host's bucket would stop every account's sync
@@ -81,6 +86,10 @@ class Budget:
     limit: int | None = None
     reset: float | None = None
     paused_until: float | None = None
+    #: While no answer has been heard: until when one request, sent to find the bucket
+    #: out, is awaited by the other senders.
+    probe_until: float | None = None
+    answered: bool = True
 
 
 class LocalBudgets:
@@ -99,13 +108,20 @@ class LocalBudgets:
     def take(self, key: str, now: float) -> Budget | None:
         """The bucket as it was, spending one request of it when one is known to be left.
 
-        Once the reset has passed, the new window is counted down from the
-        limit until an answer tells its reset: every request sent holds a
-        place, so requests still in flight stay counted (see :func:`merge_observed`).
+        A bucket no answer has told of (new, or lost with a restarted Redis)
+        lets one request go and returns None for it; the other senders get its
+        ``probe_until`` and wait for the answer, which tells what is left with
+        no request of this install in flight. Once the reset has passed, the
+        new window is counted down from the limit until an answer tells its
+        reset: every request sent holds a place, so requests still in flight
+        stay counted (see :func:`merge_observed`).
         """
         with self._lock:
             budget = self._budgets.get(key)
-            if budget is None:
+            if budget is None or not budget.answered:
+                if budget is not None and (budget.probe_until or 0) > now:
+                    return Budget(probe_until=budget.probe_until, answered=False)
+                self._budgets[key] = Budget(probe_until=now + PROBE_WAIT, answered=False)
                 return None
             seen = Budget(budget.remaining, budget.limit, budget.reset, budget.paused_until)
             if (seen.paused_until or 0) > now:
@@ -122,12 +138,14 @@ class LocalBudgets:
             budget = self._budgets.setdefault(key, Budget())
             budget.remaining, budget.reset = merge_observed(budget.remaining, budget.reset, remaining, reset, now)
             budget.limit = limit or budget.limit
+            budget.answered, budget.probe_until = True, None
 
     def pause(self, key: str, until: float, now: float) -> None:
         with self._lock:
             budget = self._budgets.setdefault(key, Budget())
             budget.paused_until = max(budget.paused_until or 0.0, until)
             budget.remaining = None
+            budget.answered, budget.probe_until = True, None
 
     def peek(self, key: str) -> Budget | None:
         with self._lock:
@@ -149,8 +167,10 @@ def merge_observed(
     left; one from an earlier window is stale and changes nothing. While a
     window's reset is unknown, ``remaining`` counts down from the limit what
     was sent in it (:meth:`LocalBudgets.take`), answered or not, so an answer
-    can only lower it too.
+    can only lower it too. An answer that announces nothing changes nothing.
     """
+    if seen_remaining is None and seen_reset is None:
+        return remaining, reset
     if reset is not None and reset <= now:
         remaining, reset = None, None
     if seen_reset is None:
@@ -215,11 +235,17 @@ class RatePacer:
 
     def before(self, url: str, token: str | None = None) -> None:
         key = self.key(url, token)
-        for _ in range(_TAKES):
+        takes = 0
+        while takes < _TAKES:
             now = self._clock()
             budget = self.budgets.take(key, now)
             if budget is None:
                 return
+            if budget.probe_until is not None and budget.probe_until > now:
+                # Another sender's request is finding the bucket out: its answer is awaited.
+                self._pause(min(_PROBE_POLL, budget.probe_until - now))
+                continue
+            takes += 1
             if budget.paused_until is not None and budget.paused_until > now:
                 self._wait_until(budget.paused_until, now)
                 continue  # and take a place in the window that follows, as every sender does
@@ -249,16 +275,19 @@ class RatePacer:
             self._pause(delay)
 
     def observe(self, url: str, response, token: str | None = None) -> None:
-        """Read the budget a response announces (not a route's own limit: see OWN_LIMIT_PATHS)."""
-        if urlsplit(url).path in OWN_LIMIT_PATHS:
-            return
+        """Read the budget a response announces (not a route's own limit: see OWN_LIMIT_PATHS).
+
+        An answer announcing nothing is still heard: the bucket is no longer unknown.
+        """
+        key = self.key(url, token)
         headers = response.headers
         remaining = _int(_header(headers, "X-RateLimit-Remaining", "RateLimit-Remaining"))
         reset_value = _header(headers, "X-RateLimit-Reset", "RateLimit-Reset")
-        if remaining is None and reset_value is None:
+        if urlsplit(url).path in OWN_LIMIT_PATHS or (remaining is None and reset_value is None):
+            self.budgets.observe(key, None, None, None, self._clock())
             return
         limit = _int(_header(headers, "X-RateLimit-Limit", "RateLimit-Limit"))
-        self.budgets.observe(self.key(url, token), remaining, limit, self._local_reset(reset_value, headers), self._clock())
+        self.budgets.observe(key, remaining, limit, self._local_reset(reset_value, headers), self._clock())
 
     def wait_after_429(self, url: str, response, token: str | None = None) -> None:
         """Pause the bucket for everyone until the refused request may be sent again; sleep until then, or raise RateLimited."""

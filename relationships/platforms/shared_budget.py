@@ -7,6 +7,11 @@ what an answer announced, and pausing a host after a 429 are atomic however
 many workers on however many machines do them at once. Times are the
 callers' epoch seconds; a hash expires a while after its reset or pause.
 
+A bucket no answer has told of (new, or lost when Redis restarted empty) is
+found out by one request while the other workers wait for its answer: were
+they all to send at once, each answer's "remaining" would leave out the
+others' requests in flight, and the budget would start too high.
+
 When Redis cannot be reached (restarting), the budgets of this process take
 over until it is back: pacing goes on alone, as without Redis, instead of
 failing the sync.
@@ -18,7 +23,7 @@ import logging
 
 import redis
 
-from relationships.platforms.ratelimit import SAME_WINDOW, Budget, LocalBudgets
+from relationships.platforms.ratelimit import PROBE_WAIT, SAME_WINDOW, Budget, LocalBudgets
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +46,14 @@ local function keep(t) redis.call('EXPIRE', k, math.max(1, math.ceil(t - now)) +
 """
 
 _TAKE = _READ + """
+local heard = redis.call('HMGET', k, 'answered', 'probe')
+if not heard[1] then
+  local probe = num(heard[2])
+  if probe ~= nil and probe > now then return {'', '', '', '', str(probe)} end
+  redis.call('HSET', k, 'probe', str(now + tonumber(ARGV[3])))
+  keep(now + tonumber(ARGV[3]))
+  return {}
+end
 if remaining == nil and limit == nil and reset == nil and paused == nil then return {} end
 local seen = {str(remaining), str(limit), str(reset), str(paused)}
 if paused ~= nil and paused > now then
@@ -60,20 +73,24 @@ return seen
 # relationships.platforms.ratelimit.merge_observed, in Lua.
 _OBSERVE = _READ + """
 local seen_remaining, seen_limit, seen_reset, window = num(ARGV[3]), num(ARGV[4]), num(ARGV[5]), tonumber(ARGV[6])
-if reset ~= nil and reset <= now then remaining, reset = nil, nil end
 local function lowest(a, b) if a == nil then return b elseif b == nil then return a else return math.min(a, b) end end
-if seen_reset == nil then
-  if reset == nil then remaining = seen_remaining else remaining = lowest(remaining, seen_remaining) end
-elseif seen_reset <= now then
-  -- its window is over: this one's count stands
-elseif reset == nil then
-  remaining, reset = lowest(remaining, seen_remaining), seen_reset
-elseif seen_reset > reset + window then
-  remaining, reset = seen_remaining, seen_reset
-elseif seen_reset >= reset - window then
-  remaining, reset = lowest(remaining, seen_remaining), math.max(reset, seen_reset)
+-- an answer that announces nothing changes nothing
+if seen_remaining ~= nil or seen_reset ~= nil then
+  if reset ~= nil and reset <= now then remaining, reset = nil, nil end
+  if seen_reset == nil then
+    if reset == nil then remaining = seen_remaining else remaining = lowest(remaining, seen_remaining) end
+  elseif seen_reset <= now then
+    -- its window is over: this one's count stands
+  elseif reset == nil then
+    remaining, reset = lowest(remaining, seen_remaining), seen_reset
+  elseif seen_reset > reset + window then
+    remaining, reset = seen_remaining, seen_reset
+  elseif seen_reset >= reset - window then
+    remaining, reset = lowest(remaining, seen_remaining), math.max(reset, seen_reset)
+  end
 end
-redis.call('HSET', k, 'remaining', str(remaining), 'reset', str(reset), 'limit', str(seen_limit or limit))
+redis.call('HSET', k, 'remaining', str(remaining), 'reset', str(reset), 'limit', str(seen_limit or limit), 'answered', '1')
+redis.call('HDEL', k, 'probe')
 keep(math.max(reset or now, paused or now))
 return 1
 """
@@ -81,7 +98,8 @@ return 1
 _PAUSE = _READ + """
 local untill = tonumber(ARGV[3])
 if paused == nil or untill > paused then paused = untill end
-redis.call('HSET', k, 'paused', str(paused), 'remaining', '')
+redis.call('HSET', k, 'paused', str(paused), 'remaining', '', 'answered', '1')
+redis.call('HDEL', k, 'probe')
 keep(math.max(reset or now, paused))
 return 1
 """
@@ -102,7 +120,7 @@ class RedisBudgets:
         self.fallback = LocalBudgets()
 
     def take(self, key: str, now: float) -> Budget | None:
-        found = self._ask(lambda: self._take(keys=[PREFIX + key], args=[repr(now), KEEP]))
+        found = self._ask(lambda: self._take(keys=[PREFIX + key], args=[repr(now), KEEP, PROBE_WAIT]))
         if found is _UNREACHABLE:
             return self.fallback.take(key, now)
         return _budget(found) if found else None
@@ -151,7 +169,9 @@ def _number(value) -> float | None:
 
 
 def _budget(values) -> Budget:
-    remaining, limit, reset, paused = (_number(v) for v in values)
+    remaining, limit, reset, paused, *probe = (_number(v) for v in values)
+    if probe and probe[0] is not None:
+        return Budget(probe_until=probe[0], answered=False)
     return Budget(
         remaining=None if remaining is None else int(remaining),
         limit=None if limit is None else int(limit),

@@ -8,14 +8,19 @@ laptop without one and fail under ``RAPPORT_REQUIRE_SERVICES=1``.
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
 import threading
+import time
 from collections import Counter
 
 import pytest
 
 from relationships.platforms.http import PER_ADDRESS, PER_TOKEN, RateLimited, make_session
-from relationships.platforms.ratelimit import LocalBudgets, RatePacer, merge_observed
+from relationships.platforms.ratelimit import PROBE_WAIT, LocalBudgets, RatePacer, merge_observed
 from relationships.platforms.shared_budget import RedisBudgets
+from tests.conftest import need_service, port_open
 from tests.fakes.mastodon_server import FakeMastodon
 from tests.fakes.base import WallClock
 from tests.fakes.fixtures import _plain_static_storage, clock, fake_bluesky, fake_mastodon  # noqa: F401
@@ -36,6 +41,23 @@ def worker(budgets, clock, **options):
 def verify(session, server):
     return session.get(f"{server.url}/api/v1/accounts/verify_credentials",
                        headers={"Authorization": f"Bearer {server.token}"})
+
+
+def each_at_once(sessions, server, requests: int) -> Counter:
+    """Every session sends ``requests`` in a thread of its own, all starting together; the server's answers by status."""
+    barrier = threading.Barrier(len(sessions))
+
+    def work(session):
+        barrier.wait()
+        for _ in range(requests):
+            verify(session, server)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in sessions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return Counter(s.status for s in server.requests)
 
 
 def test_a_spent_budget_seen_by_one_worker_stops_another_before_it_asks(budgets, fake_mastodon, clock):
@@ -189,20 +211,11 @@ def test_workers_pacing_against_redis_at_once_stay_inside_the_servers_limit(redi
         server.rate_limit(30, window=3)
         verify(worker(RedisBudgets(redis_url), clock, rate_scope=PER_TOKEN), server)  # the budget is known
 
-        def work():
-            session = worker(RedisBudgets(redis_url), clock, rate_scope=PER_TOKEN)
-            for _ in range(20):
-                verify(session, server)
-
-        threads = [threading.Thread(target=work) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
+        sessions = [worker(RedisBudgets(redis_url), clock, rate_scope=PER_TOKEN) for _ in range(4)]
+        statuses = each_at_once(sessions, server, 20)
     finally:
         server.stop()
 
-    statuses = Counter(s.status for s in server.requests)
     assert statuses[200] == 81 and statuses[429] == 0, statuses
 
 
@@ -214,3 +227,94 @@ def test_an_unreachable_redis_leaves_each_worker_pacing_alone(fake_mastodon, clo
         assert verify(session, fake_mastodon).status_code == 200
     assert [s.status for s in fake_mastodon.requests] == [200] * 4
     assert gone.down
+
+
+@pytest.fixture
+def own_redis():
+    """A redis-server of this test's own, on a free port, that the test may restart as an operator would."""
+    binary = shutil.which("redis-server")
+    need_service(binary is not None, "redis-server is not installed")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = _RedisServer(binary, port)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class _RedisServer:
+    def __init__(self, binary: str, port: int):
+        self.binary, self.port, self.process = binary, port, None
+        self.url = f"redis://127.0.0.1:{port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not port_open("127.0.0.1", self.port):
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+    def restart(self) -> None:
+        """Stopped and started again, empty: the install's Redis keeps nothing on disk."""
+        self.stop()
+        self.start()
+
+
+def test_after_redis_restarts_empty_mid_window_workers_learn_the_budget_again_without_a_429(own_redis):
+    # The server's window is partly spent when Redis comes back knowing nothing. Four workers that
+    # each send at once would each be answered a "remaining" that does not count the others' requests
+    # in flight; one request finds the budget out while the others wait for its answer.
+    clock = WallClock()
+    server = FakeMastodon(clock).start()
+    try:
+        server.rate_limit(30, window=4)
+        server.delay = 0.05  # requests are in flight a while, as over a network
+        sessions = [worker(RedisBudgets(own_redis.url), clock, rate_scope=PER_TOKEN) for _ in range(4)]
+        for session in sessions:
+            for _ in range(3):
+                verify(session, server)  # 12 of the window's 30 spent, and known in Redis
+        own_redis.restart()
+        statuses = each_at_once(sessions, server, 12)
+    finally:
+        server.stop()
+
+    assert statuses[200] == 60 and statuses[429] == 0, statuses
+
+
+def test_a_bucket_no_answer_has_told_of_lets_one_request_find_it_out_while_the_others_wait(budgets):
+    assert budgets.take("k", 1000.0) is None  # this request goes, alone
+    waiting = budgets.take("k", 1000.1)
+    assert waiting.probe_until == 1000.0 + PROBE_WAIT and waiting.remaining is None
+    budgets.observe("k", 17, 30, 1060.0, 1000.2)  # its answer: what is left, with nothing else in flight
+    assert budgets.take("k", 1000.3).remaining == 17
+    assert budgets.peek("k").remaining == 16
+
+
+def test_a_request_sent_to_find_a_bucket_out_that_never_answers_holds_the_others_back_only_a_while(budgets, clock):
+    pacer = RatePacer(clock=clock.time, sleep=clock.sleep, max_wait=120, budgets=budgets)
+    url = "https://pds.example/xrpc/app.bsky.feed.getAuthorFeed"
+    budgets.take(pacer.key(url), clock.time())  # a worker that sent the first request, then died
+    pacer.before(url)
+    assert sum(clock.sleeps) == pytest.approx(PROBE_WAIT)
+    assert budgets.take(pacer.key(url), clock.time()).probe_until > clock.time()  # this one went to find out
+
+
+def test_a_host_that_announces_no_limits_is_heard_once_and_then_never_waited_for(budgets, clock):
+    pacer = RatePacer(clock=clock.time, sleep=clock.sleep, max_wait=120, budgets=budgets)
+    url = "https://quiet.example/api/v1/notifications"
+    login = "https://pds.example/xrpc/com.atproto.server.createSession"
+    for target in (url, login):
+        pacer.before(target)
+        pacer.observe(target, type("Answer", (), {"headers": {"Date": "Sun, 06 Dec 2026 05:00:00 GMT"}})())
+        for _ in range(3):
+            pacer.before(target)
+    assert clock.sleeps == []
