@@ -379,7 +379,7 @@ def table(rows: list[tuple]) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accounts", type=int, default=2000)
     parser.add_argument("--mastodon-share", type=float, default=0.6)
@@ -392,14 +392,11 @@ def main() -> int:
     parser.add_argument("--recovery-seconds", type=int, default=900)
     parser.add_argument("--activity-every", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
-    if os.geteuid() != 0:
-        raise SystemExit("scaletest: needs root (it makes network namespaces)")
+    return parser.parse_args()
 
-    run = Run(args)
-    atexit.register(run.stop)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    signal.signal(signal.SIGHUP, lambda *_: sys.exit(129))
+
+def scenario(run: Run, args: argparse.Namespace) -> dict:
+    """Hosts, accounts, the first round, the three throughput phases, the faults and the audit: what they measured."""
     log("hosts")
     net.up()
     log("PostgreSQL and Redis on rs-db")
@@ -432,43 +429,82 @@ def main() -> int:
     log("faults")
     faults = run.faults()
     audit = run.audit()
-    claimed = run.claimed()
-    stats = run.farm_stats()
+    return {"first_round": first_round, "phases": phases, "farms_before_faults": limits_before_faults,
+            "faults": faults, "audit": audit, "claimed": run.claimed(), "farms": run.farm_stats()}
 
+
+def _ok(good: bool) -> str:
+    return "yes" if good else "NO"
+
+
+def throughput_rows(found: dict) -> list[tuple]:
+    phases = found["phases"]
     base = phases[0]["per_minute"]
-    rows = [("measure", "value", "aim", "ok")]
-    failures = []
-    rows.append(("first round (every account's first sync, 3 machines)",
-                 f"{first_round:.0f}s" if first_round is not None else "did not finish", "", ""))
     # A limit bound the phases only if it refused something before the faults.
-    bound_by_limit = any(lim["throttled"] for s in limits_before_faults.values() for lim in s["limits"].values())
+    bound_by_limit = any(lim["throttled"] for s in found["farms_before_faults"].values() for lim in s["limits"].values())
+    rows = []
     for p in phases:
         ratio = p["per_minute"] / base if base else 0.0
         aim = {1: 1.0, 2: 1.6, 3: 2.2}[p["machines"]]
         ok = p["per_minute"] > 0 and (p["machines"] == 1 or ratio >= aim or bound_by_limit)
         rows.append((f"throughput, {p['machines']} worker machine(s)", f"{p['per_minute']:.1f} syncs/min ({ratio:.2f}x)",
-                     f">= {aim:.1f}x" if p["machines"] > 1 else "> 0", "yes" if ok else "NO"))
-        failures += [] if ok else [f"throughput with {p['machines']} machines"]
-    for host, s in stats.items():
+                     f">= {aim:.1f}x" if p["machines"] > 1 else "> 0", _ok(ok)))
+    return rows
+
+
+def limit_rows(found: dict) -> list[tuple]:
+    rows = []
+    for host, s in found["farms"].items():
         for name, limit in s["limits"].items():
             ok = limit["most_attempted_in_a_window"] <= limit["limit"] and limit["throttled"] <= 1
             rows.append((f"{host}: {name} limit, most requests in one window; 429s",
                          f"{limit['most_attempted_in_a_window']:,}; {limit['throttled']}",
-                         f"<= {limit['limit']:,} per {limit['window']:.0f}s; <= 1", "yes" if ok else "NO"))
-            failures += [] if ok else [f"{host} {name}"]
-    rows.append(("accounts whose first sync after the faults came late", f"{faults['over_bound']}", "0",
-                 "yes" if faults["over_bound"] == 0 else "NO"))
-    rows.append(("recovery after the faults", f"{faults['recovered_in']:.0f}s" if faults["recovered_in"] else "never",
-                 f"<= {args.recovery_seconds}s", "yes" if faults["recovered_in"] is not None else "NO"))
-    rows.append(("interactions lost (audit)", f"{audit['lost']}", "0", "yes" if audit["lost"] == 0 else "NO"))
-    rows.append(("interactions duplicated or extra (audit)", f"{audit['extra']}", "0", "yes" if audit["extra"] == 0 else "NO"))
-    rows.append(("interactions checked", f"{audit['checked']:,} in {audit['accounts']:,} accounts", "", ""))
-    rows.append(("jobs or sources left claimed", f"{claimed}", "0", "yes" if claimed == 0 else "NO"))
-    failures += [r[0] for r in rows[-6:] if r[3] == "NO"]
+                         f"<= {limit['limit']:,} per {limit['window']:.0f}s; <= 1", _ok(ok)))
+    return rows
+
+
+def outcome_rows(found: dict, args: argparse.Namespace) -> list[tuple]:
+    faults, audit, claimed = found["faults"], found["audit"], found["claimed"]
+    return [
+        ("accounts whose first sync after the faults came late", f"{faults['over_bound']}", "0",
+         _ok(faults["over_bound"] == 0)),
+        ("recovery after the faults", f"{faults['recovered_in']:.0f}s" if faults["recovered_in"] else "never",
+         f"<= {args.recovery_seconds}s", _ok(faults["recovered_in"] is not None)),
+        ("interactions lost (audit)", f"{audit['lost']}", "0", _ok(audit["lost"] == 0)),
+        ("interactions duplicated or extra (audit)", f"{audit['extra']}", "0", _ok(audit["extra"] == 0)),
+        ("interactions checked", f"{audit['checked']:,} in {audit['accounts']:,} accounts", "", ""),
+        ("jobs or sources left claimed", f"{claimed}", "0", _ok(claimed == 0)),
+    ]
+
+
+def report(found: dict, args: argparse.Namespace) -> list[tuple]:
+    """The table's rows: a measure, its value, its aim, and whether the value meets it."""
+    first_round = found["first_round"]
+    return [
+        ("measure", "value", "aim", "ok"),
+        ("first round (every account's first sync, 3 machines)",
+         f"{first_round:.0f}s" if first_round is not None else "did not finish", "", ""),
+        *throughput_rows(found),
+        *limit_rows(found),
+        *outcome_rows(found, args),
+    ]
+
+
+def main() -> int:
+    args = arguments()
+    if os.geteuid() != 0:
+        raise SystemExit("scaletest: needs root (it makes network namespaces)")
+
+    run = Run(args)
+    atexit.register(run.stop)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGHUP, lambda *_: sys.exit(129))
+    found = scenario(run, args)
+    rows = report(found, args)
+    failures = [row[0] for row in rows[1:] if row[3] == "NO"]
     print()
     print(table(rows))
-    (VAR / "result.json").write_text(json.dumps({"phases": phases, "faults": faults, "audit": audit, "farms": stats,
-                                                 "farms_before_faults": limits_before_faults, "claimed": claimed},
+    (VAR / "result.json").write_text(json.dumps({k: v for k, v in found.items() if k != "first_round"},
                                                 default=str, indent=2))
     if failures:
         print("\nOff: " + "; ".join(failures))
