@@ -268,13 +268,17 @@ class Run:
     def throughput(self, machines: int) -> dict:
         start = self.all_due()
         time.sleep(self.args.warmup_seconds)
-        t0 = dt.datetime.now(dt.UTC)
+        t0, cpu0 = dt.datetime.now(dt.UTC), cpu_times()
         time.sleep(self.args.phase_seconds)
-        t1 = dt.datetime.now(dt.UTC)
+        t1, cpu1 = dt.datetime.now(dt.UTC), cpu_times()
         done = self.syncs_between(t0, t1)
         per_minute = done / ((t1 - t0).total_seconds() / 60)
-        log(f"{machines} machine(s): {done} syncs in {(t1 - t0).total_seconds():.0f}s = {per_minute:.1f}/min")
-        return {"machines": machines, "syncs": done, "per_minute": per_minute, "due_at": start}
+        ticks = max(1, cpu1[2] - cpu0[2])
+        busy, stolen = (cpu1[0] - cpu0[0]) / ticks, (cpu1[1] - cpu0[1]) / ticks
+        log(f"{machines} machine(s): {done} syncs in {(t1 - t0).total_seconds():.0f}s = {per_minute:.1f}/min; "
+            f"CPU busy {busy:.0%}, stolen {stolen:.0%} of {os.cpu_count()} cores")
+        return {"machines": machines, "syncs": done, "per_minute": per_minute, "due_at": start,
+                "cpu_busy": busy, "cpu_stolen": stolen}
 
     # ------------------------------------------------------------ faults and audit
 
@@ -372,6 +376,17 @@ class Run:
         net.clean()
 
 
+def cpu_times() -> tuple[int, int, int]:
+    """(busy, stolen, all) clock ticks of every core since boot, from /proc/stat.
+
+    Stolen: the time a hypervisor gave this machine's cores to another, which no process here could use.
+    """
+    with open("/proc/stat") as stat:
+        user, nice, system, idle, iowait, irq, softirq, steal = (int(v) for v in stat.readline().split()[1:9])
+    busy = user + nice + system + irq + softirq
+    return busy, steal, busy + idle + iowait + steal
+
+
 def table(rows: list[tuple]) -> str:
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
@@ -447,7 +462,8 @@ def throughput_rows(found: dict) -> list[tuple]:
         ratio = p["per_minute"] / base if base else 0.0
         aim = {1: 1.0, 2: 1.6, 3: 2.2}[p["machines"]]
         ok = p["per_minute"] > 0 and (p["machines"] == 1 or ratio >= aim or bound_by_limit)
-        rows.append((f"throughput, {p['machines']} worker machine(s)", f"{p['per_minute']:.1f} syncs/min ({ratio:.2f}x)",
+        cpu = f", CPU busy {p['cpu_busy']:.0%}, stolen {p['cpu_stolen']:.0%}" if "cpu_busy" in p else ""
+        rows.append((f"throughput, {p['machines']} worker machine(s)", f"{p['per_minute']:.1f} syncs/min ({ratio:.2f}x){cpu}",
                      f">= {aim:.1f}x" if p["machines"] > 1 else "> 0", _ok(ok)))
     return rows
 
