@@ -23,7 +23,7 @@ import logging
 
 import redis
 
-from relationships.platforms.ratelimit import PROBE_WAIT, SAME_WINDOW, Budget, LocalBudgets
+from relationships.platforms.ratelimit import IN_FLIGHT_SHARE, PROBE_WAIT, SAME_WINDOW, Budget, LocalBudgets
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,9 @@ if seen_remaining ~= nil or seen_reset ~= nil then
   elseif reset == nil then
     remaining, reset = lowest(remaining, seen_remaining), seen_reset
   elseif seen_reset > reset + window then
-    remaining, reset = seen_remaining, seen_reset
+    -- a window opened by an answer: hold back for the requests still in flight (ratelimit.in_flight_reserve)
+    local held = math.max(1, math.ceil((seen_limit or limit or 0) * tonumber(ARGV[7])))
+    remaining, reset = seen_remaining and math.max(0, seen_remaining - held), seen_reset
   elseif seen_reset >= reset - window then
     remaining, reset = lowest(remaining, seen_remaining), math.max(reset, seen_reset)
   end
@@ -127,7 +129,7 @@ class RedisBudgets:
 
     def observe(self, key: str, remaining: int | None, limit: int | None, reset: float | None, now: float) -> None:
         self.fallback.observe(key, remaining, limit, reset, now)
-        args = [repr(now), KEEP, _arg(remaining), _arg(limit), _arg(reset), SAME_WINDOW]
+        args = [repr(now), KEEP, _arg(remaining), _arg(limit), _arg(reset), SAME_WINDOW, IN_FLIGHT_SHARE]
         self._ask(lambda: self._observe(keys=[PREFIX + key], args=args))
 
     def pause(self, key: str, until: float, now: float) -> None:

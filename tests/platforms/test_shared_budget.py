@@ -18,7 +18,7 @@ from collections import Counter
 import pytest
 
 from relationships.platforms.http import PER_ADDRESS, PER_TOKEN, RateLimited, make_session
-from relationships.platforms.ratelimit import PROBE_WAIT, LocalBudgets, RatePacer, merge_observed
+from relationships.platforms.ratelimit import PROBE_WAIT, LocalBudgets, RatePacer, in_flight_reserve, merge_observed
 from relationships.platforms.shared_budget import RedisBudgets
 from tests.conftest import need_service, port_open
 from tests.fakes.mastodon_server import FakeMastodon
@@ -130,7 +130,7 @@ def test_logins_announcing_their_own_per_account_limit_do_not_spend_the_hosts_bu
         ((None, None), (10, 1060.0), (10, 1060.0)),  # first answer
         ((10, 1060.0), (12, 1060.5), (10, 1060.5)),  # same window: only lower
         ((10, 1060.0), (7, 1059.0), (7, 1060.0)),
-        ((3, 1060.0), (290, 1360.0), (290, 1360.0)),  # a new window
+        ((3, 1060.0), (290, 1360.0), (287, 1360.0)),  # a new window: 1% held back for requests in flight
         ((290, 1360.0), (2, 1060.0), (290, 1360.0)),  # a stale answer from the last window
         ((5, 990.0), (8, 1050.0), (8, 1050.0)),  # the stored window has passed
         ((5, 1060.0), (4, None), (4, 1060.0)),  # no reset announced
@@ -146,7 +146,7 @@ def test_redis_and_the_process_merge_answers_alike(redis_url, stored, seen, expe
             stored_at = now if stored[1] is None or stored[1] > now else stored[1] - 1
             store.observe("k", stored[0], 300, stored[1], stored_at)
         store.observe("k", seen[0], 300, seen[1], now)
-    assert merge_observed(*stored, *seen, now) == expected
+    assert merge_observed(*stored, *seen, now, 300) == expected
     assert (local.peek("k").remaining, local.peek("k").reset) == expected
     assert (shared.peek("k").remaining, shared.peek("k").reset) == expected
 
@@ -318,3 +318,13 @@ def test_a_host_that_announces_no_limits_is_heard_once_and_then_never_waited_for
         for _ in range(3):
             pacer.before(target)
     assert clock.sleeps == []
+
+
+def test_an_answer_that_opens_the_next_window_holds_back_a_share_for_the_requests_still_in_flight(budgets):
+    """The reset is known to the second: requests sent as the window turns are counted in the one they left."""
+    budgets.observe("k", 900, 3000, 1300.0, 1000.0)
+    for _ in range(6):
+        budgets.take("k", 1299.6)  # six senders' requests leave just before this install's reset...
+    budgets.observe("k", 2999, 3000, 1600.0, 1299.8)  # ...and the first answer is from the next window
+    assert (budgets.peek("k").remaining, budgets.peek("k").reset) == (2999 - in_flight_reserve(3000), 1600.0)
+    assert in_flight_reserve(3000) == 30 and in_flight_reserve(300) == 3 and in_flight_reserve(30) == 1
