@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from relationships.models import Identity, Interaction, InteractionSource, Person
+from relationships.services import identity_keys
 
 KINDS = ("reply", "mention", "quote", "dm", "repost", "like")
 
@@ -25,7 +26,8 @@ def floor_rows(user, source, n: int, identities: int):
         x0 = cursor.fetchone()[0]
     persons = [(p0 + k + 1, user.pk, f"User {k}", "", "[]", False, now) for k in range(identities)]
     idents = [
-        (i0 + k + 1, user.pk, p0 + k + 1, "x", str(10**17 + k), False, f"u{k}", f"User {k}", "", "", now)
+        (i0 + k + 1, user.pk, p0 + k + 1, "x", str(10**17 + k), False, f"u{k}", f"User {k}", "", "", now, "[]",
+         identity_keys.name_key(f"User {k}"), identity_keys.handle_key("x", f"u{k}"))
         for k in range(identities)
     ]
     interactions = []
@@ -43,7 +45,8 @@ def floor_rows(user, source, n: int, identities: int):
 COLUMNS = [
     (Person._meta.db_table, "id, user_id, name, notes, tags, hidden, created_at"),
     (Identity._meta.db_table,
-     "id, user_id, person_id, platform, external_id, provisional, handle, display_name, avatar_url, profile_url, updated_at"),
+     "id, user_id, person_id, platform, external_id, provisional, handle, display_name, avatar_url, profile_url, updated_at, "
+     "profile_links, name_key, handle_key"),
     (Interaction._meta.db_table,
      "id, user_id, identity_id, platform, external_id, kind, direction, occurred_at, day, permalink, excerpt, thread_id, named_count"),
     (InteractionSource._meta.db_table, "interaction_id, source_id"),
