@@ -171,6 +171,12 @@ def test_connecting_mastodon_in_the_browser_syncs_in_the_worker_and_people_appea
     page.get_by_role("button", name=f"Sync {source} now").click()
     second = _job_id(page, f"#sync-{source.pk}")
     assert second != first.pk
+    # Another job ending reloads the lists (sources-changed), as the first sync's end may just have done:
+    # the slot keeps this sync's progress.
+    page.evaluate("() => { document.getElementById('source-lists').dataset.before = 'reload'; }")
+    page.evaluate("() => htmx.trigger(document.body, 'sources-changed')")
+    page.wait_for_function("() => !document.getElementById('source-lists').dataset.before")
+    assert page.locator(f"#sync-{source.pk} #job-{second}").count() == 1
     states = watch_job(page, f"#sync-{source.pk} #job-{second}", worker)
     screenshot(page, "flow-sources-synced")
     assert states[0]["polling"] and states[0]["bar"] and states[0]["state"] in ("queued", "running"), states
