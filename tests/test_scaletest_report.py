@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench.scaletest.__main__ import report
+from bench.scaletest.report import report
 
 
 def measured(**changes) -> dict:
