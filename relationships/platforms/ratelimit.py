@@ -89,10 +89,9 @@ class Budget:
     limit: int | None = None
     reset: float | None = None
     paused_until: float | None = None
-    #: While no answer has been heard: until when one request, sent to find the bucket
-    #: out, is awaited by the other senders.
+    #: Set only while no answer has been heard: until when one request, sent to find the
+    #: bucket out, is awaited by the other senders.
     probe_until: float | None = None
-    answered: bool = True
 
 
 class LocalBudgets:
@@ -121,10 +120,10 @@ class LocalBudgets:
         """
         with self._lock:
             budget = self._budgets.get(key)
-            if budget is None or not budget.answered:
-                if budget is not None and (budget.probe_until or 0) > now:
-                    return Budget(probe_until=budget.probe_until, answered=False)
-                self._budgets[key] = Budget(probe_until=now + PROBE_WAIT, answered=False)
+            if budget is None or budget.probe_until is not None:
+                if budget is not None and budget.probe_until > now:
+                    return Budget(probe_until=budget.probe_until)
+                self._budgets[key] = Budget(probe_until=now + PROBE_WAIT)
                 return None
             seen = Budget(budget.remaining, budget.limit, budget.reset, budget.paused_until)
             if (seen.paused_until or 0) > now:
@@ -142,14 +141,14 @@ class LocalBudgets:
             budget.limit = limit or budget.limit
             budget.remaining, budget.reset = merge_observed(
                 budget.remaining, budget.reset, remaining, reset, now, budget.limit)
-            budget.answered, budget.probe_until = True, None
+            budget.probe_until = None
 
     def pause(self, key: str, until: float, now: float) -> None:
         with self._lock:
             budget = self._budgets.setdefault(key, Budget())
             budget.paused_until = max(budget.paused_until or 0.0, until)
             budget.remaining = None
-            budget.answered, budget.probe_until = True, None
+            budget.probe_until = None
 
     def peek(self, key: str) -> Budget | None:
         with self._lock:
@@ -179,9 +178,9 @@ def merge_observed(
     what is left without the requests still in flight: each was taken from
     the old window's count, and the server counts it in the new one. Every
     sender may have one, so a share of the limit (``IN_FLIGHT_SHARE``, at
-    least one request) is held back for them: in the 2,000-account scale
-    test six worker processes each had a 429 at the end of a window opened
-    so, in a burst.
+    least one request) is held back for them. (Run 3 of the scale test, six
+    429s in a burst, was read this way; run 4 still had four, cause not
+    found: docs/SCALING.md.)
     """
     if seen_remaining is None and seen_reset is None:
         return remaining, reset

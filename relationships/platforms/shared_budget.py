@@ -173,7 +173,7 @@ def _number(value) -> float | None:
 def _budget(values) -> Budget:
     remaining, limit, reset, paused, *probe = (_number(v) for v in values)
     if probe and probe[0] is not None:
-        return Budget(probe_until=probe[0], answered=False)
+        return Budget(probe_until=probe[0])
     return Budget(
         remaining=None if remaining is None else int(remaining),
         limit=None if limit is None else int(limit),
