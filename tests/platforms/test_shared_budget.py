@@ -50,7 +50,10 @@ def each_at_once(sessions, server, requests: int) -> Counter:
     def work(session):
         barrier.wait()
         for _ in range(requests):
-            verify(session, server)
+            try:
+                verify(session, server)
+            except RateLimited:  # the budget is spent and its reset further off than the session waits
+                return
 
     threads = [threading.Thread(target=work, args=(s,)) for s in sessions]
     for thread in threads:
@@ -272,13 +275,17 @@ class _RedisServer:
 def test_after_redis_restarts_empty_mid_window_workers_learn_the_budget_again_without_a_429(own_redis):
     # The server's window is partly spent when Redis comes back knowing nothing. Four workers that
     # each send at once would each be answered a "remaining" that does not count the others' requests
-    # in flight; one request finds the budget out while the others wait for its answer.
+    # in flight; one request finds the budget out while the others wait for its answer. The window is
+    # long and the workers stop at the spent budget (RateLimited) rather than wait for its reset, so
+    # only what a restart does is measured, not a window's turn (docs/SCALING.md: still open).
     clock = WallClock()
+    while clock.time() % 60 > 45:  # the whole test inside one of the server's 60 s windows
+        time.sleep(0.5)
     server = FakeMastodon(clock).start()
     try:
-        server.rate_limit(30, window=4)
+        server.rate_limit(30, window=60)
         server.delay = 0.05  # requests are in flight a while, as over a network
-        sessions = [worker(RedisBudgets(own_redis.url), clock, rate_scope=PER_TOKEN) for _ in range(4)]
+        sessions = [worker(RedisBudgets(own_redis.url), clock, rate_scope=PER_TOKEN, max_wait=1) for _ in range(4)]
         for session in sessions:
             for _ in range(3):
                 verify(session, server)  # 12 of the window's 30 spent, and known in Redis
@@ -287,7 +294,7 @@ def test_after_redis_restarts_empty_mid_window_workers_learn_the_budget_again_wi
     finally:
         server.stop()
 
-    assert statuses[200] == 60 and statuses[429] == 0, statuses
+    assert statuses[200] == 30 and statuses[429] == 0, statuses
 
 
 def test_a_bucket_no_answer_has_told_of_lets_one_request_find_it_out_while_the_others_wait(budgets):
