@@ -14,9 +14,11 @@ keyed by what the real servers key them by (PLATFORMS.md 1.9 and 2.6):
   ``createSession`` 30 / 5 min per identifier and address.
 
 Every request waits ``--latency`` seconds first, as a server across a network
-does. Requests from the host's own addresses (the audit) are neither limited
-nor counted. ``GET /__farm/stats`` reports, for each limit, the most requests
-any key *attempted* in one window, and the 429s answered.
+does. Requests from the host's own addresses (``--own``: the audit, which
+runs on the same host and reaches every farm from the host's first address)
+are neither limited nor counted. ``GET /__farm/stats`` reports, for each
+limit, the most requests any key *attempted* in one window, and the 429s
+answered, with the keys (client addresses, tokens) that were refused.
 
     python -m bench.scaletest.farm --platform mastodon --listen 10.77.0.21 --port 8000 \
         --accounts 0:700 --seed 1 --latency 0.05 --activity-every 2
@@ -169,6 +171,8 @@ class Ledger:
         self.counts: dict[tuple[str, str, float], int] = defaultdict(int)
         self.most: dict[str, int] = defaultdict(int)
         self.throttled: dict[str, int] = defaultdict(int)
+        #: limit -> key -> 429s answered to it
+        self.refused: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.first_throttle_at: float | None = None
         self.requests = 0
         self.lock = threading.Lock()
@@ -188,6 +192,7 @@ class Ledger:
                 if used > limit.limit:
                     allowed = False
                     self.throttled[name] += 1
+                    self.refused[name][key] += 1
                     if self.first_throttle_at is None:
                         self.first_throttle_at = now
                 remaining = max(0, limit.limit - used)
@@ -201,7 +206,8 @@ class Ledger:
             return {
                 "requests": self.requests,
                 "limits": {n: {"limit": l.limit, "window": l.window, "most_attempted_in_a_window": self.most.get(n, 0),
-                               "throttled": self.throttled.get(n, 0)} for n, l in self.limits.items()},
+                               "throttled": self.throttled.get(n, 0), "refused": dict(self.refused.get(n, {}))}
+                           for n, l in self.limits.items()},
                 "first_throttle_at": self.first_throttle_at,
             }
 
@@ -339,7 +345,7 @@ def handler_for(farm: Farm) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def main() -> None:
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--platform", choices=[MASTODON, BLUESKY], required=True)
     parser.add_argument("--listen", required=True)
@@ -348,10 +354,20 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--activity-every", type=float, default=0.0)
-    args = parser.parse_args()
+    parser.add_argument("--own", default="", help="more addresses of this host, comma-separated (the audit's)")
+    return parser.parse_args(argv)
+
+
+def own_addresses(args: argparse.Namespace) -> set[str]:
+    """The addresses whose requests the farm neither limits nor counts."""
+    return {args.listen, "127.0.0.1", *filter(None, args.own.split(","))}
+
+
+def main() -> None:
+    args = arguments()
     first, end = (int(x) for x in args.accounts.split(":"))
     base_url = f"http://{args.listen}:{args.port}"
-    farm = Farm(args.platform, base_url, range(first, end), args.seed, args.latency, {args.listen, "127.0.0.1"})
+    farm = Farm(args.platform, base_url, range(first, end), args.seed, args.latency, own_addresses(args))
     server = ThreadingHTTPServer((args.listen, args.port), handler_for(farm))
     server.daemon_threads = True
     server.request_queue_size = 256

@@ -54,9 +54,15 @@ def limit_rows(found: dict) -> list[tuple]:
         for name, limit in s["limits"].items():
             ok = limit["most_attempted_in_a_window"] <= limit["limit"] and limit["throttled"] <= 1
             rows.append((f"{host}: {name} limit, most requests in one window; 429s",
-                         f"{limit['most_attempted_in_a_window']:,}; {limit['throttled']}",
+                         f"{limit['most_attempted_in_a_window']:,}; {limit['throttled']}{_refused(limit)}",
                          f"<= {limit['limit']:,} per {limit['window']:.0f}s; <= 1", _ok(ok)))
     return rows
+
+
+def _refused(limit: dict) -> str:
+    """Whom the 429s went to (a client address, or the start of a token), when any did."""
+    refused = limit.get("refused") or {}
+    return f" (to {', '.join(f'{key[:15]}: {n}' for key, n in sorted(refused.items()))})" if refused else ""
 
 
 def outcome_rows(found: dict, args: argparse.Namespace) -> list[tuple]:
