@@ -172,6 +172,9 @@ def merge_observed(
     window's reset is unknown, ``remaining`` counts down from the limit what
     was sent in it (:meth:`LocalBudgets.take`), answered or not, so an answer
     can only lower it too. An answer that announces nothing changes nothing.
+    A window that ended with no request taken since is a new window counted
+    from its limit, even when the answer is from the old one: a count dropped
+    there would let every sender go uncounted until an answer dated the next.
 
     An answer that opens a new window before this install's count has
     passed the old one's reset (which is known only to the second) tells
@@ -185,7 +188,8 @@ def merge_observed(
     if seen_remaining is None and seen_reset is None:
         return remaining, reset
     if reset is not None and reset <= now:
-        remaining, reset = None, None
+        # The window turned with no request taken since (LocalBudgets.take): its count starts at the limit.
+        remaining, reset = limit, None
     if seen_reset is None:
         return (seen_remaining if reset is None else _lowest(remaining, seen_remaining)), reset
     if seen_reset <= now:
@@ -206,6 +210,11 @@ def in_flight_reserve(limit: int | None) -> int:
 
 def _held_back(remaining: int | None, limit: int | None) -> int | None:
     return None if remaining is None else max(0, remaining - in_flight_reserve(limit))
+
+
+def _spent_before_told(budget: Budget) -> bool:
+    """Whether the limit has been taken from a window whose reset no answer has told yet."""
+    return budget.reset is None and budget.remaining is not None and budget.remaining <= 0
 
 
 def _lowest(a: int | None, b: int | None) -> int | None:
@@ -258,6 +267,7 @@ class RatePacer:
     def before(self, url: str, token: str | None = None) -> None:
         key = self.key(url, token)
         takes = 0
+        told_by = None
         while takes < _TAKES:
             now = self._clock()
             budget = self.budgets.take(key, now)
@@ -267,6 +277,15 @@ class RatePacer:
                 # Another sender's request is finding the bucket out: its answer is awaited.
                 self._pause(min(_PROBE_POLL, budget.probe_until - now))
                 continue
+            if _spent_before_told(budget):
+                # Every place of a window that no answer has dated yet is taken: the first
+                # answer tells its reset (then wait for it). A host whose answers stopped
+                # announcing limits is waited for only a while.
+                told_by = told_by if told_by is not None else now + PROBE_WAIT
+                if now < told_by:
+                    self._pause(min(_PROBE_POLL, told_by - now))
+                    continue
+                return
             takes += 1
             if budget.paused_until is not None and budget.paused_until > now:
                 self._wait_until(budget.paused_until, now)

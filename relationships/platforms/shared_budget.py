@@ -76,7 +76,8 @@ local seen_remaining, seen_limit, seen_reset, window = num(ARGV[3]), num(ARGV[4]
 local function lowest(a, b) if a == nil then return b elseif b == nil then return a else return math.min(a, b) end end
 -- an answer that announces nothing changes nothing
 if seen_remaining ~= nil or seen_reset ~= nil then
-  if reset ~= nil and reset <= now then remaining, reset = nil, nil end
+  -- the window turned with no request taken since: its count starts at the limit
+  if reset ~= nil and reset <= now then remaining, reset = seen_limit or limit, nil end
   if seen_reset == nil then
     if reset == nil then remaining = seen_remaining else remaining = lowest(remaining, seen_remaining) end
   elseif seen_reset <= now then

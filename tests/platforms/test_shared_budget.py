@@ -136,6 +136,7 @@ def test_logins_announcing_their_own_per_account_limit_do_not_spend_the_hosts_bu
         ((3, 1060.0), (290, 1360.0), (287, 1360.0)),  # a new window: 1% held back for requests in flight
         ((290, 1360.0), (2, 1060.0), (290, 1360.0)),  # a stale answer from the last window
         ((5, 990.0), (8, 1050.0), (8, 1050.0)),  # the stored window has passed
+        ((5, 990.0), (2, 980.0), (300, None)),  # ...and the answer is from it: the next is counted from its limit
         ((5, 1060.0), (4, None), (4, 1060.0)),  # no reset announced
         ((27, None), (29, 1060.0), (27, 1060.0)),  # a window counted down from its limit: only lower
         ((27, None), (5, 990.0), (27, None)),  # an answer from the window before it
@@ -335,3 +336,37 @@ def test_an_answer_that_opens_the_next_window_holds_back_a_share_for_the_request
     budgets.observe("k", 2999, 3000, 1600.0, 1299.8)  # ...and the first answer is from the next window
     assert (budgets.peek("k").remaining, budgets.peek("k").reset) == (2999 - in_flight_reserve(3000), 1600.0)
     assert in_flight_reserve(3000) == 30 and in_flight_reserve(300) == 3 and in_flight_reserve(30) == 1
+
+
+def test_a_window_spent_before_any_answer_told_its_reset_waits_for_the_first_answer(budgets, clock):
+    """Answers without limits (or none yet) while the window's limit is taken must not let senders go uncounted."""
+    url = "https://pds.example/xrpc/app.bsky.feed.getAuthorFeed"
+    key = RatePacer.key(url)
+    start = clock.time()
+    budgets.observe(key, 0, 3, start + 1, start)
+    clock.sleep(2)  # the window turned: it is counted down from its limit, 3
+    told = []
+
+    def sleep(seconds):
+        clock.sleep(seconds)
+        if not told and clock.time() - start > 2.5:  # the first answer of the window tells its reset
+            told.append(budgets.observe(key, 0, 3, start + 32, clock.time()))
+
+    pacer = RatePacer(clock=clock.time, sleep=sleep, max_wait=120, budgets=budgets)
+    for _ in range(3):
+        pacer.before(url)
+    assert clock.time() == start + 2  # the window's three places
+    pacer.before(url)
+    assert told and clock.time() >= start + 32  # waited for the answer, then for the reset it told
+
+
+def test_a_window_spent_while_answers_announce_nothing_is_waited_for_only_a_while(budgets, clock):
+    url = "https://pds.example/xrpc/app.bsky.feed.getAuthorFeed"
+    key = RatePacer.key(url)
+    budgets.observe(key, 0, 2, clock.time() + 1, clock.time())
+    clock.sleep(2)
+    pacer = RatePacer(clock=clock.time, sleep=clock.sleep, max_wait=120, budgets=budgets)
+    before = clock.time()
+    for _ in range(3):
+        pacer.before(url)
+    assert clock.time() - before == pytest.approx(PROBE_WAIT)
