@@ -49,7 +49,3 @@ class RemoveSourceForm(forms.Form):
     """The confirmation page's button: a POST without it only shows what would go."""
 
     confirm = forms.BooleanField(widget=forms.HiddenInput, initial=True)
-
-
-# The pages' forms (dashboard, people, person, settings) live in forms/pages.py.
-from relationships.forms.pages import *  # noqa: E402,F401,F403

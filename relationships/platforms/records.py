@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from relationships.platforms import PLATFORMS
+from relationships.platforms import PLATFORMS  # noqa: F401  (the contract names them: records.PLATFORMS)
 
 MASTODON = "mastodon"
 BLUESKY = "bluesky"

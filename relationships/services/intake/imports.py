@@ -16,7 +16,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from relationships.models import ArchiveFile, Interaction, InteractionSource, Job, Source
+from relationships.models import ArchiveFile, InteractionSource, Job, Source
 from relationships.platforms import archives
 from relationships.platforms import records as r
 from relationships.platforms.archives.process import ArchiveReader
