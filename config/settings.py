@@ -188,7 +188,10 @@ if REDIS_URL:
             # worker killed while holding it must not stall the scans for kombu's 5 minutes.
             unacked_mutex_expire=max(_restore_seconds, min(300, 3 * _restore_seconds)),
         )
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    _redis_cache = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    # "pages" holds the per-user page cache's pages; their keys carry the user's data
+    # version, which lives in "default" (relationships/web/page_cache.py).
+    CACHES = {"default": _redis_cache, "pages": _redis_cache}
 else:
     # Embedded mode: kombu's filesystem transport needs no server and runs a
     # real worker. It deletes a message when the worker fetches it, so the
@@ -205,7 +208,15 @@ else:
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")},
+        # Each web process keeps its own pages: a page is found by the user's data version,
+        # which every process (workers included) reads and replaces in "default", so a
+        # process never serves a page older than the last change. In memory, storing a page
+        # costs no file write and no directory listing (FileBasedCache culls on every set).
+        "pages": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "rapport-pages",
+                  "OPTIONS": {"MAX_ENTRIES": 1000}},
+    }
 
 CELERY_RESULT_BACKEND = None  # Job rows record every run; no result store needed.
 CELERY_TASK_IGNORE_RESULT = True

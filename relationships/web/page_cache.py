@@ -25,6 +25,10 @@ shell`` update) shows once the entries expire, after
 ``RAPPORT_PAGE_CACHE_SECONDS`` (default 300); 0 turns caching off.
 A response is only stored when it is a plain 200 page that sets no cookie and
 no flash message is waiting to be shown.
+
+Versions live in the ``default`` cache, which every process shares; pages in
+the ``pages`` cache: Redis with Redis, else each web process's own memory
+(a page is only ever found under the current version, wherever it is kept).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.dispatch import receiver
 from django.http import HttpResponse
 from django.utils import timezone
@@ -118,7 +122,7 @@ def per_user(view):
         request.rapport_background_warning = warning
         try:
             key = _key(request, warning)
-            hit = cache.get(key) if key is not None else None
+            hit = caches["pages"].get(key) if key is not None else None
         except Exception as exc:  # noqa: BLE001 - the cache is down: render as if it were off
             log.warning("Page cache unavailable (%s: %s)", type(exc).__name__, exc)
             return view(request, *args, **kwargs)
@@ -139,7 +143,7 @@ def per_user(view):
         ):
             headers = [(name, response[name]) for name in _KEPT_HEADERS if name in response]
             try:
-                cache.set(key, (response.content, headers), seconds)
+                caches["pages"].set(key, (response.content, headers), seconds)
             except Exception as exc:  # noqa: BLE001
                 log.warning("Page cache unavailable (%s: %s)", type(exc).__name__, exc)
         return response

@@ -77,6 +77,20 @@ def test_work_done_in_the_background_shows_at_once(
     assert "Zoe" in html
 
 
+def test_a_change_announced_by_another_process_shows_at_once(alice_client, alice, community):
+    """Pages may be kept in each web process's memory; the data version they are found by is shared."""
+    from django.core.cache import caches
+
+    from relationships.web import page_cache
+
+    url = reverse("people")
+    warm(alice_client, url)
+    Person.objects.filter(pk=ana(alice).pk).update(name="Anabel")  # a worker's write...
+    worker_cache = caches.create_connection("default")  # ...announced through that process's own cache client
+    worker_cache.set(page_cache._VERSION.format(alice.pk), "bumped-by-a-worker", None)
+    assert "Anabel" in get(alice_client, url)[0]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_job_starting_and_ending_shows_on_the_dashboard(alice_client, alice, community):
     # Committed for real, as a worker does: each step's change is visible at once.
