@@ -214,8 +214,9 @@ else:
         # which every process (workers included) reads and replaces in "default", so a
         # process never serves a page older than the last change. In memory, storing a page
         # costs no file write and no directory listing (FileBasedCache culls on every set).
+        # 300 pages (Django's default) of 50 to 100 kB: at most about 30 MB per web process.
         "pages": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "rapport-pages",
-                  "OPTIONS": {"MAX_ENTRIES": 1000}},
+                  "OPTIONS": {"MAX_ENTRIES": 300}},
     }
 
 CELERY_RESULT_BACKEND = None  # Job rows record every run; no result store needed.
