@@ -126,8 +126,7 @@ def _one_platform(user) -> bool:
     """
     accounts = Identity.objects.filter(user=user)
     first = accounts.order_by("platform").values("platform")[:1]
-    later = accounts.filter(platform__gt=Subquery(first)).order_by("platform").values_list("platform", flat=True)
-    return not list(later[:1])
+    return accounts.filter(platform__gt=Subquery(first)).order_by("platform").values_list("platform").first() is None
 
 
 def _shared(user, column: str) -> list[str]:
