@@ -9,7 +9,6 @@ the peak RSS is the reader's own.
 """
 
 import os
-import resource
 import subprocess
 import sys
 import time

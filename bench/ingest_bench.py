@@ -16,12 +16,10 @@ opts = common.args()
 common.setup_django()
 
 from django.contrib.auth import get_user_model  # noqa: E402
-from django.db import connection, transaction  # noqa: E402
-from django.utils import timezone  # noqa: E402
+from django.db import connection  # noqa: E402
 
 from bench import floor  # noqa: E402
-from relationships.models import Identity, Interaction, InteractionSource, Person, Source  # noqa: E402
-from relationships.platforms import records as r  # noqa: E402
+from relationships.models import Source  # noqa: E402
 from relationships.services.intake.ingest import ingest  # noqa: E402
 
 records = common.cached_records(N, IDENTITIES)
@@ -30,30 +28,8 @@ floor_user = User.objects.create_user("floor")
 floor_source = Source.objects.create(user=floor_user, platform="mastodon", kind="archive")
 
 
-def floor_rows():
-    now = timezone.now()
-    ident_recs = [rec for rec in records if isinstance(rec, r.IdentityRecord)]
-    persons = [(floor_user.pk, rec.display_name, "", "[]", False, now) for rec in ident_recs]
-    ident_index = {rec.external_id: n + 1 for n, rec in enumerate(ident_recs)}
-    identities = [
-        (floor_user.pk, n + 1, rec.platform, rec.external_id, False, rec.handle, rec.display_name, "", "", now)
-        for n, rec in enumerate(ident_recs)
-    ]
-    interactions = []
-    for n, rec in enumerate((rec for rec in records if isinstance(rec, r.InteractionRecord)), start=1):
-        interactions.append(
-            (n, floor_user.pk, ident_index[rec.identity_id], rec.platform, rec.external_id, rec.kind, rec.direction,
-             rec.occurred_at, rec.occurred_at.date(), rec.permalink, rec.excerpt, rec.thread_id, rec.named_count)
-        )
-    sources = [(n, floor_source.pk) for n in range(1, len(interactions) + 1)]
-    return persons, identities, interactions, sources
-
-
 def run_floor():
-    persons, identities, interactions, sources = floor_rows()
-    identities = [(n + 1, *row) for n, row in enumerate(identities)]
-    persons = [(n + 1, *row) for n, row in enumerate(persons)]
-    return floor.write([persons, identities, interactions, sources])
+    return floor.write(floor.rows_from_records(floor_user, floor_source, records))
 
 
 TABLES = floor.COLUMNS
