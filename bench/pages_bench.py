@@ -18,7 +18,8 @@ user's data is unchanged) and as the first view after a change (the cache
 invalidated first, so the page is rendered from the database: what a user
 sees after every sync). Both have the target, and say whether they meet it.
 Queries per page are counted with CaptureQueriesContext on one request of
-each kind.
+each kind. A last pass splits each first view into templates, SQL and the
+rest (_where_the_time_goes), to say where a page's time goes.
 
     python -m bench.pages_bench '{"label": "sqlite"}'   # bench/__main__.py does this on a fresh database
 """
@@ -144,6 +145,8 @@ def run(label: str) -> list[dict]:
             get(path, headers)
         fresh_queries[name] = len(captured.captured_queries)
 
+    parts = _where_the_time_goes(get, pages, user)
+
     def p(values, q):
         return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
@@ -187,7 +190,66 @@ def run(label: str) -> list[dict]:
                 "p50_ms": f50 * 1000, "p95_ms": f95 * 1000, "note": f"p95 {f95 * 1000:.1f} ms",
             }
         )
+    for name, (templates, sql, rest) in parts.items():
+        rows.append(
+            {
+                "row": "pages", "variant": label, "measure": f"{name} first view, where the time goes (p50 of each part)",
+                "value": f"templates {templates * 1000:.1f} ms, SQL {sql * 1000:.1f} ms, the rest {rest * 1000:.1f} ms",
+                "templates_ms": templates * 1000, "sql_ms": sql * 1000, "rest_ms": rest * 1000,
+            }
+        )
     return rows
+
+
+def _where_the_time_goes(get, pages, user) -> dict[str, tuple[float, float, float]]:
+    """Each page's first view split three ways, p50 of each over ROUNDS views (in a pass of its own):
+
+    * templates: rendering, from the outermost render of the template backend (a page with its includes,
+      or an htmx partial), its context processors included;
+    * SQL: the database executing the view's queries (connection.execute_wrapper), fetching the rows excluded;
+    * the rest: middleware, the view's Python, the ORM building queries and model instances.
+    """
+    from django.db import connection
+    from django.template.backends.django import Template
+
+    from relationships.web import page_cache
+
+    clock = {"templates": 0.0, "sql": 0.0, "depth": 0}
+    render = Template.render
+
+    def timed_render(self, context=None, request=None):
+        clock["depth"] += 1
+        started = time.perf_counter()
+        try:
+            return render(self, context, request)
+        finally:
+            clock["depth"] -= 1
+            if not clock["depth"]:
+                clock["templates"] += time.perf_counter() - started
+
+    def timed_sql(execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            if not clock["depth"]:  # a query a template runs is part of its rendering
+                clock["sql"] += time.perf_counter() - started
+
+    split: dict[str, list[tuple[float, float, float]]] = {name: [] for name in pages}
+    Template.render = timed_render
+    try:
+        with connection.execute_wrapper(timed_sql):
+            for _ in range(ROUNDS):
+                for name, (path, headers) in pages.items():
+                    page_cache.bump(user.pk)
+                    clock.update(templates=0.0, sql=0.0)
+                    started = time.perf_counter()
+                    get(path, headers)
+                    whole = time.perf_counter() - started
+                    split[name].append((clock["templates"], clock["sql"], whole - clock["templates"] - clock["sql"]))
+    finally:
+        Template.render = render
+    return {name: tuple(statistics.median(part) for part in zip(*views)) for name, views in split.items()}
 
 
 if __name__ == "__main__":
