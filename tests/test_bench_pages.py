@@ -44,7 +44,11 @@ def test_each_first_view_is_split_into_templates_sql_and_the_rest(alice_client, 
     assert len(seen) == 2 * 3
     assert "<html" not in seen[1] and 'class="pr-name"' in seen[1]  # the partial, with its rows
     for name in pages:
-        templates, sql, rest = parts[name]
+        templates, sql, rest, raw, reads = parts[name]
         assert templates > 0, name
         assert sql > 0, name
         assert rest > 0, name
+        assert raw > 0, name
+    # The job page reads the session, the user, the banner's heartbeats and the job (nothing more: it is the floor).
+    assert parts["trivial"][4] == 4
+    assert parts["people filtered (htmx)"][4] > 4
