@@ -228,9 +228,26 @@ class Pds:
     # -------------------------------------------------------- accounts
 
     def create_account(self, handle: str, password: str = "correct-horse-battery") -> Account:
+        """A new account, once the AppView knows its profile.
+
+        The AppView indexes a new account a moment after the PDS made it, and until then answers its
+        getProfile with 400 "Profile not found": Rapport, asked to list or follow it, would rightly say
+        the account cannot be found. A real account exists long before Rapport meets it.
+        """
         out = self.call("com.atproto.server.createAccount",
                         body={"handle": handle, "email": f"{handle}@example.com", "password": password})
-        return Account(handle=out["handle"], did=out["did"], password=password, access_jwt=out["accessJwt"])
+        account = Account(handle=out["handle"], did=out["did"], password=password, access_jwt=out["accessJwt"])
+        self.wait_until(lambda: self._profile_indexed(account), message=f"the AppView to index {handle}'s profile")
+        return account
+
+    def _profile_indexed(self, account: Account) -> bool:
+        try:
+            self.call("app.bsky.actor.getProfile", token=account.access_jwt, params={"actor": account.did})
+        except XrpcError as e:
+            if e.status == 400 and "not found" in str(e.body).lower():
+                return False
+            raise
+        return True
 
     def create_app_password(self, account: Account, name: str = "Rapport", privileged: bool = False) -> str:
         out = self.call("com.atproto.server.createAppPassword", token=account.access_jwt,
