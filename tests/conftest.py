@@ -78,9 +78,10 @@ def _empty_cache():
     """Each test starts with an empty cache. The embedded mode's file cache
     culls a random third of its entries past 300, so pages cached by earlier
     tests made a repeat view of this test's page miss at random."""
+    from django.conf import settings
     from django.core.cache import caches
 
-    for name in ("default", "pages"):
+    for name in settings.CACHES:
         caches[name].clear()
 
 
